@@ -1,0 +1,232 @@
+//! The configuration file: its types, their defaults (one `impl Default`), loading with
+//! `file:line` errors, and validation into the settings the rest of Herald uses.
+//!
+//! Every key is documented in `config/herald.yaml`; unknown keys are rejected, because a
+//! misspelt key that is silently ignored is worse than a refusal to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The file as written. Paths are still relative to the config file's folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Folder of Markdown posts, relative to the config file's folder.
+    pub content_dir: PathBuf,
+    /// Public URL the feeds are served under; every link in a feed is made absolute with it.
+    pub base_url: String,
+    /// Address `herald serve` listens on.
+    pub listen: SocketAddr,
+    pub title: String,
+    pub description: String,
+    pub language: String,
+    pub author: Option<String>,
+    pub author_email: Option<String>,
+    /// Items per feed, newest first.
+    pub items_per_feed: usize,
+    /// IANA time zone for dates written without an offset.
+    pub timezone: String,
+    /// Hugo-style permalink pattern: `:section`, `:slug`, `:filename`, `:year`, `:month`, `:day`.
+    pub permalink: String,
+    /// Front-matter lists that get one feed per term.
+    pub taxonomies: Vec<String>,
+    /// `Cache-Control` sent with every feed.
+    pub cache_control: String,
+    /// Open connections at most; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Seconds a client has to send its request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept open.
+    pub keep_alive_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Posts larger than this many bytes are reported and skipped.
+    pub max_post_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            content_dir: PathBuf::from("content"),
+            base_url: "http://127.0.0.1:8080/".into(),
+            listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            title: "Herald".into(),
+            description: String::new(),
+            language: "en".into(),
+            author: None,
+            author_email: None,
+            items_per_feed: 50,
+            timezone: "UTC".into(),
+            permalink: "/:section/:slug/".into(),
+            taxonomies: vec!["categories".into()],
+            cache_control: "public, max-age=300".into(),
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
+            shutdown_grace_secs: 10,
+            max_post_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a config file cannot be used. Messages name the file and, where there is one, the line.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Syntax { path: PathBuf, line: usize, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Validated settings, with paths resolved and strings parsed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: PathBuf,
+    pub content_dir: PathBuf,
+    /// Always ends with `/`.
+    pub base_url: url::Url,
+    pub listen: SocketAddr,
+    pub site: Site,
+    pub items_per_feed: usize,
+    pub timezone: chrono_tz::Tz,
+    pub permalink: String,
+    pub taxonomies: Vec<String>,
+    pub cache_control: String,
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub max_post_bytes: u64,
+}
+
+/// What a feed says about the site as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub title: String,
+    pub description: String,
+    pub language: String,
+    pub author: Option<String>,
+    pub author_email: Option<String>,
+    /// Absolute, ends with `/`.
+    pub base_url: String,
+}
+
+impl Config {
+    /// Parses YAML text; `path` is only used in messages.
+    pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            line: e.location().map_or(1, |l| l.line()),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks values and resolves paths against the config file's folder.
+    pub fn validate(self, path: &Path) -> Result<Settings, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let mut base_url = url::Url::parse(&self.base_url)
+            .map_err(|e| invalid(format!("base_url {:?} is not an absolute URL: {e}", self.base_url)))?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
+            return Err(invalid(format!("base_url {:?} must be an http(s) URL with a host", self.base_url)));
+        }
+        if !base_url.path().ends_with('/') {
+            base_url.set_path(&format!("{}/", base_url.path()));
+        }
+        base_url.set_query(None);
+        base_url.set_fragment(None);
+        let timezone: chrono_tz::Tz = self
+            .timezone
+            .parse()
+            .map_err(|_| invalid(format!("timezone {:?} is not an IANA time zone name (e.g. Europe/Paris, UTC)", self.timezone)))?;
+        if self.items_per_feed == 0 {
+            return Err(invalid("items_per_feed must be at least 1".into()));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections must be at least 1".into()));
+        }
+        if !self.permalink.starts_with('/') {
+            return Err(invalid(format!("permalink {:?} must start with '/'", self.permalink)));
+        }
+        if self.title.trim().is_empty() {
+            return Err(invalid("title must not be empty: feeds require a title".into()));
+        }
+        let taxonomies: Vec<String> = self.taxonomies.iter().map(|t| t.trim().to_lowercase()).collect();
+        if let Some(bad) = taxonomies.iter().find(|t| t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+            return Err(invalid(format!("taxonomy name {bad:?} must be letters, digits, '-' or '_'")));
+        }
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let content_dir = folder.join(&self.content_dir);
+        Ok(Settings {
+            config_path: path.to_owned(),
+            content_dir,
+            site: Site {
+                title: self.title.trim().to_owned(),
+                description: self.description.trim().to_owned(),
+                language: self.language,
+                author: self.author.filter(|a| !a.trim().is_empty()),
+                author_email: self.author_email.filter(|a| !a.trim().is_empty()),
+                base_url: base_url.to_string(),
+            },
+            base_url,
+            listen: self.listen,
+            items_per_feed: self.items_per_feed,
+            timezone,
+            permalink: self.permalink,
+            taxonomies,
+            cache_control: self.cache_control,
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            max_post_bytes: self.max_post_bytes,
+        })
+    }
+}
+
+/// Reads, parses and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    Config::from_yaml(path, &text)?.validate(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_line() {
+        let err = Config::from_yaml(Path::new("h.yaml"), "title: x\nbase_ulr: https://e.org/\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("h.yaml:2: "), "{msg}");
+        assert!(msg.contains("base_ulr"), "{msg}");
+    }
+
+    #[test]
+    fn content_dir_is_relative_to_the_config_file() {
+        let s = Config::from_yaml(Path::new("/etc/herald/h.yaml"), "content_dir: site/content\n")
+            .unwrap()
+            .validate(Path::new("/etc/herald/h.yaml"))
+            .unwrap();
+        assert_eq!(s.content_dir, Path::new("/etc/herald/site/content"));
+    }
+
+    #[test]
+    fn base_url_gains_a_trailing_slash_and_bad_values_are_named() {
+        let p = Path::new("h.yaml");
+        let s = Config::from_yaml(p, "base_url: https://e.org/blog\n").unwrap().validate(p).unwrap();
+        assert_eq!(s.site.base_url, "https://e.org/blog/");
+        let err = Config::from_yaml(p, "base_url: /relative\n").unwrap().validate(p).unwrap_err();
+        assert!(err.to_string().contains("base_url"), "{err}");
+        let err = Config::from_yaml(p, "timezone: Mars/Olympus\n").unwrap().validate(p).unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+}

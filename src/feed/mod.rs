@@ -1,0 +1,84 @@
+//! Renders one feed from posts: RSS 2.0, Atom 1.0 or JSON Feed 1.1; plus the OPML list of
+//! every feed and the HTML index page. Pure and deterministic: the same input gives the same
+//! bytes; no clock, no hash-map order.
+
+use std::sync::Arc;
+
+use crate::config::Site;
+use crate::post::Post;
+
+/// The three formats every feed is published in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// File name under a feed's folder: `rss.xml`, `atom.xml`, `feed.json`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    /// `Content-Type` including the charset.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// One feed's identity: its titles and absolute URLs. Built by the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedInfo {
+    /// Feed title, e.g. `My Site` or `My Site: Rust`.
+    pub title: String,
+    pub description: String,
+    /// For a term feed, the term as written (e.g. `Medical Devices`); `None` for the global feed.
+    pub term: Option<String>,
+    /// The HTML page this feed mirrors (site home, or the term's page), absolute.
+    pub html_url: String,
+    /// Folder of the feed relative to the base URL: `""` or `categories/rust/`.
+    pub dir: String,
+    /// Absolute URL of each format (`self` links).
+    pub rss_url: String,
+    pub atom_url: String,
+    pub json_url: String,
+}
+
+impl FeedInfo {
+    pub fn url(&self, format: Format) -> &str {
+        match format {
+            Format::Rss => &self.rss_url,
+            Format::Atom => &self.atom_url,
+            Format::Json => &self.json_url,
+        }
+    }
+}
+
+/// Renders `posts` (already filtered, ordered newest first and limited) in `format`.
+pub fn render(format: Format, site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+    let _ = (format, site, feed, posts);
+    unimplemented!("feed::render")
+}
+
+/// OPML 2.0 list of every feed (one outline per feed and format).
+pub fn render_opml(site: &Site, feeds: &[FeedInfo]) -> String {
+    let _ = (site, feeds);
+    unimplemented!("feed::render_opml")
+}
+
+/// The human page at `/`: every feed with its subscribe links and copyable autodiscovery tags.
+pub fn render_index_page(site: &Site, feeds: &[FeedInfo]) -> String {
+    let _ = (site, feeds);
+    unimplemented!("feed::render_index_page")
+}

@@ -1,0 +1,25 @@
+//! Herald: a feed publisher daemon.
+//!
+//! Data flows one way, one module a step:
+//!
+//! ```text
+//! content dir ──source──▶ posts ──index──▶ feeds ──snapshot──▶ http
+//!  (walk files)   (content: parse one file)  (feed: render)  (compressed, hashed, immutable)
+//! ```
+//!
+//! - [`config`]: the config file, its defaults and validation.
+//! - [`post`]: the parsed post every later step shares.
+//! - [`content`]: `parse(path, bytes) -> Post`, pure: front matter, dates, Markdown, sanitizing.
+//! - [`source`]: the only code that touches the content dir.
+//! - [`index`]: every current post; which feeds exist and which posts each holds.
+//! - [`feed`]: render one feed as RSS 2.0, Atom 1.0 or JSON Feed 1.1; the OPML list; the index page.
+//! - [`snapshot`]: the immutable set of served resources, compressed and hashed once.
+//! - [`publish`]: from an index to a snapshot, and `herald build`'s atomic write to disk.
+//! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown.
+
+pub mod config;
+pub mod content;
+pub mod feed;
+pub mod http;
+pub mod post;
+pub mod snapshot;

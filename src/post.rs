@@ -1,0 +1,103 @@
+//! The data model every later step shares: one published post, as parsed from one file.
+//!
+//! A `Post` is immutable once built. Its HTML body is rendered lazily, the first time a
+//! feed needs it, because Markdown rendering and sanitizing cost far more than parsing front
+//! matter and most posts of a large site never land in any feed (feeds hold the newest N).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, FixedOffset};
+
+/// One post: everything a feed item needs, already validated and made absolute.
+#[derive(Debug)]
+pub struct Post {
+    /// Path of the source file relative to the content dir, `/`-separated. The index key.
+    pub source: String,
+    /// Stable item id: front matter `id`/`guid`, else the permalink. Never changes once published.
+    pub id: String,
+    /// Plain-text title (control characters removed, never empty).
+    pub title: String,
+    /// Absolute URL of the post's page on our site.
+    pub permalink: String,
+    /// For link posts: the absolute URL of the external article the post points at.
+    pub external_url: Option<String>,
+    /// First publication (`date`, else `publishDate`, else `lastmod`).
+    pub published: DateTime<FixedOffset>,
+    /// Last modification (`lastmod`), when it is given and later than `published`.
+    pub updated: Option<DateTime<FixedOffset>>,
+    /// The moment the post leaves every feed (`expiryDate`).
+    pub expires: Option<DateTime<FixedOffset>>,
+    /// `draft: true`: never published.
+    pub draft: bool,
+    /// Plain-text summary: `description`/`summary`, else the text before `<!--more-->`.
+    pub summary: Option<String>,
+    /// Taxonomy name (lower case, e.g. `categories`, `tags`) → terms as written (deduplicated
+    /// case-insensitively, first spelling wins, order kept).
+    pub taxonomies: BTreeMap<String, Vec<String>>,
+    /// Author names (`author`/`authors`).
+    pub authors: Vec<String>,
+    /// Absolute URL of the featured image.
+    pub image: Option<String>,
+    /// The body, rendered on demand.
+    pub body: Body,
+}
+
+impl Post {
+    /// When this post last changed as far as a reader can tell: `updated`, else `published`.
+    pub fn modified(&self) -> DateTime<FixedOffset> {
+        self.updated.unwrap_or(self.published)
+    }
+
+    /// The link a reader follows: the external article for link posts, else the permalink.
+    pub fn url(&self) -> &str {
+        self.external_url.as_deref().unwrap_or(&self.permalink)
+    }
+
+    /// Terms of one taxonomy (empty when the post has none).
+    pub fn terms(&self, taxonomy: &str) -> &[String] {
+        self.taxonomies.get(taxonomy).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every term of every taxonomy, categories first: what an item lists as its categories.
+    pub fn item_categories(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.terms("categories").iter().map(String::as_str).collect();
+        for (name, terms) in &self.taxonomies {
+            if name != "categories" {
+                out.extend(terms.iter().map(String::as_str));
+            }
+        }
+        out
+    }
+
+    /// Whether the post is in the feeds at instant `now`: not a draft, already published, not expired.
+    pub fn is_live_at(&self, now: DateTime<FixedOffset>) -> bool {
+        !self.draft && self.published <= now && self.expires.is_none_or(|e| e > now)
+    }
+}
+
+/// A post body: Markdown source plus the bases its relative URLs resolve against.
+#[derive(Debug)]
+pub struct Body {
+    /// Markdown with Hugo shortcodes already dealt with.
+    pub markdown: String,
+    /// Absolute URL that relative links in the body resolve against (the post's permalink).
+    pub base_url: String,
+    html: OnceLock<String>,
+}
+
+impl Body {
+    pub fn new(markdown: String, base_url: String) -> Self {
+        Body { markdown, base_url, html: OnceLock::new() }
+    }
+
+    /// Sanitized HTML with absolute URLs; empty when the body is empty. Rendered once.
+    pub fn html(&self) -> &str {
+        self.html
+            .get_or_init(|| crate::content::render_html(&self.markdown, &self.base_url))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.markdown.trim().is_empty()
+    }
+}
