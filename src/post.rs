@@ -97,6 +97,11 @@ impl Body {
             .get_or_init(|| crate::content::render_html(&self.markdown, &self.base_url))
     }
 
+    /// A body whose HTML is already known (tests, and callers that cache rendered HTML).
+    pub fn with_html(markdown: String, base_url: String, html: String) -> Self {
+        Body { markdown, base_url, html: OnceLock::from(html) }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.markdown.trim().is_empty()
     }
