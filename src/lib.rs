@@ -14,12 +14,19 @@
 //! - [`index`]: every current post; which feeds exist and which posts each holds.
 //! - [`feed`]: render one feed as RSS 2.0, Atom 1.0 or JSON Feed 1.1; the OPML list; the index page.
 //! - [`snapshot`]: the immutable set of served resources, compressed and hashed once.
-//! - [`publish`]: from an index to a snapshot, and `herald build`'s atomic write to disk.
+//! - [`publish`]: from an index to a snapshot, re-rendering only the feeds that changed.
+//! - [`rebuild`]: the single owner of index, publisher and served snapshot.
+//! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown.
 
 pub mod config;
 pub mod content;
 pub mod feed;
 pub mod http;
+pub mod index;
+pub mod output;
 pub mod post;
+pub mod publish;
+pub mod rebuild;
 pub mod snapshot;
+pub mod source;

@@ -1,1 +1,158 @@
-fn main() {}
+//! The `herald` command: parses arguments, loads the config, and wires the library's steps
+//! together for `serve`, `build` and `check`. Holds no logic the steps need.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use herald::config::{self, Settings};
+use herald::http::{self, HttpSettings};
+use herald::rebuild::Site;
+use herald::{content::ParseError, output};
+
+/// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(name = "herald", version, about = "Publishes a Markdown content directory as RSS, Atom and JSON feeds")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build every feed and serve them over HTTP.
+    Serve {
+        /// Config file.
+        #[arg(long, short, default_value = "config/herald.yaml")]
+        config: PathBuf,
+        /// Listen on this address instead of the config's `listen` (e.g. 127.0.0.1:0).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Write every feed (and its .gz/.br variants) to a folder, atomically.
+    Build {
+        #[arg(long, short, default_value = "config/herald.yaml")]
+        config: PathBuf,
+        /// Output folder; replaced as a whole.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Report every problem in the content as path:line: message; exit 1 if there is any.
+    Check {
+        #[arg(long, short, default_value = "config/herald.yaml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let config_path = match &cli.command {
+        Command::Serve { config, .. } | Command::Build { config, .. } | Command::Check { config } => config.clone(),
+    };
+    let settings = match config::load(&config_path) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("herald: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { listen, .. } => serve(settings, listen),
+        Command::Build { out, .. } => build(&settings, &out),
+        Command::Check { .. } => check(&settings),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("herald: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// A problem as the operator opens it: the path under the content dir, then the line.
+fn show(settings: &Settings, problem: &ParseError) -> String {
+    let path = settings.content_dir.join(&problem.path);
+    match problem.line {
+        Some(line) => format!("{}:{line}: {}", path.display(), problem.message),
+        None => format!("{}: {}", path.display(), problem.message),
+    }
+}
+
+fn load_site(settings: &Settings) -> anyhow::Result<Site> {
+    let site = Site::load(settings).context("cannot load the content")?;
+    for problem in site.problems() {
+        tracing::warn!("{}", show(settings, &problem));
+    }
+    Ok(site)
+}
+
+fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let site = Site::load(settings).context("cannot load the content")?;
+    let problems = site.problems();
+    for problem in &problems {
+        println!("{}", show(settings, problem));
+    }
+    println!("{} posts, {} feeds, {} problems", site.index.len(), site.index.feed_keys().len(), problems.len());
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
+    let site = load_site(settings)?;
+    let files = output::write(&site.snapshot(), out).with_context(|| format!("cannot write the feeds to {}", out.display()))?;
+    println!("wrote {files} files to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let site = load_site(&settings)?;
+        let addr = listen.unwrap_or(settings.listen);
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr().context("listener has no address")?;
+        let snapshot = site.shared();
+        println!("herald: serving {} posts on http://{local}/", site.index.len());
+        for path in snapshot.load().resources.keys() {
+            println!("  http://{local}{path}");
+        }
+        let http_settings = HttpSettings {
+            max_connections: settings.max_connections,
+            header_read_timeout: settings.header_read_timeout,
+            keep_alive_timeout: settings.keep_alive_timeout,
+            shutdown_grace: settings.shutdown_grace,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let owner = tokio::spawn(site.run(wait_for(stop_rx.clone())));
+        let server = tokio::spawn(http::serve(listener, snapshot, http_settings, wait_for(stop_rx)));
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        server.await.context("server task failed")?.context("server failed")?;
+        owner.await.context("rebuild task failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

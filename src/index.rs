@@ -1,0 +1,350 @@
+//! Every current post, by source path, and which feeds each belongs to.
+//!
+//! The index keeps one ordered set per feed (newest first, ties broken by id then path), so
+//! adding or removing a post costs O(log n) per feed it is in, and listing a feed's newest
+//! items costs O(items) whatever the size of the site. It knows nothing of rendering or HTTP.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::post::Post;
+
+/// Which feed: the site-wide one, or one term of one taxonomy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FeedKey {
+    Global,
+    Term { taxonomy: String, slug: String },
+}
+
+impl FeedKey {
+    /// Folder of the feed relative to the base URL: `""` or `categories/rust/`.
+    pub fn dir(&self) -> String {
+        match self {
+            FeedKey::Global => String::new(),
+            FeedKey::Term { taxonomy, slug } => format!("{taxonomy}/{slug}/"),
+        }
+    }
+}
+
+/// Order of items in a feed: newest first, then by id, then by path, so that equal dates
+/// never depend on the order files were read in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    published: Reverse<DateTime<FixedOffset>>,
+    id: String,
+    source: String,
+}
+
+impl SortKey {
+    fn of(post: &Post) -> SortKey {
+        SortKey { published: Reverse(post.published), id: post.id.clone(), source: post.source.clone() }
+    }
+}
+
+/// One feed's members plus the spellings its term was written with (to choose a display name).
+#[derive(Debug, Default)]
+struct Members {
+    order: BTreeSet<SortKey>,
+    spellings: BTreeMap<String, usize>,
+}
+
+/// A post that the index keeps out of every feed because another post already uses its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateId {
+    pub source: String,
+    pub id: String,
+    pub kept: String,
+}
+
+/// All posts of the site and the feeds they make.
+#[derive(Debug, Default)]
+pub struct Index {
+    posts: BTreeMap<String, Arc<Post>>,
+    feeds: BTreeMap<FeedKey, Members>,
+    /// Which non-draft sources claim each id; the first (by path) owns it.
+    ids: BTreeMap<String, BTreeSet<String>>,
+    taxonomies: Vec<String>,
+}
+
+impl Index {
+    /// An empty index that makes feeds for the given taxonomies (lower-case names).
+    pub fn new(taxonomies: &[String]) -> Index {
+        Index { taxonomies: taxonomies.to_vec(), ..Index::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.posts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty()
+    }
+
+    pub fn get(&self, source: &str) -> Option<&Arc<Post>> {
+        self.posts.get(source)
+    }
+
+    pub fn sources(&self) -> impl Iterator<Item = &String> {
+        self.posts.keys()
+    }
+
+    /// Adds or replaces the post at `post.source`; returns the previous version.
+    pub fn insert(&mut self, post: Arc<Post>) -> Option<Arc<Post>> {
+        let old = self.remove(&post.source.clone());
+        if !post.draft {
+            let key = SortKey::of(&post);
+            self.feeds.entry(FeedKey::Global).or_default().order.insert(key.clone());
+            for (feed, spelling) in self.memberships(&post) {
+                let members = self.feeds.entry(feed).or_default();
+                members.order.insert(key.clone());
+                *members.spellings.entry(spelling).or_default() += 1;
+            }
+        }
+        if !post.draft {
+            self.ids.entry(post.id.clone()).or_default().insert(post.source.clone());
+        }
+        self.posts.insert(post.source.clone(), post);
+        old
+    }
+
+    /// Removes the post read from `source`; returns it.
+    pub fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
+        let post = self.posts.remove(source)?;
+        if let Some(claims) = self.ids.get_mut(&post.id) {
+            claims.remove(source);
+            if claims.is_empty() {
+                self.ids.remove(&post.id);
+            }
+        }
+        if !post.draft {
+            let key = SortKey::of(&post);
+            let mut feeds = vec![(FeedKey::Global, None)];
+            feeds.extend(self.memberships(&post).into_iter().map(|(f, s)| (f, Some(s))));
+            for (feed, spelling) in feeds {
+                let Some(members) = self.feeds.get_mut(&feed) else { continue };
+                members.order.remove(&key);
+                if let Some(spelling) = spelling {
+                    if let Some(count) = members.spellings.get_mut(&spelling) {
+                        *count -= 1;
+                        if *count == 0 {
+                            members.spellings.remove(&spelling);
+                        }
+                    }
+                }
+                if members.order.is_empty() && feed != FeedKey::Global {
+                    self.feeds.remove(&feed);
+                }
+            }
+        }
+        Some(post)
+    }
+
+    /// The term feeds a post is in, with the spelling it used for each.
+    fn memberships(&self, post: &Post) -> Vec<(FeedKey, String)> {
+        let mut out = Vec::new();
+        for taxonomy in &self.taxonomies {
+            for term in post.terms(taxonomy) {
+                let key = FeedKey::Term { taxonomy: taxonomy.clone(), slug: term_slug(term) };
+                if !out.iter().any(|(k, _)| *k == key) {
+                    out.push((key, term.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every feed that exists now (the global one always), in a stable order: global first,
+    /// then by taxonomy and slug. A term feed exists while any non-draft post has the term.
+    pub fn feed_keys(&self) -> Vec<FeedKey> {
+        let mut keys: Vec<FeedKey> = self.feeds.keys().cloned().collect();
+        if !keys.contains(&FeedKey::Global) {
+            keys.insert(0, FeedKey::Global);
+        }
+        keys
+    }
+
+    /// The display name of a term feed: the spelling most posts use, ties to the smallest.
+    pub fn term_name(&self, key: &FeedKey) -> Option<&str> {
+        let members = self.feeds.get(key)?;
+        members
+            .spellings
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The newest `limit` posts of a feed that are live at `now`, newest first. Posts whose id
+    /// another post already owns are left out (see [`Index::duplicate_ids`]).
+    pub fn items(&self, key: &FeedKey, now: DateTime<FixedOffset>, limit: usize) -> Vec<Arc<Post>> {
+        let Some(members) = self.feeds.get(key) else { return Vec::new() };
+        members
+            .order
+            .iter()
+            .filter_map(|k| self.posts.get(&k.source))
+            .filter(|p| p.is_live_at(now) && self.owns_id(p))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    fn owns_id(&self, post: &Post) -> bool {
+        self.ids.get(&post.id).and_then(|c| c.first()).is_none_or(|first| *first == post.source)
+    }
+
+    /// Posts kept out of the feeds because an earlier path already uses the same id.
+    pub fn duplicate_ids(&self) -> Vec<DuplicateId> {
+        let mut out = Vec::new();
+        for (id, claims) in &self.ids {
+            let mut it = claims.iter();
+            let Some(kept) = it.next() else { continue };
+            for source in it {
+                out.push(DuplicateId { source: source.clone(), id: id.clone(), kept: kept.clone() });
+            }
+        }
+        out
+    }
+
+    /// The next instant after `now` at which the set of live posts changes on its own
+    /// (a future post comes due, or a post expires).
+    pub fn next_change_after(&self, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        self.posts
+            .values()
+            .filter(|p| !p.draft)
+            .flat_map(|p| [Some(p.published), p.expires])
+            .flatten()
+            .filter(|t| *t > now)
+            .min()
+    }
+}
+
+/// A term's URL slug: safe as one path segment, never empty, and distinct for names that
+/// differ in more than case, spacing or accents. `Wearables` and `wearables` share a feed;
+/// `C++` and `C#` do not: names with characters the slug drops get a hash of the name.
+pub fn term_slug(term: &str) -> String {
+    let folded = term.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let base = slug::slugify(&folded);
+    let plain = folded.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '_');
+    if plain && !base.is_empty() {
+        return base;
+    }
+    let hash = xxhash_rust::xxh3::xxh3_64(folded.as_bytes());
+    let hash = format!("{:08x}", hash >> 32);
+    if base.is_empty() {
+        format!("t-{hash}")
+    } else {
+        format!("{base}-{hash}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::Body;
+
+    fn post(source: &str, date: &str, cats: &[&str]) -> Arc<Post> {
+        let mut taxonomies = BTreeMap::new();
+        if !cats.is_empty() {
+            taxonomies.insert("categories".to_string(), cats.iter().map(|c| c.to_string()).collect());
+        }
+        Arc::new(Post {
+            source: source.into(),
+            id: format!("https://e.org/{source}"),
+            title: source.into(),
+            permalink: format!("https://e.org/{source}"),
+            external_url: None,
+            published: DateTime::parse_from_rfc3339(date).unwrap(),
+            updated: None,
+            expires: None,
+            draft: false,
+            summary: None,
+            taxonomies,
+            authors: vec![],
+            image: None,
+            body: Body::with_html(String::new(), String::new(), String::new()),
+        })
+    }
+
+    fn now() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    fn titles(posts: &[Arc<Post>]) -> Vec<&str> {
+        posts.iter().map(|p| p.title.as_str()).collect()
+    }
+
+    #[test]
+    fn feeds_are_newest_first_with_a_stable_tie_break_whatever_the_insert_order() {
+        let posts = [
+            post("b.md", "2020-01-01T00:00:00Z", &["Rust"]),
+            post("a.md", "2020-01-01T00:00:00Z", &["rust"]),
+            post("c.md", "2021-01-01T00:00:00Z", &[]),
+        ];
+        let mut forward = Index::new(&["categories".into()]);
+        let mut backward = Index::new(&["categories".into()]);
+        posts.iter().for_each(|p| drop(forward.insert(p.clone())));
+        posts.iter().rev().for_each(|p| drop(backward.insert(p.clone())));
+        for index in [&forward, &backward] {
+            assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["c.md", "a.md", "b.md"]);
+            let rust = FeedKey::Term { taxonomy: "categories".into(), slug: "rust".into() };
+            assert_eq!(titles(&index.items(&rust, now(), 10)), ["a.md", "b.md"]);
+            assert_eq!(index.feed_keys(), vec![FeedKey::Global, rust]);
+        }
+    }
+
+    #[test]
+    fn removing_the_last_post_of_a_term_removes_its_feed() {
+        let mut index = Index::new(&["categories".into()]);
+        index.insert(post("a.md", "2020-01-01T00:00:00Z", &["Go"]));
+        assert_eq!(index.feed_keys().len(), 2);
+        index.insert(post("a.md", "2020-01-01T00:00:00Z", &["Zig"]));
+        let slugs: Vec<String> = index.feed_keys().iter().map(FeedKey::dir).collect();
+        assert_eq!(slugs, ["", "categories/zig/"]);
+        index.remove("a.md");
+        assert_eq!(index.feed_keys(), vec![FeedKey::Global]);
+        assert!(index.items(&FeedKey::Global, now(), 10).is_empty());
+    }
+
+    #[test]
+    fn limit_future_and_expired_posts() {
+        let mut index = Index::new(&[]);
+        for i in 0..5 {
+            index.insert(post(&format!("{i}.md"), &format!("{}-06-01T00:00:00Z", 2022 + i), &[]));
+        }
+        let mut expired = post("x.md", "2025-07-01T00:00:00Z", &[]);
+        Arc::get_mut(&mut expired).unwrap().expires = Some(DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z").unwrap());
+        index.insert(expired);
+        // 2026-06-01 is in the future at `now`; x.md has expired.
+        assert_eq!(titles(&index.items(&FeedKey::Global, now(), 2)), ["3.md", "2.md"]);
+        assert_eq!(index.next_change_after(now()), Some(DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap()));
+    }
+
+    #[test]
+    fn a_duplicate_id_is_published_once_and_reported() {
+        let mut index = Index::new(&[]);
+        let a = post("a.md", "2020-01-01T00:00:00Z", &[]);
+        let mut b = post("b.md", "2021-01-01T00:00:00Z", &[]);
+        Arc::get_mut(&mut b).unwrap().id = a.id.clone();
+        index.insert(b);
+        index.insert(a.clone());
+        assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["a.md"]);
+        assert_eq!(index.duplicate_ids(), vec![DuplicateId { source: "b.md".into(), id: a.id.clone(), kept: "a.md".into() }]);
+        index.remove("a.md");
+        assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["b.md"]);
+    }
+
+    #[test]
+    fn term_slugs_merge_case_and_keep_punctuated_names_apart() {
+        assert_eq!(term_slug("Medical  Devices"), "medical-devices");
+        assert_eq!(term_slug("medical devices"), term_slug("Medical Devices"));
+        assert_eq!(term_slug("Données personnelles"), "donnees-personnelles");
+        assert_ne!(term_slug("C++"), term_slug("C#"));
+        assert!(term_slug("C++").starts_with("c-"));
+        for hostile in ["../..", "/", "...", "a/b", "?", ""] {
+            let s = term_slug(hostile);
+            assert!(!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{hostile:?} -> {s:?}");
+        }
+    }
+}

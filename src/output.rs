@@ -1,0 +1,137 @@
+//! `herald build`: writes a snapshot to a folder for static hosting, atomically.
+//!
+//! Everything is written into a fresh sibling folder first; only when every file is written
+//! and synced does that folder take the place of the target, in one `rename` (an exchange on
+//! Linux, so the target never stops existing). An interrupted or failed build leaves the
+//! previous output whole.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::snapshot::Snapshot;
+
+#[derive(Debug, Error)]
+pub enum OutputError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("refusing to write {0:?}: not a plain relative path")]
+    UnsafePath(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io { path: path.to_owned(), source }
+}
+
+/// The file a URL path is written to, relative to the output folder: `/` is `index.html`,
+/// everything else keeps its path. Anything that is not plain relative segments is refused,
+/// so nothing can ever be written outside the output folder.
+pub fn file_for(url_path: &str) -> Result<PathBuf, OutputError> {
+    let rel = url_path.trim_start_matches('/');
+    let rel = if rel.is_empty() || rel.ends_with('/') { format!("{rel}index.html") } else { rel.to_owned() };
+    let path = PathBuf::from(&rel);
+    let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
+    if !plain || rel.contains('\\') {
+        return Err(OutputError::UnsafePath(url_path.to_owned()));
+    }
+    Ok(path)
+}
+
+/// Writes every resource (and its `.gz` / `.br` variants) under `out`, replacing what was there.
+pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let staging = parent.join(format!(".{name}.herald-tmp-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    let result = write_tree(snapshot, &staging).and_then(|count| swap_into_place(&staging, out).map(|()| count));
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn write_tree(snapshot: &Snapshot, dir: &Path) -> Result<usize, OutputError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut count = 0;
+    for (url_path, resource) in &snapshot.resources {
+        let rel = file_for(url_path)?;
+        let file = dir.join(&rel);
+        if let Some(folder) = file.parent() {
+            fs::create_dir_all(folder).map_err(io(folder))?;
+        }
+        write_file(&file, &resource.identity.body)?;
+        count += 1;
+        for (variant, ext) in [(&resource.gzip, "gz"), (&resource.brotli, "br")] {
+            if let Some(variant) = variant {
+                let mut name = file.clone().into_os_string();
+                name.push(format!(".{ext}"));
+                write_file(Path::new(&name), &variant.body)?;
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let mut f = fs::File::create(path).map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+/// Puts `staging` at `out`. The old output, if any, ends up in `staging` and is removed.
+fn swap_into_place(staging: &Path, out: &Path) -> Result<(), OutputError> {
+    if fs::symlink_metadata(out).is_err() {
+        return fs::rename(staging, out).map_err(io(out));
+    }
+    if exchange(staging, out).is_ok() {
+        return fs::remove_dir_all(staging).map_err(io(staging));
+    }
+    // No atomic exchange here (not Linux, or a filesystem without it): two renames.
+    let old = staging.with_extension("old");
+    fs::rename(out, &old).map_err(io(out))?;
+    fs::rename(staging, out).map_err(io(out))?;
+    fs::remove_dir_all(&old).map_err(io(&old))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths; renameat2 only reads them.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths_map_to_files_and_nothing_escapes() {
+        assert_eq!(file_for("/").unwrap(), PathBuf::from("index.html"));
+        assert_eq!(file_for("/categories/rust/rss.xml").unwrap(), PathBuf::from("categories/rust/rss.xml"));
+        for bad in ["/../etc/passwd", "/a/../../b", "/a\\..\\b"] {
+            assert!(file_for(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! From an index to a snapshot: decides each feed's identity and items, renders the feeds
+//! whose items changed since the last snapshot (reusing the exact bytes and ETags of the
+//! others), and assembles the next immutable [`Snapshot`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset};
+use hyper::header::HeaderValue;
+
+use crate::config::{Settings, Site};
+use crate::feed::{self, FeedInfo, Format};
+use crate::index::{FeedKey, Index};
+use crate::post::Post;
+use crate::snapshot::{Resource, Snapshot};
+
+/// URL path of the OPML list of every feed.
+pub const OPML_PATH: &str = "/feeds.opml";
+/// URL path of the human index page.
+pub const INDEX_PATH: &str = "/";
+
+/// A feed as last rendered: what it was made from, and the resulting resources.
+struct Rendered {
+    info: FeedInfo,
+    items: Vec<Arc<Post>>,
+    resources: Vec<(String, Arc<Resource>)>,
+}
+
+/// What one publish did, for the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishStats {
+    pub feeds: usize,
+    pub rendered: usize,
+}
+
+/// Renders feeds and remembers them, so the next publish only redoes what changed.
+pub struct Publisher {
+    site: Site,
+    items_per_feed: usize,
+    cache_control: HeaderValue,
+    feeds: BTreeMap<FeedKey, Rendered>,
+    listing: Option<Listing>,
+}
+
+/// The OPML list and index page as last rendered, and what they were made from.
+struct Listing {
+    infos: Vec<FeedInfo>,
+    heads: Vec<Arc<Post>>,
+    resources: Vec<(String, Arc<Resource>)>,
+}
+
+impl Publisher {
+    pub fn new(settings: &Settings) -> Publisher {
+        let cache_control = HeaderValue::from_str(&settings.cache_control).unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        Publisher { site: settings.site.clone(), items_per_feed: settings.items_per_feed, cache_control, feeds: BTreeMap::new(), listing: None }
+    }
+
+    /// The identity of one feed: titles and absolute URLs.
+    pub fn feed_info(&self, index: &Index, key: &FeedKey) -> FeedInfo {
+        let dir = key.dir();
+        let url = |file: &str| format!("{}{dir}{file}", self.site.base_url);
+        let (title, description, term, html_url) = match key {
+            FeedKey::Global => {
+                let description = if self.site.description.is_empty() { self.site.title.clone() } else { self.site.description.clone() };
+                (self.site.title.clone(), description, None, self.site.base_url.clone())
+            }
+            FeedKey::Term { .. } => {
+                let name = index.term_name(key).unwrap_or_default().to_owned();
+                let title = format!("{}: {name}", self.site.title);
+                let description = format!("Posts about {name} from {}", self.site.title);
+                (title, description, Some(name), url(""))
+            }
+        };
+        FeedInfo {
+            title,
+            description,
+            term,
+            html_url,
+            rss_url: url(Format::Rss.file_name()),
+            atom_url: url(Format::Atom.file_name()),
+            json_url: url(Format::Json.file_name()),
+            dir,
+        }
+    }
+
+    /// Builds the snapshot for `index` as of `now`. Feeds whose identity and items are the
+    /// same posts as last time keep their previous resources untouched.
+    pub fn publish(&mut self, index: &Index, now: DateTime<FixedOffset>) -> (Snapshot, PublishStats) {
+        let keys = index.feed_keys();
+        let mut next: BTreeMap<FeedKey, Option<Rendered>> = BTreeMap::new();
+        let mut todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)> = Vec::new();
+        for key in keys {
+            let info = self.feed_info(index, &key);
+            let items = index.items(&key, now, self.items_per_feed);
+            match self.feeds.remove(&key) {
+                Some(old) if old.info == info && same_posts(&old.items, &items) => {
+                    next.insert(key, Some(old));
+                }
+                _ => {
+                    next.insert(key.clone(), None);
+                    todo.push((key, info, items));
+                }
+            }
+        }
+        let stats = PublishStats { feeds: next.len(), rendered: todo.len() };
+        for (key, rendered) in self.render_all(todo) {
+            next.insert(key, Some(rendered));
+        }
+        self.feeds = next.into_iter().map(|(k, v)| (k, v.expect("every feed was kept or rendered"))).collect();
+        self.refresh_listing();
+
+        let mut resources = BTreeMap::new();
+        let listing = self.listing.iter().flat_map(|l| &l.resources);
+        for (path, resource) in self.feeds.values().flat_map(|r| &r.resources).chain(listing) {
+            resources.insert(path.clone(), resource.clone());
+        }
+        (Snapshot { resources }, stats)
+    }
+
+    /// Renders feeds on every core: Markdown, sanitizing and compression dominate the cost.
+    fn render_all(&self, todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)>) -> Vec<(FeedKey, Rendered)> {
+        if todo.is_empty() {
+            return Vec::new();
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len());
+        let queue = std::sync::Mutex::new(todo.into_iter());
+        let mut out: Vec<(FeedKey, Rendered)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let next = queue.lock().expect("render queue").next();
+                            let Some((key, info, items)) = next else { break };
+                            let resources = self.render_feed(&info, &items);
+                            done.push((key, Rendered { info, items, resources }));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().expect("render thread panicked")).collect()
+        });
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn render_feed(&self, info: &FeedInfo, items: &[Arc<Post>]) -> Vec<(String, Arc<Resource>)> {
+        let modified = newest(items);
+        Format::ALL
+            .iter()
+            .map(|&format| {
+                let body = feed::render(format, &self.site, info, items);
+                let path = format!("/{}{}", info.dir, format.file_name());
+                (path, Arc::new(Resource::new(format.content_type(), Bytes::from(body), modified, &self.cache_control)))
+            })
+            .collect()
+    }
+
+    /// Re-renders the OPML list and the index page when the set of feeds or their dates changed.
+    fn refresh_listing(&mut self) {
+        let infos: Vec<FeedInfo> = self.feeds.values().map(|r| r.info.clone()).collect();
+        // The first item of every feed: together they hold the newest change anywhere.
+        let heads: Vec<Arc<Post>> = self.feeds.values().filter_map(|r| r.items.first().cloned()).collect();
+        if let Some(listing) = &self.listing {
+            if listing.infos == infos && same_posts(&listing.heads, &heads) {
+                return;
+            }
+        }
+        let modified = newest(&heads);
+        let opml = feed::render_opml(&self.site, &infos);
+        let page = feed::render_index_page(&self.site, &infos);
+        let resources = vec![
+            (OPML_PATH.to_string(), Arc::new(Resource::new("text/x-opml; charset=utf-8", Bytes::from(opml), modified, &self.cache_control))),
+            (INDEX_PATH.to_string(), Arc::new(Resource::new("text/html; charset=utf-8", Bytes::from(page), modified, &self.cache_control))),
+        ];
+        self.listing = Some(Listing { infos, heads, resources });
+    }
+}
+
+/// The newest change among `items`, which is what `Last-Modified` and `lastBuildDate` mean.
+fn newest(items: &[Arc<Post>]) -> Option<DateTime<FixedOffset>> {
+    items.iter().map(|p| p.modified()).max()
+}
+
+/// Whether two item lists are the very same parsed posts (a re-parsed file is a new `Arc`).
+fn same_posts(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+}

@@ -1,0 +1,181 @@
+//! The only code that touches the content directory: which files are posts, the initial
+//! walk, and reading and parsing one file (in parallel for a whole tree).
+//!
+//! Paths handed to the rest of Herald are relative to the content dir, `/`-separated.
+
+use std::path::{Component, Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::content::{self, ContentSettings, ParseError};
+use crate::post::Post;
+
+/// The content directory cannot be used at all (as opposed to one bad file).
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("content directory {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("content directory {path} is not a directory")]
+    NotADirectory { path: PathBuf },
+}
+
+/// Where posts come from and the limits on reading them.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The content directory, canonicalized (symlinks resolved).
+    pub root: PathBuf,
+    pub max_post_bytes: u64,
+    pub content: ContentSettings,
+}
+
+/// The outcome of reading a whole tree: posts and the files that could not be used.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Sorted by source path.
+    pub posts: Vec<Post>,
+    /// Sorted by source path.
+    pub problems: Vec<ParseError>,
+}
+
+/// Whether a relative path names a post file: `.md`/`.markdown`, not a section page
+/// (`_index.md`), not hidden (no component starts with `.`), not an editor dropping.
+pub fn is_post_path(rel: &Path) -> bool {
+    let mut components = rel.components().peekable();
+    while let Some(c) = components.next() {
+        let Component::Normal(name) = c else { return false };
+        let Some(name) = name.to_str() else { return false };
+        if name.starts_with('.') || name.is_empty() {
+            return false;
+        }
+        if components.peek().is_none() {
+            let droppings = name.ends_with('~') || name.starts_with('#') || name.ends_with(".swp") || name.ends_with(".swx");
+            let stem_ext = name.rsplit_once('.');
+            let is_markdown = matches!(stem_ext, Some((stem, "md" | "markdown")) if !stem.is_empty());
+            let is_section = matches!(stem_ext, Some(("_index", _)));
+            return is_markdown && !droppings && !is_section;
+        }
+    }
+    false
+}
+
+/// `rel` as the `/`-separated string the rest of Herald uses as a post's key.
+pub fn source_key(rel: &Path) -> String {
+    rel.components().filter_map(|c| c.as_os_str().to_str()).collect::<Vec<_>>().join("/")
+}
+
+impl Source {
+    /// Opens the content directory. Fails only when the directory itself is unusable.
+    pub fn open(dir: &Path, max_post_bytes: u64, content: ContentSettings) -> Result<Source, SourceError> {
+        let root = dir.canonicalize().map_err(|source| SourceError::Unreadable { path: dir.to_owned(), source })?;
+        if !root.is_dir() {
+            return Err(SourceError::NotADirectory { path: dir.to_owned() });
+        }
+        Ok(Source { root, max_post_bytes, content })
+    }
+
+    /// Every post file under the root, as relative paths, sorted. Symlinks are followed only
+    /// while they stay inside the content directory; problems with the tree are returned too.
+    pub fn list(&self) -> (Vec<PathBuf>, Vec<ParseError>) {
+        let mut files = Vec::new();
+        let problems = std::cell::RefCell::new(Vec::new());
+        let problem = |path: &Path, message: String| {
+            let path = path.strip_prefix(&self.root).map(source_key).unwrap_or_default();
+            problems.borrow_mut().push(ParseError { path, line: None, message });
+        };
+        let walker = walkdir::WalkDir::new(&self.root).follow_links(true).sort_by_file_name().into_iter().filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
+            }
+            // Never descend into hidden folders such as .git.
+            if e.file_name().to_string_lossy().starts_with('.') {
+                return false;
+            }
+            // A link may point anywhere: follow it only while it stays inside the content dir.
+            if e.path_is_symlink() {
+                match e.path().canonicalize() {
+                    Ok(real) if real.starts_with(&self.root) => {}
+                    Ok(real) => {
+                        problem(e.path(), format!("symlink to {} outside the content directory, skipped", real.display()));
+                        return false;
+                    }
+                    Err(err) => {
+                        problem(e.path(), format!("broken symlink, skipped: {err}"));
+                        return false;
+                    }
+                }
+            }
+            true
+        });
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    let message = if err.loop_ancestor().is_some() { "symlink loop, skipped".to_string() } else { err.to_string() };
+                    problem(err.path().unwrap_or(&self.root), message);
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(&self.root) else { continue };
+            if is_post_path(rel) {
+                files.push(rel.to_owned());
+            }
+        }
+        (files, problems.into_inner())
+    }
+
+    /// Reads and parses one post file.
+    pub fn load(&self, rel: &Path) -> Result<Post, ParseError> {
+        let key = source_key(rel);
+        let fail = |message: String| ParseError { path: key.clone(), line: None, message };
+        let path = self.root.join(rel);
+        let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if meta.len() > self.max_post_bytes {
+            return Err(fail(format!("file is {} bytes, over the limit of {} (max_post_bytes)", meta.len(), self.max_post_bytes)));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        content::parse(&key, &bytes, &self.content)
+    }
+
+    /// Lists and parses the whole tree, on every core.
+    pub fn load_all(&self) -> Loaded {
+        let (files, mut problems) = self.list();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+        let chunk = files.len().div_ceil(threads).max(1);
+        let results: Vec<Result<Post, ParseError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|rel| self.load(rel)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("parser thread panicked")).collect()
+        });
+        let mut posts = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(post) => posts.push(post),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        problems.sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
+        Loaded { posts, problems }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_markdown_posts_are_candidates() {
+        for yes in ["post/a.md", "a.markdown", "post/bundle/index.md", "deep/er/x.md"] {
+            assert!(is_post_path(Path::new(yes)), "{yes}");
+        }
+        for no in [
+            "post/_index.md", "_index.md", ".hidden.md", ".git/x.md", "post/.drafts/a.md", "a.md~", "#a.md#", ".#a.md", "a.md.swp", "a.html", "a.txt", ".md",
+        ] {
+            assert!(!is_post_path(Path::new(no)), "{no}");
+        }
+    }
+}
