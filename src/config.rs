@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The file as written. Paths are still relative to the config file's folder.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Folder of Markdown posts, relative to the config file's folder.
@@ -208,6 +208,20 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("h.yaml:2: "), "{msg}");
         assert!(msg.contains("base_ulr"), "{msg}");
+    }
+
+    #[test]
+    fn the_shipped_config_loads_and_documents_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/herald.yaml");
+        let settings = load(&path).expect("config/herald.yaml loads");
+        assert!(settings.content_dir.is_dir(), "the sample content dir exists");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let serde_yaml::Value::Mapping(keys) = serde_yaml::to_value(Config::default()).unwrap() else { panic!() };
+        for key in keys.keys() {
+            let key = key.as_str().unwrap();
+            let documented = text.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key}:")));
+            assert!(documented, "config/herald.yaml does not document `{key}`");
+        }
     }
 
     #[test]

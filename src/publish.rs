@@ -93,6 +93,11 @@ impl Publisher {
         for key in keys {
             let info = self.feed_info(index, &key);
             let items = index.items(&key, now, self.items_per_feed);
+            if items.is_empty() && key != FeedKey::Global {
+                // A term whose posts are all scheduled or expired has no feed yet: its
+                // existence alone would announce an unpublished post.
+                continue;
+            }
             match self.feeds.remove(&key) {
                 Some(old) if old.info == info && same_posts(&old.items, &items) => {
                     next.insert(key, Some(old));

@@ -1,0 +1,174 @@
+//! Shared test support: run the real `herald` binary on a temporary site and talk HTTP/1.1
+//! to it over 127.0.0.1, with a deadline on everything.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
+
+/// The bundled sample site's content folder.
+pub fn sample_content() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sample-site/content")
+}
+
+/// A temporary site: a content folder and a config file pointing at it.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// An empty site with the given extra config lines.
+    pub fn new(extra_config: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("content")).unwrap();
+        let config = format!(
+            "content_dir: content\nbase_url: https://feeds.example.org/\ntitle: Test Site\ndescription: A test site\nauthor: Test Author\n{extra_config}"
+        );
+        std::fs::write(dir.path().join("herald.yaml"), config).unwrap();
+        Site { dir }
+    }
+
+    /// A site holding a copy of the bundled sample content.
+    pub fn sample() -> Site {
+        let site = Site::new("");
+        copy_dir(&sample_content(), &site.content());
+        site
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("herald.yaml")
+    }
+
+    pub fn content(&self) -> PathBuf {
+        self.dir.path().join("content")
+    }
+
+    /// Writes a file under the content folder, creating folders as needed.
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.content().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Runs `herald <args> --config <this site>` to completion.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let out = Command::new(BIN).args(args).arg("--config").arg(self.config()).env("RUST_LOG", "warn").output().unwrap();
+        out
+    }
+
+    /// Starts `herald serve` on an ephemeral loopback port.
+    pub fn serve(&self) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(self.config())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {} // keep the pipe drained
+        });
+        let first = rx.recv_timeout(Duration::from_secs(30)).expect("herald serve printed its address");
+        let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("address in the first line");
+        let addr: SocketAddr = url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+        Server { child, addr }
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A running `herald serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+impl Server {
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(self.addr, "GET", path, headers)
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), bounded in time.
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Response { status, headers, body: raw[split + 4..].to_vec() }
+}
+
+/// Polls `f` until it returns `Some`, failing the test after `timeout`.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
