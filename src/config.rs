@@ -46,6 +46,27 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Posts larger than this many bytes are reported and skipped.
     pub max_post_bytes: u64,
+    /// How `herald serve` notices changes: `notify` (kernel events), `poll`, or `off`.
+    pub watch: WatchMode,
+    /// Milliseconds of quiet that end a burst of changes (one rebuild per burst).
+    pub watch_debounce_ms: u64,
+    /// Milliseconds between polls in `watch: poll` mode.
+    pub poll_interval_ms: u64,
+    /// Seconds between full rescans of the content dir (a safety net); 0 turns them off.
+    pub rescan_interval_secs: u64,
+}
+
+/// How the content directory is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// Kernel notifications (inotify on Linux): immediate and cheap.
+    Notify,
+    /// Compare the tree's files every `poll_interval_ms`: for network filesystems where
+    /// the kernel sees no changes.
+    Poll,
+    /// Do not watch: content is read once at start.
+    Off,
 }
 
 impl Default for Config {
@@ -69,6 +90,10 @@ impl Default for Config {
             keep_alive_timeout_secs: 60,
             shutdown_grace_secs: 10,
             max_post_bytes: 4 * 1024 * 1024,
+            watch: WatchMode::Notify,
+            watch_debounce_ms: 10,
+            poll_interval_ms: 1000,
+            rescan_interval_secs: 600,
         }
     }
 }
@@ -103,6 +128,11 @@ pub struct Settings {
     pub keep_alive_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_post_bytes: u64,
+    pub watch: WatchMode,
+    pub watch_debounce: Duration,
+    pub poll_interval: Duration,
+    /// `None`: no periodic rescans.
+    pub rescan_interval: Option<Duration>,
 }
 
 /// What a feed says about the site as a whole.
@@ -188,6 +218,10 @@ impl Config {
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             max_post_bytes: self.max_post_bytes,
+            watch: self.watch,
+            watch_debounce: Duration::from_millis(self.watch_debounce_ms),
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            rescan_interval: (self.rescan_interval_secs > 0).then(|| Duration::from_secs(self.rescan_interval_secs)),
         })
     }
 }

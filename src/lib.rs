@@ -10,12 +10,13 @@
 //! - [`config`]: the config file, its defaults and validation.
 //! - [`post`]: the parsed post every later step shares.
 //! - [`content`]: `parse(path, bytes) -> Post`, pure: front matter, dates, Markdown, sanitizing.
-//! - [`source`]: the only code that touches the content dir.
+//! - [`source`]: the only code that touches the content dir: walking, reading, watching.
 //! - [`index`]: every current post; which feeds exist and which posts each holds.
 //! - [`feed`]: render one feed as RSS 2.0, Atom 1.0 or JSON Feed 1.1; the OPML list; the index page.
 //! - [`snapshot`]: the immutable set of served resources, compressed and hashed once.
 //! - [`publish`]: from an index to a snapshot, re-rendering only the feeds that changed.
-//! - [`rebuild`]: the single owner of index, publisher and served snapshot.
+//! - [`rebuild`]: the single owner of index, publisher and served snapshot; applies changes.
+//! - [`live`]: the serve-time loop: watcher hints, the clock and rescans become rebuilds.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown.
 
@@ -24,6 +25,7 @@ pub mod content;
 pub mod feed;
 pub mod http;
 pub mod index;
+pub mod live;
 pub mod output;
 pub mod post;
 pub mod publish;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald::config::{self, Settings};
 use herald::http::{self, HttpSettings};
+use herald::live::{self, LiveSettings};
 use herald::rebuild::Site;
 use herald::{content::ParseError, output};
 
@@ -132,7 +133,13 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             shutdown_grace: settings.shutdown_grace,
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let owner = tokio::spawn(site.run(wait_for(stop_rx.clone())));
+        let live_settings = LiveSettings {
+            watch: settings.watch,
+            debounce: settings.watch_debounce,
+            poll_interval: settings.poll_interval,
+            rescan_interval: settings.rescan_interval,
+        };
+        let owner = tokio::spawn(live::run(site, live_settings, wait_for(stop_rx.clone())));
         let server = tokio::spawn(http::serve(listener, snapshot, http_settings, wait_for(stop_rx)));
         shutdown_signal().await;
         tracing::info!("shutting down");

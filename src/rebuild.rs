@@ -1,8 +1,10 @@
-//! The single owner of the site's state: the index of posts, the publisher's rendered feeds,
-//! and the served snapshot. It applies changes, re-renders what changed and swaps in the
-//! next snapshot; requests never wait for it and never see a half-built state.
+//! The single owner of the site's state: the index of posts, what each file looked like when
+//! it was read, the publisher's rendered feeds, and the served snapshot. It applies changes,
+//! re-reads only the files that changed, re-renders only the feeds whose items changed, and
+//! swaps in the next snapshot; requests never wait for it and never see a half-built state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,11 +17,19 @@ use crate::http::SharedSnapshot;
 use crate::index::Index;
 use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::Snapshot;
-use crate::source::{Source, SourceError};
+use crate::source::{self, Read, Source, SourceError, Stamp};
 
 /// The wall clock, as the offset-aware time the index compares post dates with.
 pub fn now() -> DateTime<FixedOffset> {
     Utc::now().fixed_offset()
+}
+
+/// What applying a batch of changes did, for the log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub read: usize,
+    pub removed: usize,
+    pub failed: usize,
 }
 
 /// Index, publisher and the snapshot they produce.
@@ -27,8 +37,13 @@ pub struct Site {
     pub source: Source,
     pub index: Index,
     publisher: Publisher,
-    /// Current problems by source path (files that could not be used).
+    /// Every post file as it was when last read (posts and broken files alike).
+    stamps: BTreeMap<String, Stamp>,
+    /// Files that could not be used, by source path. A broken edit of a published post
+    /// keeps the last good version in the index, so it is in both.
     problems: BTreeMap<String, ParseError>,
+    /// Problems with the tree itself, from the last walk.
+    tree_problems: Vec<ParseError>,
     shared: SharedSnapshot,
 }
 
@@ -38,18 +53,18 @@ impl Site {
         let started = Instant::now();
         let source = Source::open(&settings.content_dir, settings.max_post_bytes, ContentSettings::from_settings(settings))?;
         let loaded = source.load_all();
-        let mut index = Index::new(&settings.taxonomies);
-        for post in loaded.posts {
-            index.insert(Arc::new(post));
-        }
-        let problems = loaded.problems.into_iter().map(|p| (p.path.clone(), p)).collect();
         let mut site = Site {
             source,
-            index,
+            index: Index::new(&settings.taxonomies),
             publisher: Publisher::new(settings),
-            problems,
+            stamps: BTreeMap::new(),
+            problems: BTreeMap::new(),
+            tree_problems: loaded.problems,
             shared: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
         };
+        for read in loaded.reads {
+            site.take(read);
+        }
         let stats = site.publish();
         tracing::info!(
             posts = site.index.len(),
@@ -59,6 +74,102 @@ impl Site {
             "content loaded"
         );
         Ok(site)
+    }
+
+    /// Records one file read: a good post replaces the old version; a broken one keeps the
+    /// last good version published and is reported; a vanished one is removed.
+    fn take(&mut self, read: Read) -> Applied {
+        let Some(stamp) = read.stamp else {
+            return self.forget(&read.key);
+        };
+        self.stamps.insert(read.key.clone(), stamp);
+        match read.result {
+            Ok(post) => {
+                self.problems.remove(&read.key);
+                self.index.insert(Arc::new(post));
+                Applied { read: 1, ..Applied::default() }
+            }
+            Err(problem) => {
+                tracing::warn!("{problem}");
+                self.problems.insert(read.key, problem);
+                Applied { read: 1, failed: 1, ..Applied::default() }
+            }
+        }
+    }
+
+    /// Drops everything known about the file `key`.
+    fn forget(&mut self, key: &str) -> Applied {
+        let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
+        let removed = self.index.remove(key).is_some();
+        Applied { removed: usize::from(removed || known), ..Applied::default() }
+    }
+
+    /// Re-checks the given absolute paths on disk. A path may be a post file, a folder
+    /// (everything under it is compared), or something that no longer exists (it and
+    /// everything that was under it are removed).
+    pub fn apply_paths(&mut self, paths: &BTreeSet<PathBuf>) -> Applied {
+        let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut gone: BTreeSet<String> = BTreeSet::new();
+        for path in paths {
+            let Ok(rel) = path.strip_prefix(&self.source.root) else { continue };
+            let key = source::source_key(rel);
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => {
+                    // A new or moved-in folder: files may have been written before its watch
+                    // existed, so walk it. Files that were under it and are gone go too.
+                    let (files, _) = self.source.list_in(rel);
+                    let present: BTreeSet<String> = files.iter().map(|f| source::source_key(f)).collect();
+                    gone.extend(self.keys_under(&key).into_iter().filter(|k| !present.contains(k)));
+                    changed.extend(files);
+                }
+                Ok(_) if source::is_post_path(rel) => {
+                    changed.insert(rel.to_owned());
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    gone.insert(key.clone());
+                    gone.extend(self.keys_under(&key));
+                }
+            }
+        }
+        let mut applied = Applied::default();
+        for key in gone {
+            applied = applied + self.forget(&key);
+        }
+        let stale: Vec<PathBuf> = changed.into_iter().filter(|rel| self.is_stale(rel)).collect();
+        for read in self.source.load_many(&stale) {
+            applied = applied + self.take(read);
+        }
+        applied
+    }
+
+    /// Compares the whole tree with what was read: re-reads changed files, drops vanished ones.
+    pub fn rescan(&mut self) -> Applied {
+        let (files, tree_problems) = self.source.list();
+        self.tree_problems = tree_problems;
+        let present: BTreeSet<String> = files.iter().map(|f| source::source_key(f)).collect();
+        let vanished: Vec<String> = self.stamps.keys().chain(self.index.sources()).filter(|k| !present.contains(*k)).cloned().collect();
+        let mut applied = Applied::default();
+        for key in vanished {
+            applied = applied + self.forget(&key);
+        }
+        let stale: Vec<PathBuf> = files.into_iter().filter(|rel| self.is_stale(rel)).collect();
+        for read in self.source.load_many(&stale) {
+            applied = applied + self.take(read);
+        }
+        applied
+    }
+
+    /// Whether a file differs from when it was read (or was never read).
+    fn is_stale(&self, rel: &Path) -> bool {
+        let key = source::source_key(rel);
+        self.stamps.get(&key).copied() != self.source.stamp(rel) || !self.stamps.contains_key(&key)
+    }
+
+    /// Known files at or under the folder `key`.
+    fn keys_under(&self, key: &str) -> Vec<String> {
+        let prefix = if key.is_empty() { String::new() } else { format!("{key}/") };
+        self.stamps.keys().chain(self.index.sources()).filter(|k| k.starts_with(&prefix)).cloned().collect::<BTreeSet<_>>().into_iter().collect()
     }
 
     /// Re-renders what changed as of now and swaps in the next snapshot.
@@ -78,9 +189,9 @@ impl Site {
         self.shared.load_full()
     }
 
-    /// Every problem with the content, sorted by path: unusable files, then duplicate ids.
+    /// Every problem with the content, sorted by path: unusable files, the tree, duplicate ids.
     pub fn problems(&self) -> Vec<ParseError> {
-        let mut out: Vec<ParseError> = self.problems.values().cloned().collect();
+        let mut out: Vec<ParseError> = self.problems.values().chain(&self.tree_problems).cloned().collect();
         for dup in self.index.duplicate_ids() {
             out.push(ParseError {
                 path: dup.source,
@@ -98,23 +209,11 @@ impl Site {
         let at = self.index.next_change_after(now)?;
         Some((at - now).to_std().unwrap_or_default())
     }
+}
 
-    /// Runs until `shutdown` resolves: republishes when a post comes due or expires.
-    /// (The file watcher plugs in here as a second source of changes.)
-    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            // Sleep in bounded steps: a clock that jumps must not strand a due post for days.
-            let wait = self.next_timed_change().map_or(Duration::from_secs(3600), |d| d.min(Duration::from_secs(3600)));
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(wait + Duration::from_millis(5)) => {
-                    let stats = self.publish();
-                    if stats.rendered > 0 {
-                        tracing::info!(rendered = stats.rendered, feeds = stats.feeds, "scheduled posts changed the feeds");
-                    }
-                }
-            }
-        }
+impl std::ops::Add for Applied {
+    type Output = Applied;
+    fn add(self, o: Applied) -> Applied {
+        Applied { read: self.read + o.read, removed: self.removed + o.removed, failed: self.failed + o.failed }
     }
 }

@@ -1,7 +1,10 @@
-//! The only code that touches the content directory: which files are posts, the initial
-//! walk, and reading and parsing one file (in parallel for a whole tree).
+//! The only code that touches the content directory: which files are posts, walking a
+//! tree, stamping and reading one file (in parallel for a whole tree), and — in
+//! [`watch`] — noticing changes.
 //!
 //! Paths handed to the rest of Herald are relative to the content dir, `/`-separated.
+
+pub mod watch;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -28,12 +31,43 @@ pub struct Source {
     pub content: ContentSettings,
 }
 
+/// What a file looked like on disk when it was read: if any part differs now, it changed.
+/// The inode catches saves that rename a new file over the old one; ctime catches writes
+/// that restore the old mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    mtime_ns: i128,
+    ctime_ns: i128,
+    size: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            size: meta.size(),
+            inode: meta.ino(),
+        }
+    }
+}
+
+/// One file read: its stamp (if it could be stat'ed) and the post or the problem.
+#[derive(Debug)]
+pub struct Read {
+    pub key: String,
+    pub stamp: Option<Stamp>,
+    pub result: Result<Post, ParseError>,
+}
+
 /// The outcome of reading a whole tree: posts and the files that could not be used.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// Sorted by source path.
-    pub posts: Vec<Post>,
-    /// Sorted by source path.
+    /// One per post file, sorted by source path.
+    pub reads: Vec<Read>,
+    /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders).
     pub problems: Vec<ParseError>,
 }
 
@@ -76,13 +110,21 @@ impl Source {
     /// Every post file under the root, as relative paths, sorted. Symlinks are followed only
     /// while they stay inside the content directory; problems with the tree are returned too.
     pub fn list(&self) -> (Vec<PathBuf>, Vec<ParseError>) {
+        self.list_in(Path::new(""))
+    }
+
+    /// Like [`Source::list`], for the folder `rel_dir` under the root only.
+    pub fn list_in(&self, rel_dir: &Path) -> (Vec<PathBuf>, Vec<ParseError>) {
         let mut files = Vec::new();
         let problems = std::cell::RefCell::new(Vec::new());
         let problem = |path: &Path, message: String| {
             let path = path.strip_prefix(&self.root).map(source_key).unwrap_or_default();
             problems.borrow_mut().push(ParseError { path, line: None, message });
         };
-        let walker = walkdir::WalkDir::new(&self.root).follow_links(true).sort_by_file_name().into_iter().filter_entry(|e| {
+        if rel_dir.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
+            return (files, Vec::new());
+        }
+        let walker = walkdir::WalkDir::new(self.root.join(rel_dir)).follow_links(true).sort_by_file_name().into_iter().filter_entry(|e| {
             if e.depth() == 0 {
                 return true;
             }
@@ -126,40 +168,51 @@ impl Source {
         (files, problems.into_inner())
     }
 
+    /// The stamp of a post file now; `None` when it is gone (or is not a regular file).
+    pub fn stamp(&self, rel: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(self.root.join(rel)).ok()?;
+        meta.is_file().then(|| Stamp::of(&meta))
+    }
+
     /// Reads and parses one post file.
-    pub fn load(&self, rel: &Path) -> Result<Post, ParseError> {
+    pub fn load(&self, rel: &Path) -> Read {
         let key = source_key(rel);
         let fail = |message: String| ParseError { path: key.clone(), line: None, message };
         let path = self.root.join(rel);
-        let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if meta.len() > self.max_post_bytes {
-            return Err(fail(format!("file is {} bytes, over the limit of {} (max_post_bytes)", meta.len(), self.max_post_bytes)));
-        }
-        let bytes = std::fs::read(&path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        content::parse(&key, &bytes, &self.content)
+        let (stamp, result) = match std::fs::metadata(&path) {
+            Err(e) => (None, Err(fail(format!("cannot read: {e}")))),
+            Ok(meta) if meta.len() > self.max_post_bytes => (
+                Some(Stamp::of(&meta)),
+                Err(fail(format!("file is {} bytes, over the limit of {} (max_post_bytes)", meta.len(), self.max_post_bytes))),
+            ),
+            Ok(meta) => {
+                let result = match std::fs::read(&path) {
+                    Ok(bytes) => content::parse(&key, &bytes, &self.content),
+                    Err(e) => Err(fail(format!("cannot read: {e}"))),
+                };
+                (Some(Stamp::of(&meta)), result)
+            }
+        };
+        Read { key, stamp, result }
     }
 
-    /// Lists and parses the whole tree, on every core.
-    pub fn load_all(&self) -> Loaded {
-        let (files, mut problems) = self.list();
+    /// Reads and parses many files, on every core. The result is in the order of `files`.
+    pub fn load_many(&self, files: &[PathBuf]) -> Vec<Read> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
         let chunk = files.len().div_ceil(threads).max(1);
-        let results: Vec<Result<Post, ParseError>> = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let handles: Vec<_> = files
                 .chunks(chunk)
                 .map(|part| scope.spawn(move || part.iter().map(|rel| self.load(rel)).collect::<Vec<_>>()))
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("parser thread panicked")).collect()
-        });
-        let mut posts = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(post) => posts.push(post),
-                Err(problem) => problems.push(problem),
-            }
-        }
-        problems.sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
-        Loaded { posts, problems }
+        })
+    }
+
+    /// Lists and reads the whole tree.
+    pub fn load_all(&self) -> Loaded {
+        let (files, problems) = self.list();
+        Loaded { reads: self.load_many(&files), problems }
     }
 }
 

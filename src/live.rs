@@ -1,0 +1,172 @@
+//! The loop that keeps a served site current: it turns watcher hints, the clock (scheduled
+//! and expiring posts) and periodic rescans into changes of the [`Site`], coalescing bursts
+//! of events into one rebuild, and survives the content directory vanishing.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{sleep, timeout_at};
+
+use crate::config::WatchMode;
+use crate::rebuild::{Applied, Site};
+use crate::source::watch::{self, Change, Watcher};
+
+/// How the loop watches and how eagerly it rebuilds.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    pub watch: WatchMode,
+    /// Quiet time that ends a burst of events.
+    pub debounce: Duration,
+    pub poll_interval: Duration,
+    pub rescan_interval: Option<Duration>,
+}
+
+/// A burst of events is cut off after this long even if events keep coming, so a
+/// never-ending stream of writes cannot starve the feeds of updates.
+const MAX_BURST: Duration = Duration::from_millis(500);
+/// Longest sleep between checks of the clock, so a clock jump cannot strand a due post.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+/// How often a missing content directory is looked for.
+const ROOT_RETRY: Duration = Duration::from_millis(500);
+
+/// What the loop has accumulated from one burst of events.
+#[derive(Default)]
+struct Batch {
+    paths: BTreeSet<PathBuf>,
+    rescan: Option<String>,
+}
+
+impl Batch {
+    fn add(&mut self, change: Change) {
+        match change {
+            Change::Paths(paths) => self.paths.extend(paths),
+            Change::Rescan(reason) => self.rescan = Some(reason),
+        }
+    }
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut watcher = start_watch(&site, &settings);
+    let mut watched_root = root_identity(&site);
+    let mut next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
+    loop {
+        let due = site.next_timed_change().map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP)) + Duration::from_millis(5);
+        let rescan_in = next_rescan.map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()));
+        let root_missing = !site.source.root.is_dir();
+        let retry = if root_missing || watcher.is_none() && settings.watch != WatchMode::Off { ROOT_RETRY } else { MAX_SLEEP };
+        let events = async {
+            match watcher.as_mut() {
+                Some((_, rx)) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            change = events => {
+                let Some(change) = change else {
+                    watcher = None;
+                    continue;
+                };
+                let mut batch = Batch::default();
+                batch.add(change);
+                if let Some((_, rx)) = watcher.as_mut() {
+                    collect_burst(rx, &mut batch, settings.debounce).await;
+                }
+                let root = root_identity(&site);
+                if root.is_none() {
+                    tracing::warn!(dir = %site.source.root.display(), "content directory is gone; still serving the last feeds until it returns");
+                    watcher = None;
+                } else if root != watched_root {
+                    // Another folder was moved into place: the old watch follows the old one.
+                    watcher = start_watch(&site, &settings);
+                    watched_root = root;
+                    batch.rescan = Some("content directory was replaced".into());
+                }
+                rebuild(&mut site, batch);
+            }
+            _ = sleep(due) => {
+                let started = Instant::now();
+                let stats = site.publish();
+                if stats.rendered > 0 {
+                    tracing::info!(rendered = stats.rendered, feeds = stats.feeds, elapsed_us = started.elapsed().as_micros() as u64, "scheduled or expiring posts changed the feeds");
+                }
+            }
+            _ = sleep(rescan_in), if next_rescan.is_some() => {
+                next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
+                rebuild(&mut site, Batch { rescan: Some("periodic rescan".into()), ..Batch::default() });
+            }
+            _ = sleep(retry), if retry < MAX_SLEEP => {
+                if site.source.root.is_dir() {
+                    // The directory is back (or the watch can be retried): watch it, then compare.
+                    watcher = start_watch(&site, &settings);
+                    watched_root = root_identity(&site);
+                    rebuild(&mut site, Batch { rescan: Some("content directory is back".into()), ..Batch::default() });
+                }
+            }
+        }
+    }
+}
+
+/// Adds events to `batch` until none arrives for `debounce` (or the burst is too long).
+async fn collect_burst(rx: &mut UnboundedReceiver<Change>, batch: &mut Batch, debounce: Duration) {
+    let cutoff = tokio::time::Instant::now() + MAX_BURST;
+    loop {
+        let quiet = (tokio::time::Instant::now() + debounce).min(cutoff);
+        match timeout_at(quiet, rx.recv()).await {
+            Ok(Some(change)) => batch.add(change),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// Applies a batch to the site and publishes the result, logging what it did.
+fn rebuild(site: &mut Site, batch: Batch) {
+    let started = Instant::now();
+    if !site.source.root.is_dir() {
+        // Never turn a missing directory into "every post was deleted".
+        return;
+    }
+    let applied: Applied = match &batch.rescan {
+        Some(reason) => {
+            tracing::info!(reason = %reason, "rescanning the content directory");
+            site.rescan()
+        }
+        None => site.apply_paths(&batch.paths),
+    };
+    let stats = site.publish();
+    if applied != Applied::default() || stats.rendered > 0 {
+        tracing::info!(
+            files_read = applied.read,
+            files_removed = applied.removed,
+            problems = applied.failed,
+            feeds_rendered = stats.rendered,
+            feeds = stats.feeds,
+            posts = site.index.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "rebuilt"
+        );
+    }
+}
+
+/// Device and inode of the content directory, `None` while it is missing.
+fn root_identity(site: &Site) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&site.source.root).ok()?;
+    meta.is_dir().then(|| (meta.dev(), meta.ino()))
+}
+
+fn start_watch(site: &Site, settings: &LiveSettings) -> Option<(Watcher, UnboundedReceiver<Change>)> {
+    match watch::watch(&site.source.root, settings.watch, settings.poll_interval) {
+        Ok(watcher) => watcher,
+        Err(err) => {
+            // Typically the inotify watch limit: say so and keep retrying (and rescanning).
+            tracing::warn!(error = %err, dir = %site.source.root.display(), "cannot watch the content directory; will retry (raise fs.inotify.max_user_watches, or set `watch: poll`)");
+            None
+        }
+    }
+}
