@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use atom_syndication::extension::{Extension, ExtensionMap};
-use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig};
+use atom_syndication::{
+    Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
+};
 
 use super::text::{cleaned, escape, feed_updated, id_uri, post_title};
 use super::FeedInfo;
@@ -37,14 +39,22 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     };
 
     let subtitle = cleaned(feed.description.trim());
-    let subtitle = if subtitle.is_empty() { cleaned(site.description.trim()) } else { subtitle };
+    let subtitle = if subtitle.is_empty() {
+        cleaned(site.description.trim())
+    } else {
+        subtitle
+    };
 
     let atom = Feed {
         title: Text::plain(cleaned(&feed.title)),
         id: cleaned(&feed.html_url),
         updated: feed_updated(posts),
         authors: vec![author],
-        generator: Some(Generator { value: "Herald".to_owned(), uri: None, version: None }),
+        generator: Some(Generator {
+            value: "Herald".to_owned(),
+            uri: None,
+            version: None,
+        }),
         links: vec![
             link("self", &feed.atom_url, "application/atom+xml"),
             link("alternate", &feed.html_url, "text/html"),
@@ -56,8 +66,13 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
         ..Feed::default()
     };
 
-    let config = WriteConfig { write_document_declaration: false, indent_size: None };
-    let bytes = atom.write_with_config(Vec::new(), config).expect("writing to a Vec cannot fail");
+    let config = WriteConfig {
+        write_document_declaration: false,
+        indent_size: None,
+    };
+    let bytes = atom
+        .write_with_config(Vec::new(), config)
+        .expect("writing to a Vec cannot fail");
     let body = String::from_utf8(bytes).expect("atom_syndication writes UTF-8");
     format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n")
 }
@@ -78,11 +93,13 @@ fn entry(site: &Site, post: &Post) -> Entry {
     }
 
     let html = post.body.html();
-    let content = Some(cleaned(html)).filter(|h| !h.trim().is_empty()).map(|value| Content {
-        value: Some(value),
-        content_type: Some("html".to_owned()),
-        ..Content::default()
-    });
+    let content = Some(cleaned(html))
+        .filter(|h| !h.trim().is_empty())
+        .map(|value| Content {
+            value: Some(value),
+            content_type: Some("html".to_owned()),
+            ..Content::default()
+        });
 
     let summary = post
         .summary
@@ -95,13 +112,20 @@ fn entry(site: &Site, post: &Post) -> Entry {
         .item_categories()
         .into_iter()
         .map(cleaned)
-        .map(|t| Category { term: t.clone(), scheme: None, label: Some(t) })
+        .map(|t| Category {
+            term: t.clone(),
+            scheme: None,
+            label: Some(t),
+        })
         .collect();
 
     let authors = post
         .authors
         .iter()
-        .map(|a| Person { name: cleaned(a), ..Person::default() })
+        .map(|a| Person {
+            name: cleaned(a),
+            ..Person::default()
+        })
         .collect();
 
     let mut extensions = ExtensionMap::new();
@@ -110,8 +134,15 @@ fn entry(site: &Site, post: &Post) -> Entry {
         // atom_syndication writes extension attributes verbatim: escape them here.
         attrs.insert("url".to_owned(), escape(image));
         attrs.insert("medium".to_owned(), "image".to_owned());
-        let media = Extension { name: "media:content".to_owned(), attrs, ..Extension::default() };
-        extensions.entry("media".to_owned()).or_default().insert("content".to_owned(), vec![media]);
+        let media = Extension {
+            name: "media:content".to_owned(),
+            attrs,
+            ..Extension::default()
+        };
+        extensions
+            .entry("media".to_owned())
+            .or_default()
+            .insert("content".to_owned(), vec![media]);
     }
 
     Entry {

@@ -103,6 +103,10 @@ fn item(post: &Post) -> JsonItem {
         date_published: rfc3339(post.published),
         date_modified: post.updated.map(rfc3339),
         tags: post.item_categories().into_iter().map(cleaned).collect(),
-        authors: post.authors.iter().map(|a| Author { name: cleaned(a) }).collect(),
+        authors: post
+            .authors
+            .iter()
+            .map(|a| Author { name: cleaned(a) })
+            .collect(),
     }
 }

@@ -10,13 +10,28 @@ use super::FeedInfo;
 use crate::config::Site;
 
 pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n");
-    out.push_str(&format!("    <title>{} feeds</title>\n", escape(site.title.trim())));
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n",
+    );
+    out.push_str(&format!(
+        "    <title>{} feeds</title>\n",
+        escape(site.title.trim())
+    ));
     if let Some(author) = site.author.as_deref().filter(|a| !a.trim().is_empty()) {
-        out.push_str(&format!("    <ownerName>{}</ownerName>\n", escape(author.trim())));
+        out.push_str(&format!(
+            "    <ownerName>{}</ownerName>\n",
+            escape(author.trim())
+        ));
     }
-    if let Some(email) = site.author_email.as_deref().filter(|e| !e.trim().is_empty()) {
-        out.push_str(&format!("    <ownerEmail>{}</ownerEmail>\n", escape(email.trim())));
+    if let Some(email) = site
+        .author_email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    {
+        out.push_str(&format!(
+            "    <ownerEmail>{}</ownerEmail>\n",
+            escape(email.trim())
+        ));
     }
     out.push_str("    <docs>http://opml.org/spec2.opml</docs>\n  </head>\n  <body>\n");
     for feed in feeds {

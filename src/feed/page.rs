@@ -70,7 +70,13 @@ pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}li{margin-bottom:1.5rem}</s
         ));
         let links: Vec<String> = Format::ALL
             .iter()
-            .map(|&format| format!("<a href=\"{}\">{}</a>", escape(feed.url(format)), kind(format).1))
+            .map(|&format| {
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    escape(feed.url(format)),
+                    kind(format).1
+                )
+            })
             .collect();
         out.push_str(&links.join(" · "));
         out.push_str("</p>\n<pre><code>");

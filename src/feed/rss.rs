@@ -13,7 +13,9 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
-use super::text::{clean, cleaned, escape, feed_description, feed_updated, is_http_url, post_title, rfc822};
+use super::text::{
+    clean, cleaned, escape, feed_description, feed_updated, is_http_url, post_title, rfc822,
+};
 use super::FeedInfo;
 use crate::config::Site;
 use crate::post::Post;
@@ -28,10 +30,13 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
         namespaces.insert("media".to_owned(), MEDIA_NS.to_owned());
     }
 
-    let managing_editor = site.author_email.as_deref().map(|email| match site.author.as_deref() {
-        Some(name) => format!("{} ({})", cleaned(email.trim()), cleaned(name.trim())),
-        None => cleaned(email.trim()),
-    });
+    let managing_editor = site
+        .author_email
+        .as_deref()
+        .map(|email| match site.author.as_deref() {
+            Some(name) => format!("{} ({})", cleaned(email.trim()), cleaned(name.trim())),
+            None => cleaned(email.trim()),
+        });
 
     let channel = Channel {
         title: cleaned(&feed.title),
@@ -54,7 +59,9 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
         ..Channel::default()
     };
 
-    let bytes = channel.write_to(Vec::new()).expect("writing to a Vec cannot fail");
+    let bytes = channel
+        .write_to(Vec::new())
+        .expect("writing to a Vec cannot fail");
     let mut out = String::from_utf8(bytes).expect("the rss crate writes UTF-8");
     out.push('\n');
     out
@@ -77,7 +84,10 @@ fn item(post: &Post) -> Item {
     let categories = post
         .item_categories()
         .into_iter()
-        .map(|t| Category { name: cleaned(t), domain: None })
+        .map(|t| Category {
+            name: cleaned(t),
+            domain: None,
+        })
         .collect();
 
     let mut extensions = ExtensionMap::new();
@@ -85,8 +95,15 @@ fn item(post: &Post) -> Item {
         let mut attrs = BTreeMap::new();
         attrs.insert("url".to_owned(), cleaned(image));
         attrs.insert("medium".to_owned(), "image".to_owned());
-        let media = Extension { name: "media:content".to_owned(), attrs, ..Extension::default() };
-        extensions.entry("media".to_owned()).or_default().insert("content".to_owned(), vec![media]);
+        let media = Extension {
+            name: "media:content".to_owned(),
+            attrs,
+            ..Extension::default()
+        };
+        extensions
+            .entry("media".to_owned())
+            .or_default()
+            .insert("content".to_owned(), vec![media]);
     }
 
     let dublin_core_ext = (!post.authors.is_empty()).then(|| DublinCoreExtension {
@@ -99,7 +116,10 @@ fn item(post: &Post) -> Item {
         link: Some(cleaned(post.url())),
         description,
         categories,
-        guid: Some(Guid { value: id, permalink: is_permalink }),
+        guid: Some(Guid {
+            value: id,
+            permalink: is_permalink,
+        }),
         pub_date: Some(rfc822(post.published)),
         content,
         extensions,

@@ -77,11 +77,15 @@ pub fn rfc3339(dt: DateTime<FixedOffset>) -> String {
 /// The feed's description: its own, else the site's, else its title. Never empty (RSS
 /// requires a channel description).
 pub fn feed_description(site: &Site, feed: &FeedInfo) -> String {
-    [feed.description.as_str(), site.description.as_str(), feed.title.as_str()]
-        .iter()
-        .map(|s| clean(s.trim()).trim().to_owned())
-        .find(|s| !s.is_empty())
-        .unwrap_or_else(|| cleaned(&site.title))
+    [
+        feed.description.as_str(),
+        site.description.as_str(),
+        feed.title.as_str(),
+    ]
+    .iter()
+    .map(|s| clean(s.trim()).trim().to_owned())
+    .find(|s| !s.is_empty())
+    .unwrap_or_else(|| cleaned(&site.title))
 }
 
 /// Escapes text for HTML and XML, in element content and in quoted attributes alike, after
@@ -112,7 +116,11 @@ pub fn is_absolute_uri(id: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
-        && !id.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`'))
+        && !id.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+        })
 }
 
 /// A post id as a URI: the id itself when it is one, else
@@ -156,7 +164,10 @@ mod tests {
 
     #[test]
     fn escape_covers_markup_and_quotes() {
-        assert_eq!(escape("<a href=\"x\">&'\u{1}"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'\u{1}"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]
@@ -176,9 +187,15 @@ mod tests {
             author_email: None,
             base_url: "https://example.org/blog/".into(),
         };
-        assert_eq!(id_uri(&site, "https://example.org/p/1/"), "https://example.org/p/1/");
+        assert_eq!(
+            id_uri(&site, "https://example.org/p/1/"),
+            "https://example.org/p/1/"
+        );
         assert_eq!(id_uri(&site, "urn:uuid:1234"), "urn:uuid:1234");
-        assert_eq!(id_uri(&site, "my post#1"), "tag:example.org,2000:my%20post%231");
+        assert_eq!(
+            id_uri(&site, "my post#1"),
+            "tag:example.org,2000:my%20post%231"
+        );
         assert_eq!(id_uri(&site, "2019:x"), "tag:example.org,2000:2019:x");
         assert!(!is_absolute_uri("c d:e"));
         assert!(is_http_url("http://e.org/x"));
