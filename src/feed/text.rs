@@ -146,9 +146,12 @@ pub fn id_uri(site: &Site, id: &str) -> String {
     out
 }
 
-/// Whether `s` is an absolute http(s) URL (what RSS accepts as a permalink guid).
+/// Whether `s` is an absolute http(s) URL as written (what RSS accepts as a permalink guid):
+/// no characters a URL parser would have to percent-encode first.
 pub fn is_http_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    is_absolute_uri(s)
+        && url::Url::parse(s)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
 #[cfg(test)]
@@ -200,5 +203,6 @@ mod tests {
         assert!(!is_absolute_uri("c d:e"));
         assert!(is_http_url("http://e.org/x"));
         assert!(!is_http_url("tag:e.org,2000:x"));
+        assert!(!is_http_url("https://e.org/a b"));
     }
 }
