@@ -4,6 +4,13 @@
 
 use std::sync::Arc;
 
+mod atom;
+mod json;
+mod opml;
+mod page;
+mod rss;
+mod text;
+
 use crate::config::Site;
 use crate::post::Post;
 
@@ -67,18 +74,20 @@ impl FeedInfo {
 
 /// Renders `posts` (already filtered, ordered newest first and limited) in `format`.
 pub fn render(format: Format, site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
-    let _ = (format, site, feed, posts);
-    unimplemented!("feed::render")
+    match format {
+        Format::Rss => rss::render(site, feed, posts),
+        Format::Atom => atom::render(site, feed, posts),
+        Format::Json => json::render(site, feed, posts),
+    }
 }
 
-/// OPML 2.0 list of every feed (one outline per feed and format).
+/// OPML 2.0 list of every feed: one `type="rss"` outline per feed, pointing at its RSS URL
+/// (one per format would subscribe readers to every post three times; see `opml.rs`).
 pub fn render_opml(site: &Site, feeds: &[FeedInfo]) -> String {
-    let _ = (site, feeds);
-    unimplemented!("feed::render_opml")
+    opml::render(site, feeds)
 }
 
 /// The human page at `/`: every feed with its subscribe links and copyable autodiscovery tags.
 pub fn render_index_page(site: &Site, feeds: &[FeedInfo]) -> String {
-    let _ = (site, feeds);
-    unimplemented!("feed::render_index_page")
+    page::render(site, feeds)
 }

@@ -1,0 +1,161 @@
+//! Atom 1.0 (RFC 4287).
+//!
+//! The feed id is the feed's HTML page (stable as long as the site's URLs are); entry ids are
+//! the post ids when they are URIs, else `tag:` URIs built from them. The feed always has an
+//! author (the site's author, else the site title), so entries without authors stay valid.
+//! Link posts: `rel="alternate"` is the external article, `rel="related"` our permalink.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use atom_syndication::extension::{Extension, ExtensionMap};
+use atom_syndication::{
+    Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
+};
+
+use super::text::{cleaned, escape, feed_updated, id_uri, post_title};
+use super::FeedInfo;
+use crate::config::Site;
+use crate::post::Post;
+
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+    let mut namespaces = BTreeMap::new();
+    if posts.iter().any(|p| p.image.is_some()) {
+        namespaces.insert("media".to_owned(), MEDIA_NS.to_owned());
+    }
+
+    let author_name = site
+        .author
+        .as_deref()
+        .map(|a| cleaned(a.trim()))
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| cleaned(site.title.trim()));
+    let author = Person {
+        name: author_name,
+        email: site.author_email.as_deref().map(|e| cleaned(e.trim())),
+        ..Person::default()
+    };
+
+    let subtitle = cleaned(feed.description.trim());
+    let subtitle = if subtitle.is_empty() {
+        cleaned(site.description.trim())
+    } else {
+        subtitle
+    };
+
+    let atom = Feed {
+        title: Text::plain(cleaned(&feed.title)),
+        id: cleaned(&feed.html_url),
+        updated: feed_updated(posts),
+        authors: vec![author],
+        generator: Some(Generator {
+            value: "Herald".to_owned(),
+            uri: None,
+            version: None,
+        }),
+        links: vec![
+            link("self", &feed.atom_url, "application/atom+xml"),
+            link("alternate", &feed.html_url, "text/html"),
+        ],
+        subtitle: Some(Text::plain(subtitle)).filter(|t| !t.value.is_empty()),
+        entries: posts.iter().map(|p| entry(site, p)).collect(),
+        namespaces,
+        lang: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
+        ..Feed::default()
+    };
+
+    let config = WriteConfig {
+        write_document_declaration: false,
+        indent_size: None,
+    };
+    let bytes = atom
+        .write_with_config(Vec::new(), config)
+        .expect("writing to a Vec cannot fail");
+    let body = String::from_utf8(bytes).expect("atom_syndication writes UTF-8");
+    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n")
+}
+
+fn link(rel: &str, href: &str, mime_type: &str) -> Link {
+    Link {
+        href: cleaned(href),
+        rel: rel.to_owned(),
+        mime_type: Some(mime_type.to_owned()),
+        ..Link::default()
+    }
+}
+
+fn entry(site: &Site, post: &Post) -> Entry {
+    let mut links = vec![link("alternate", post.url(), "text/html")];
+    if post.external_url.is_some() {
+        links.push(link("related", &post.permalink, "text/html"));
+    }
+
+    let html = post.body.html();
+    let content = Some(cleaned(html))
+        .filter(|h| !h.trim().is_empty())
+        .map(|value| Content {
+            value: Some(value),
+            content_type: Some("html".to_owned()),
+            ..Content::default()
+        });
+
+    let summary = post
+        .summary
+        .as_deref()
+        .map(|s| cleaned(s.trim()))
+        .filter(|s| !s.is_empty())
+        .map(Text::plain);
+
+    let categories = post
+        .item_categories()
+        .into_iter()
+        .map(cleaned)
+        .map(|t| Category {
+            term: t.clone(),
+            scheme: None,
+            label: Some(t),
+        })
+        .collect();
+
+    let authors = post
+        .authors
+        .iter()
+        .map(|a| Person {
+            name: cleaned(a),
+            ..Person::default()
+        })
+        .collect();
+
+    let mut extensions = ExtensionMap::new();
+    if let Some(image) = &post.image {
+        let mut attrs = BTreeMap::new();
+        // atom_syndication writes extension attributes verbatim: escape them here.
+        attrs.insert("url".to_owned(), escape(image));
+        attrs.insert("medium".to_owned(), "image".to_owned());
+        let media = Extension {
+            name: "media:content".to_owned(),
+            attrs,
+            ..Extension::default()
+        };
+        extensions
+            .entry("media".to_owned())
+            .or_default()
+            .insert("content".to_owned(), vec![media]);
+    }
+
+    Entry {
+        title: Text::plain(post_title(post)),
+        id: id_uri(site, &post.id),
+        updated: post.modified(),
+        authors,
+        categories,
+        links,
+        published: Some(post.published),
+        summary,
+        content,
+        extensions,
+        ..Entry::default()
+    }
+}

@@ -1,0 +1,112 @@
+//! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>).
+//!
+//! Fields are written in struct order, empty ones left out. Every item carries
+//! `content_html` (the body) or `content_text` (the summary, else the title): the spec
+//! requires one of them.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::text::{cleaned, feed_description, post_title, rfc3339};
+use super::FeedInfo;
+use crate::config::Site;
+use crate::post::Post;
+
+#[derive(Serialize)]
+struct JsonFeed {
+    version: &'static str,
+    title: String,
+    home_page_url: String,
+    feed_url: String,
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author>,
+    items: Vec<JsonItem>,
+}
+
+#[derive(Serialize)]
+struct Author {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct JsonItem {
+    id: String,
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_url: Option<String>,
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_html: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    date_published: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_modified: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author>,
+}
+
+pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+    let authors = site
+        .author
+        .as_deref()
+        .map(|a| cleaned(a.trim()))
+        .filter(|a| !a.is_empty())
+        .map(|name| vec![Author { name }])
+        .unwrap_or_default();
+    let doc = JsonFeed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: cleaned(&feed.title),
+        home_page_url: cleaned(&feed.html_url),
+        feed_url: cleaned(&feed.json_url),
+        description: feed_description(site, feed),
+        language: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
+        authors,
+        items: posts.iter().map(|p| item(p)).collect(),
+    };
+    let mut out = serde_json::to_string(&doc).expect("serializing plain structs cannot fail");
+    out.push('\n');
+    out
+}
+
+fn item(post: &Post) -> JsonItem {
+    let title = post_title(post);
+    let summary = post
+        .summary
+        .as_deref()
+        .map(|s| cleaned(s.trim()))
+        .filter(|s| !s.is_empty());
+    let content_html = Some(cleaned(post.body.html())).filter(|h| !h.trim().is_empty());
+    let content_text = match content_html {
+        Some(_) => None,
+        None => Some(summary.clone().unwrap_or_else(|| title.clone())),
+    };
+    JsonItem {
+        id: cleaned(&post.id),
+        url: cleaned(&post.permalink),
+        external_url: post.external_url.as_deref().map(cleaned),
+        title,
+        content_html,
+        content_text,
+        summary,
+        image: post.image.as_deref().map(cleaned),
+        date_published: rfc3339(post.published),
+        date_modified: post.updated.map(rfc3339),
+        tags: post.item_categories().into_iter().map(cleaned).collect(),
+        authors: post
+            .authors
+            .iter()
+            .map(|a| Author { name: cleaned(a) })
+            .collect(),
+    }
+}
