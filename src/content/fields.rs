@@ -10,6 +10,7 @@ use super::text;
 pub(crate) fn first<'m>(fm: &'m Map, keys: &[&'static str]) -> Option<(&'static str, &'m Value)> {
     keys.iter().find_map(|&k| match fm.get(k) {
         None | Some(Value::Null) => None,
+        Some(Value::Str(s)) if s.trim().is_empty() => None,
         Some(v) => Some((k, v)),
     })
 }
@@ -21,6 +22,14 @@ pub(crate) fn line(v: &Value) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A scalar as one line of prose: like [`line`], with HTML entities decoded once
+/// (WordPress exports write `Tom &#038; Jerry`; kept as is, feeds would show `&#038;`).
+pub(crate) fn prose(v: &Value) -> Option<String> {
+    line(v)
+        .map(|s| text::one_line(&text::decode_entities(&s)))
+        .filter(|s| !s.is_empty())
+}
+
 /// Term list of one taxonomy: lists, single strings (never split on commas), numbers and
 /// booleans (stringified); nulls and nested lists/maps skipped; trimmed, whitespace
 /// collapsed, empties dropped, deduplicated case-insensitively keeping the first spelling.
@@ -29,7 +38,7 @@ pub(crate) fn terms(v: &Value) -> Vec<String> {
         Value::List(items) => items.iter().collect(),
         other => vec![other],
     };
-    dedupe(items.into_iter().filter_map(line))
+    dedupe(items.into_iter().filter_map(prose))
 }
 
 fn dedupe(items: impl Iterator<Item = String>) -> Vec<String> {
@@ -46,12 +55,12 @@ pub(crate) fn authors(fm: &Map) -> Vec<String> {
                 if let Some(n) = ["name", "displayname", "title"]
                     .iter()
                     .find_map(|k| m.get(*k))
-                    .and_then(line)
+                    .and_then(prose)
                 {
                     out.push(n);
                 }
             }
-            other => out.extend(line(other)),
+            other => out.extend(prose(other)),
         }
     }
     let mut all = Vec::new();

@@ -118,7 +118,7 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
     // Title, slug, permalink.
     let parts = permalink::SourceParts::of(source);
     let slug = fm.get("slug").and_then(fields::line);
-    let title = fm.get("title").and_then(fields::line).unwrap_or_else(|| {
+    let title = fm.get("title").and_then(fields::prose).unwrap_or_else(|| {
         summary
             .as_deref()
             .map(|s| text::truncate_words(s, 80))
@@ -187,10 +187,13 @@ fn decode_utf8(bytes: &[u8]) -> Result<String, usize> {
             .filter(|&&b| b == b'\n')
             .count()
     })?;
+    // Control characters go before YAML sees them: it rejects some even in quoted strings,
+    // and real posts carry NUL and U+0013. Removing them keeps every line number.
+    let text = text::strip_controls(text);
     Ok(if text.contains('\r') {
         text.replace("\r\n", "\n")
     } else {
-        text.to_string()
+        text
     })
 }
 
