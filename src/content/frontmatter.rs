@@ -160,7 +160,7 @@ fn split_json(text: &str, offset: usize, line_no: usize) -> Result<Split<'_>, Pr
         }
         Some(Err(e)) => Err((
             Some(line_no + e.line().saturating_sub(1)),
-            strip_location(&e.to_string()),
+            format!("JSON front matter: {}", strip_location(&e.to_string())),
         )),
         None => Err((Some(line_no), "the JSON front matter is empty".into())),
     }
@@ -191,7 +191,7 @@ pub(crate) fn decode(split: &Split<'_>) -> Result<Map, Problem> {
             let v: serde_json::Value = serde_json::from_str(split.text).map_err(|e| {
                 (
                     Some(split.first_line + e.line().saturating_sub(1)),
-                    strip_location(&e.to_string()),
+                    format!("JSON front matter: {}", strip_location(&e.to_string())),
                 )
             })?;
             from_json(v)

@@ -81,7 +81,7 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
             None => Ok(None),
             Some((key, v)) => read_date(v, settings.timezone)
                 .map(Some)
-                .map_err(|m| at(key, format!("`{key}` {m}"))),
+                .map_err(|m| at(key, format!("`{key}`: {m}"))),
         }
     };
     let date_field = date(&["date"])?;
