@@ -1,0 +1,434 @@
+//! Splitting a file into front matter and body, and decoding the front matter (YAML between
+//! `---` lines, TOML between `+++` lines, or a leading JSON object) into one format-neutral,
+//! case-insensitive key map. Every error carries a line counted from the start of the file.
+
+use std::collections::BTreeMap;
+
+/// A front-matter value, independent of the format it was written in. Dates stay strings
+/// (TOML datetimes are rendered back to their RFC 3339 text) for [`super::dates`] to read.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    Map(Map),
+}
+
+/// Keys are lower-cased: Hugo treats `publishDate` and `publishdate` as the same key.
+/// When two spellings collide, the first one in the file wins.
+pub(crate) type Map = BTreeMap<String, Value>;
+
+impl Value {
+    /// Scalars as text (numbers and booleans stringified); `None` for null, lists and maps.
+    pub(crate) fn scalar_text(&self) -> Option<String> {
+        match self {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null | Value::List(_) | Value::Map(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Yaml,
+    Toml,
+    Json,
+}
+
+/// A file cut in two.
+#[derive(Debug)]
+pub(crate) struct Split<'a> {
+    pub format: Format,
+    /// The front matter text, without delimiters.
+    pub text: &'a str,
+    /// 1-based file line of the opening delimiter (`---`, `+++`, `{`).
+    pub open_line: usize,
+    /// 1-based file line of the first line of `text`.
+    pub first_line: usize,
+    /// Everything after the closing delimiter.
+    pub body: &'a str,
+}
+
+/// A problem, with its 1-based file line when there is one.
+pub(crate) type Problem = (Option<usize>, String);
+
+fn is_delim(line: &str, delim: &str) -> bool {
+    line.strip_prefix(delim)
+        .is_some_and(|rest| rest.trim().is_empty())
+}
+
+/// Finds the front matter. `text` has LF line endings.
+pub(crate) fn split(text: &str) -> Result<Split<'_>, Problem> {
+    let mut offset = 0;
+    let mut line_no = 1;
+    // Skip blank lines before the opening delimiter.
+    loop {
+        let rest = &text[offset..];
+        let line_end = rest.find('\n');
+        let line = &rest[..line_end.unwrap_or(rest.len())];
+        if !line.trim().is_empty() {
+            break;
+        }
+        match line_end {
+            Some(e) => {
+                offset += e + 1;
+                line_no += 1;
+            }
+            None => {
+                return Err((
+                    None,
+                    "the file is empty: a post starts with front matter between `---` lines".into(),
+                ))
+            }
+        }
+    }
+    let rest = &text[offset..];
+    let first = rest.lines().next().unwrap_or("");
+    if first.trim_start().starts_with('{') {
+        return split_json(text, offset, line_no);
+    }
+    let (delim, format) = if is_delim(first, "---") {
+        ("---", Format::Yaml)
+    } else if is_delim(first, "+++") {
+        ("+++", Format::Toml)
+    } else {
+        return Err((
+            Some(line_no),
+            "no front matter: a post starts with `---` (YAML), `+++` (TOML) or `{` (JSON) front matter".into(),
+        ));
+    };
+    let open_line = line_no;
+    let fm_start = match rest.find('\n') {
+        Some(e) => offset + e + 1,
+        None => text.len(),
+    };
+    let mut pos = fm_start;
+    while pos < text.len() {
+        let rest = &text[pos..];
+        let end = rest.find('\n');
+        let line = &rest[..end.unwrap_or(rest.len())];
+        if is_delim(line, delim) {
+            let fm = &text[fm_start..pos];
+            let body_start = end.map_or(text.len(), |e| pos + e + 1);
+            if fm.trim().is_empty() {
+                return Err((
+                    Some(open_line),
+                    "the front matter is empty: add at least `title:` and `date:`".into(),
+                ));
+            }
+            return Ok(Split {
+                format,
+                text: fm,
+                open_line,
+                first_line: open_line + 1,
+                body: &text[body_start..],
+            });
+        }
+        pos = end.map_or(text.len(), |e| pos + e + 1);
+    }
+    Err((
+        Some(open_line),
+        format!("the front matter opened here is never closed: add a `{delim}` line after it"),
+    ))
+}
+
+fn split_json(text: &str, offset: usize, line_no: usize) -> Result<Split<'_>, Problem> {
+    let rest = &text[offset..];
+    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+    match stream.next() {
+        Some(Ok(_)) => {
+            let end = stream.byte_offset();
+            let body = &rest[end..];
+            // The body starts on the line after the closing brace.
+            let body = match body.find('\n') {
+                Some(nl) if body[..nl].trim().is_empty() => &body[nl + 1..],
+                _ => body,
+            };
+            Ok(Split {
+                format: Format::Json,
+                text: &rest[..end],
+                open_line: line_no,
+                first_line: line_no,
+                body,
+            })
+        }
+        Some(Err(e)) => Err((
+            Some(line_no + e.line().saturating_sub(1)),
+            format!("JSON front matter: {}", strip_location(&e.to_string())),
+        )),
+        None => Err((Some(line_no), "the JSON front matter is empty".into())),
+    }
+}
+
+/// Removes the ` at line N column M` parts parsers append: our line numbers replace them.
+fn strip_location(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let skip = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
+            .unwrap_or(after.len());
+        rest = &after[skip..];
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+/// Decodes the front matter into a key map.
+pub(crate) fn decode(split: &Split<'_>) -> Result<Map, Problem> {
+    let value = match split.format {
+        Format::Yaml => decode_yaml(split)?,
+        Format::Toml => decode_toml(split)?,
+        Format::Json => {
+            let v: serde_json::Value = serde_json::from_str(split.text).map_err(|e| {
+                (
+                    Some(split.first_line + e.line().saturating_sub(1)),
+                    format!("JSON front matter: {}", strip_location(&e.to_string())),
+                )
+            })?;
+            from_json(v)
+        }
+    };
+    match value {
+        Value::Map(m) => Ok(m),
+        Value::Null => Err((
+            Some(split.open_line),
+            "the front matter is empty: add at least `title:` and `date:`".into(),
+        )),
+        other => Err((
+            Some(split.first_line),
+            format!(
+                "the front matter must be a mapping of `key: value` lines, found {}",
+                kind(&other)
+            ),
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) | Value::Float(_) => "a number",
+        Value::Str(_) => "a single string",
+        Value::List(_) => "a list",
+        Value::Map(_) => "a mapping",
+    }
+}
+
+fn decode_yaml(split: &Split<'_>) -> Result<Value, Problem> {
+    let v: serde_yaml::Value = serde_yaml::from_str(split.text).map_err(|e| {
+        let line = e
+            .location()
+            .map(|l| split.first_line + l.line().saturating_sub(1));
+        (
+            line.or(Some(split.first_line)),
+            format!("YAML front matter: {}", strip_location(&e.to_string())),
+        )
+    })?;
+    Ok(from_yaml(v))
+}
+
+fn from_yaml(v: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Y::String(s) => Value::Str(s),
+        Y::Sequence(items) => Value::List(items.into_iter().map(from_yaml).collect()),
+        Y::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match from_yaml(k).scalar_text() {
+                    Some(k) => k.to_lowercase(),
+                    None => continue,
+                };
+                out.entry(key).or_insert_with(|| from_yaml(v));
+            }
+            Value::Map(out)
+        }
+        Y::Tagged(t) => from_yaml(t.value),
+    }
+}
+
+fn decode_toml(split: &Split<'_>) -> Result<Value, Problem> {
+    let table: toml::Table = toml::from_str(split.text).map_err(|e| {
+        let line = e.span().map(|span| {
+            split.first_line
+                + split.text[..span.start.min(split.text.len())]
+                    .matches('\n')
+                    .count()
+        });
+        (
+            line.or(Some(split.first_line)),
+            format!("TOML front matter: {}", e.message().trim()),
+        )
+    })?;
+    Ok(from_toml(toml::Value::Table(table)))
+}
+
+fn from_toml(v: toml::Value) -> Value {
+    use toml::Value as T;
+    match v {
+        T::String(s) => Value::Str(s),
+        T::Integer(i) => Value::Int(i),
+        T::Float(f) => Value::Float(f),
+        T::Boolean(b) => Value::Bool(b),
+        T::Datetime(d) => Value::Str(d.to_string()),
+        T::Array(items) => Value::List(items.into_iter().map(from_toml).collect()),
+        T::Table(t) => {
+            let mut out = Map::new();
+            for (k, v) in t {
+                out.entry(k.to_lowercase()).or_insert_with(|| from_toml(v));
+            }
+            Value::Map(out)
+        }
+    }
+}
+
+fn from_json(v: serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::Str(s),
+        J::Array(items) => Value::List(items.into_iter().map(from_json).collect()),
+        J::Object(o) => {
+            let mut out = Map::new();
+            for (k, v) in o {
+                out.entry(k.to_lowercase()).or_insert_with(|| from_json(v));
+            }
+            Value::Map(out)
+        }
+    }
+}
+
+/// The file line where `key` (lower case) is set in the front matter, if it can be found.
+pub(crate) fn key_line(split: &Split<'_>, key: &str) -> Option<usize> {
+    split.text.lines().enumerate().find_map(|(i, line)| {
+        let l = line.trim_start().trim_start_matches('"').to_lowercase();
+        let rest = l.strip_prefix(key)?;
+        let rest = rest.trim_start_matches('"').trim_start();
+        (rest.starts_with(':') || rest.starts_with('=')).then_some(split.first_line + i)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(Map, String), Problem> {
+        let s = split(text)?;
+        let body = s.body.to_string();
+        decode(&s).map(|m| (m, body))
+    }
+
+    #[test]
+    fn yaml_with_blank_lines_before_and_dashes_in_body() {
+        let (m, body) = parse("\n\n---\nTitle: Hi\n---\nbody\n---\nmore\n").unwrap();
+        assert_eq!(m.get("title"), Some(&Value::Str("Hi".into())));
+        assert_eq!(body, "body\n---\nmore\n");
+    }
+
+    #[test]
+    fn closing_delimiter_may_have_trailing_whitespace() {
+        let (m, body) = parse("---  \ntitle: x\n---   \nB").unwrap();
+        assert!(m.contains_key("title"));
+        assert_eq!(body, "B");
+    }
+
+    #[test]
+    fn toml_front_matter_with_datetimes() {
+        let (m, body) = parse("+++\ntitle = \"T\"\ndate = 2019-03-12T13:35:48Z\nlastmod = 2019-03-13\ntags = [\"a\", 1]\n+++\nbody").unwrap();
+        assert_eq!(m["date"], Value::Str("2019-03-12T13:35:48Z".into()));
+        assert_eq!(m["lastmod"], Value::Str("2019-03-13".into()));
+        assert_eq!(
+            m["tags"],
+            Value::List(vec![Value::Str("a".into()), Value::Int(1)])
+        );
+        assert_eq!(body, "body");
+    }
+
+    #[test]
+    fn json_front_matter() {
+        let (m, body) =
+            parse("{\n  \"Title\": \"J\",\n  \"tags\": [\"x\"]\n}\nThe body {with braces}\n")
+                .unwrap();
+        assert_eq!(m["title"], Value::Str("J".into()));
+        assert_eq!(body, "The body {with braces}\n");
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_first_spelling_wins() {
+        let (m, _) = parse("---\npublishDate: 2020-01-01\nPUBLISHDATE: 2021-01-01\n---\n").unwrap();
+        assert_eq!(m["publishdate"], Value::Str("2020-01-01".into()));
+    }
+
+    #[test]
+    fn missing_unclosed_and_empty_front_matter() {
+        assert_eq!(split("\n# Just markdown\n").unwrap_err().0, Some(2));
+        let (line, msg) = split("\n---\ntitle: x\nbody\n").unwrap_err();
+        assert_eq!(line, Some(2));
+        assert!(msg.contains("never closed"), "{msg}");
+        let (line, msg) = split("---\n\n---\nbody").unwrap_err();
+        assert_eq!(line, Some(1));
+        assert!(msg.contains("empty"), "{msg}");
+        assert!(split("").unwrap_err().1.contains("empty"));
+        let (_, msg) = parse("---\n# only a comment\n---\n").unwrap_err();
+        assert!(msg.contains("empty"), "{msg}");
+    }
+
+    #[test]
+    fn yaml_error_line_counts_from_file_start() {
+        let (line, msg) =
+            parse("\n---\ntitle: ok\ndate: 2019-01-01\ntags: [a, b\nfoo: bar\n---\n").unwrap_err();
+        // The flow list opened on file line 5 is broken by line 6.
+        assert!(matches!(line, Some(5..=7)), "{line:?}");
+        assert!(msg.starts_with("YAML front matter: "), "{msg}");
+        assert!(!msg.contains("at line"), "{msg}");
+        let (line, _) = parse("---\ntitle: a\nbad: : :\n  - x\n---\n").unwrap_err();
+        assert_eq!(line, Some(3));
+    }
+
+    #[test]
+    fn toml_and_json_error_lines() {
+        let (line, msg) = parse("\n+++\ntitle = \"x\"\ndate = \n+++\n").unwrap_err();
+        assert_eq!(line, Some(4));
+        assert!(msg.starts_with("TOML front matter: "), "{msg}");
+        let (line, msg) = parse("{\n\"title\": \"x\",\n\"tags\": [\n}\n").unwrap_err();
+        assert_eq!(line, Some(4));
+        assert!(!msg.contains("line"), "{msg}");
+    }
+
+    #[test]
+    fn non_mapping_front_matter_is_an_error() {
+        let (line, msg) = parse("---\n- a\n- b\n---\n").unwrap_err();
+        assert_eq!(line, Some(2));
+        assert!(msg.contains("found a list"), "{msg}");
+    }
+
+    #[test]
+    fn key_line_finds_keys_in_every_format() {
+        let s = split("\n---\ntitle: x\nPublishDate: 2019\n---\n").unwrap();
+        assert_eq!(key_line(&s, "publishdate"), Some(4));
+        let s = split("+++\ndate = 1\n+++\n").unwrap();
+        assert_eq!(key_line(&s, "date"), Some(2));
+        assert_eq!(key_line(&s, "title"), None);
+    }
+}

@@ -1,0 +1,405 @@
+//! Tests of `parse` as a whole: the example post, and the messy inputs of DESIGN.md §7.
+
+use super::*;
+
+fn settings() -> ContentSettings {
+    ContentSettings {
+        base_url: url::Url::parse("https://example.org/").unwrap(),
+        timezone: chrono_tz::UTC,
+        permalink: "/:section/:slug/".into(),
+        taxonomies: vec!["categories".into(), "series".into()],
+    }
+}
+
+fn post(src: &str) -> Post {
+    parse("post/a-post.md", src.as_bytes(), &settings()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn error(src: &[u8]) -> ParseError {
+    match parse("post/a-post.md", src, &settings()) {
+        Ok(p) => panic!("parsed: {p:?}"),
+        Err(e) => e,
+    }
+}
+
+const EXAMPLE: &str = r#"---
+archetype: bookmark
+categories:
+- cybersecurity
+- medical devices
+date: 2019-03-12T13:35:48Z
+description: Pacemakers, insulin pumps, wearable devices that track patient activity
+  levels and pills containing ingestible sensors that track medication adherence are
+  among the innovations that allow physicians to monitor patients remotely, promising
+  more cost-effective care and improved outcomes.
+dropmark.editURL: http://radhikan.dropmark.com/616548/18197362
+featuredImage: /img/content/post/healthtechmagazine-3-ways-to-manage-the-cyber-risk-posed-by-connected-medical-devices.jpg
+link: https://healthtechmagazine.net/article/2019/03/3-ways-manage-cyber-risk-posed-connected-medical-devices
+linkBrand: healthtechmagazine.net
+slug: healthtechmagazine-3-ways-to-manage-the-cyber-risk-posed-by-connected-medical-devices
+socialScore: 34
+socialScoreSimulated: true
+source:
+  name: Dropmark
+  apiendpoint: https://shah.dropmark.com/616548.json
+title: 3 Ways to Manage the Cyber Risk Posed by Connected Medical Devices
+---
+Pacemakers, insulin pumps, wearable devices that track patient activity levels and pills containing ingestible sensors that track medication adherence are among the innovations that allow physicians to monitor patients remotely, promising more cost-effective care and improved outcomes.
+
+But connected medical devices also raise concerns about patient privacy and cybersecurity. Connected devices gather vast amounts of patient data and create more points for connection, raising the risk of a security breach that can involve not just the data but also control of the device itself.
+
+Companies manufacturing such devices should understand regulatory and litigation risks associated with them and regularly take steps to minimize those risks.
+
+Meanwhile, providers making use of the technology for patient care should also be aware of the dangers and step in where possible to ensure patient privacy and device security. In the wake of a major cyber incident, a healthcare organization may face government investigations, both domestically (by the U.S. Food and Drug Administration and other federal and state regulatory agencies, such as the Federal Trade Commission and state attorneys general) and internationally (by foreign data privacy and consumer safety regulators). Moreover, breaches can draw unwanted media attention, customer demands and litigation â€” all of which require a careful and rapid response. Counsel must be prepared to simultaneously coordinate responses on all fronts.
+
+"#;
+
+#[test]
+fn the_example_bookmark_post() {
+    let p = parse(
+        "post/healthtechmagazine.md",
+        EXAMPLE.as_bytes(),
+        &settings(),
+    )
+    .unwrap();
+    assert_eq!(
+        p.title,
+        "3 Ways to Manage the Cyber Risk Posed by Connected Medical Devices"
+    );
+    assert_eq!(p.published.to_rfc3339(), "2019-03-12T13:35:48+00:00");
+    assert_eq!(p.updated, None);
+    assert_eq!(
+        p.external_url.as_deref(),
+        Some("https://healthtechmagazine.net/article/2019/03/3-ways-manage-cyber-risk-posed-connected-medical-devices")
+    );
+    assert_eq!(p.terms("categories"), ["cybersecurity", "medical devices"]);
+    assert_eq!(
+        p.image.as_deref(),
+        Some("https://example.org/img/content/post/healthtechmagazine-3-ways-to-manage-the-cyber-risk-posed-by-connected-medical-devices.jpg")
+    );
+    let permalink = "https://example.org/post/healthtechmagazine-3-ways-to-manage-the-cyber-risk-posed-by-connected-medical-devices/";
+    assert_eq!(p.permalink, permalink);
+    assert_eq!(p.id, permalink);
+    assert!(p
+        .summary
+        .as_deref()
+        .unwrap()
+        .starts_with("Pacemakers, insulin pumps, wearable devices"));
+    assert!(p
+        .summary
+        .as_deref()
+        .unwrap()
+        .ends_with("improved outcomes."));
+    assert!(!p.draft);
+    assert!(p.authors.is_empty());
+    assert!(p.body.markdown.starts_with("Pacemakers, insulin pumps"));
+    assert!(p.body.html().starts_with("<p>Pacemakers, insulin pumps"));
+    assert_eq!(p.url(), p.external_url.as_deref().unwrap());
+}
+
+#[test]
+fn bom_crlf_and_blank_lines_before_front_matter() {
+    let p = post("\u{feff}\r\n\r\n---\r\ntitle: CRLF post\r\ndate: 2020-01-02\r\n---\r\nLine one\r\nLine two\r\n");
+    assert_eq!(p.title, "CRLF post");
+    assert_eq!(p.body.markdown, "Line one\nLine two\n");
+}
+
+#[test]
+fn invalid_utf8_names_the_line() {
+    let e = error(b"---\ntitle: x\ndate: 2020-01-01\n---\nfine\nbad \xff byte\n");
+    assert_eq!(e.line, Some(6));
+    assert_eq!(
+        e.to_string(),
+        "post/a-post.md:6: not valid UTF-8 (first bad byte at line 6); save the file as UTF-8"
+    );
+}
+
+#[test]
+fn dashes_in_the_body_belong_to_the_body() {
+    let p = post("---\ntitle: x\ndate: 2020-01-01\n---\nabove\n\n---\n\nbelow\n");
+    assert_eq!(p.body.markdown, "above\n\n---\n\nbelow\n");
+    assert!(p.body.html().contains("<hr>"));
+}
+
+#[test]
+fn front_matter_errors_have_file_lines() {
+    let e = error(b"\n\n---\ntitle: x\ndate: 2020-01-01\nbody without closing\n");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("never closed"), "{e}");
+    let e = error(b"\n---\ntitle: ok\ndate: 2020-01-01\ntitle2: [unclosed\n---\n");
+    assert!(e.line.unwrap() >= 5, "{e}");
+    assert!(e.to_string().starts_with("post/a-post.md:"), "{e}");
+    assert!(
+        !e.message.contains("Error("),
+        "Debug formatting leaked: {e}"
+    );
+    let e = error(b"Just text, no front matter\n");
+    assert_eq!(e.line, Some(1));
+    let e = error(b"---\n---\nbody\n");
+    assert!(e.message.contains("empty"), "{e}");
+}
+
+#[test]
+fn toml_and_json_front_matter() {
+    let p = post("+++\ntitle = \"Toml\"\ndate = 2019-03-12T13:35:48+01:00\nlastmod = \"2019-04-01\"\ncategories = [\"Rust\"]\n+++\nBody\n");
+    assert_eq!(p.title, "Toml");
+    assert_eq!(p.published.to_rfc3339(), "2019-03-12T13:35:48+01:00");
+    assert_eq!(p.updated.unwrap().to_rfc3339(), "2019-04-01T00:00:00+00:00");
+    assert_eq!(p.terms("categories"), ["Rust"]);
+    let p = post("+++\ntitle = \"Local\"\ndate = 2019-03-12T13:35:48\n+++\n");
+    assert_eq!(p.published.to_rfc3339(), "2019-03-12T13:35:48+00:00");
+    let p = post("{\n  \"title\": \"Json\",\n  \"date\": \"2019-03-12\",\n  \"Tags\": [\"a\", \"b\"]\n}\nBody {x}\n");
+    assert_eq!(p.title, "Json");
+    assert_eq!(p.terms("tags"), ["a", "b"]);
+    assert_eq!(p.body.markdown, "Body {x}\n");
+}
+
+#[test]
+fn case_insensitive_keys_and_date_fallbacks() {
+    let p = post("---\nTitle: T\nPublishDate: 2019-05-01\nLastMod: 2019-06-01T10:00:00Z\nExpiryDate: 2030-01-01\n---\n");
+    assert_eq!(p.published.to_rfc3339(), "2019-05-01T00:00:00+00:00");
+    assert_eq!(p.updated.unwrap().to_rfc3339(), "2019-06-01T10:00:00+00:00");
+    assert_eq!(p.expires.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
+    let only_lastmod = post("---\ntitle: T\nlastmod: 2019-06-01\n---\n");
+    assert_eq!(
+        only_lastmod.published.to_rfc3339(),
+        "2019-06-01T00:00:00+00:00"
+    );
+    assert_eq!(only_lastmod.updated, None);
+    let later_publish = post(
+        "---\ntitle: T\ndate: 2019-01-01\npublishDate: 2019-02-01\nlastmod: 2019-01-15\n---\n",
+    );
+    assert_eq!(
+        later_publish.published.to_rfc3339(),
+        "2019-02-01T00:00:00+00:00"
+    );
+    assert_eq!(
+        later_publish.updated, None,
+        "lastmod before published is not an update"
+    );
+}
+
+#[test]
+fn date_forms_in_front_matter() {
+    for (line, want) in [
+        ("date: 2019-03-12", "2019-03-12T00:00:00+00:00"),
+        ("date: '2019-03-12 13:35'", "2019-03-12T13:35:00+00:00"),
+        ("date: 2019-03-12 13:35:48", "2019-03-12T13:35:48+00:00"),
+        (
+            "date: \"2019-03-12T9:30:00+1300\"",
+            "2019-03-12T09:30:00+13:00",
+        ),
+        (
+            "date: 2019-03-12T13:35:48.5Z # from WordPress",
+            "2019-03-12T13:35:48.500+00:00",
+        ),
+        ("date: 2019-03-12T13:35:48Z   ", "2019-03-12T13:35:48+00:00"),
+    ] {
+        let p = post(&format!("---\ntitle: T\n{line}\n---\n"));
+        assert_eq!(p.published.to_rfc3339(), want, "{line}");
+    }
+}
+
+#[test]
+fn naive_dates_use_the_site_zone() {
+    let mut s = settings();
+    s.timezone = chrono_tz::Europe::Paris;
+    let p = parse(
+        "post/x.md",
+        b"---\ntitle: T\ndate: 2019-07-01 10:00\n---\n",
+        &s,
+    )
+    .unwrap();
+    assert_eq!(p.published.to_rfc3339(), "2019-07-01T10:00:00+02:00");
+}
+
+#[test]
+fn bad_and_missing_dates_are_errors_with_lines() {
+    let e = error(b"---\ntitle: T\n\ndate: 2019-02-30\n---\n");
+    assert_eq!(e.line, Some(4));
+    assert!(
+        e.message.contains("`date`") && e.message.contains("2019-02-30"),
+        "{e}"
+    );
+    let e = error(b"---\ntitle: T\nlastMod: 2019-03-12 25:00\n---\n");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("`lastmod`"), "{e}");
+    let e = error(b"---\ntitle: T\n---\nbody");
+    assert!(e.message.contains("no date"), "{e}");
+    let e = error(b"---\ntitle: T\ndate: [2019]\n---\n");
+    assert!(e.message.contains("`date`"), "{e}");
+}
+
+#[test]
+fn drafts() {
+    assert!(post("---\ntitle: T\ndate: 2020-01-01\ndraft: yes\n---\n").draft);
+    assert!(!post("---\ntitle: T\ndate: 2020-01-01\ndraft: 'false'\n---\n").draft);
+    assert!(post("---\ntitle: T\ndate: 2020-01-01\n_build:\n  list: never\n---\n").draft);
+    let e = error(b"---\ntitle: T\ndate: 2020-01-01\ndraft: perhaps\n---\n");
+    assert_eq!(e.line, Some(4));
+}
+
+#[test]
+fn taxonomies_in_every_form() {
+    let p = post(
+        "---\ntitle: T\ndate: 2020-01-01\ncategories: rust, go\ntags:\n- Rust\n- rust\n- 2024\n-  big   data \nseries: [One]\nunconfigured: [x]\n---\n",
+    );
+    assert_eq!(p.terms("categories"), ["rust, go"]);
+    assert_eq!(p.terms("tags"), ["Rust", "2024", "big data"]);
+    assert_eq!(p.terms("series"), ["One"]);
+    assert!(!p.taxonomies.contains_key("unconfigured"));
+    let empty = post("---\ntitle: T\ndate: 2020-01-01\ncategories: []\ntags: ~\n---\n");
+    assert!(empty.taxonomies.is_empty());
+}
+
+#[test]
+fn summary_sources() {
+    let p = post("---\ntitle: T\ndate: 2020-01-01\nsummary: \"<p>Tom &amp; Jerry\\n  chase</p>\"\n---\nBody\n");
+    assert_eq!(p.summary.as_deref(), Some("Tom & Jerry chase"));
+    let p = post(
+        "---\ntitle: T\ndate: 2020-01-01\n---\nThe *intro* part.\n\n<!--more-->\n\nThe rest.\n",
+    );
+    assert_eq!(p.summary.as_deref(), Some("The intro part."));
+    let p =
+        post("---\ntitle: T\ndate: 2020-01-01\n---\nIntro {{< x >}} two.\n<!-- more -->\nRest\n");
+    assert_eq!(p.summary.as_deref(), Some("Intro two."));
+    let p = post("---\ntitle: T\ndate: 2020-01-01\n---\nNo divider here.\n");
+    assert_eq!(p.summary, None);
+}
+
+#[test]
+fn titles_are_plain_text_and_never_empty() {
+    let p = post("---\ntitle: \"Get out of my <head>\"\ndate: 2020-01-01\n---\n");
+    assert_eq!(p.title, "Get out of my <head>");
+    // Entities from WordPress exports are decoded once, so feeds never show `&#038;`.
+    let p = post("---\ntitle: Tom &#038; Jerry&#8217;s &amp;amp;\ndate: 2020-01-01\n---\n");
+    assert_eq!(p.title, "Tom & Jerry’s &amp;");
+    let p = post("---\ntitle: >\n  A folded\n  multi-line title\ndate: 2020-01-01\n---\n");
+    assert_eq!(p.title, "A folded multi-line title");
+    let p = post("---\ntitle: ''\ndate: 2020-01-01\ndescription: A description that is long enough to need cutting somewhere around the eightieth character mark.\n---\n");
+    assert_eq!(
+        p.title,
+        "A description that is long enough to need cutting somewhere around the…"
+    );
+    let p = post("---\ndate: 2020-01-01\nslug: my-slug\n---\n");
+    assert_eq!(p.title, "my-slug");
+    let p = post("---\ndate: 2020-01-01\n---\n");
+    assert_eq!(p.title, "a-post");
+}
+
+#[test]
+fn control_characters_are_removed_everywhere() {
+    let p = post("---\ntitle: \"Bad\\x13 \\0title\"\ndate: 2020-01-01\ndescription: \"sum\\x13mary\"\n---\nbo\u{0}dy\u{13} text\u{85}\n");
+    assert_eq!(p.title, "Bad title");
+    assert_eq!(p.summary.as_deref(), Some("summary"));
+    assert_eq!(p.body.markdown, "body text\n");
+    assert!(!p.body.html().chars().any(|c| c.is_control() && c != '\n'));
+    // Raw control characters inside quoted YAML would make the YAML parser give up.
+    let p =
+        post("---\ntitle: \"Raw\u{13} \u{0}one\"\ndate: 2020-01-01\ntags: [\"a\u{13}b\"]\n---\n");
+    assert_eq!(p.title, "Raw one");
+    assert_eq!(p.terms("tags"), ["ab"]);
+}
+
+#[test]
+fn empty_strings_count_as_unset() {
+    let p = post("---\ntitle: T\ndate: ''\npublishDate: 2020-01-01\ndescription: ''\nsummary: The summary\n---\n");
+    assert_eq!(p.published.to_rfc3339(), "2020-01-01T00:00:00+00:00");
+    assert_eq!(p.summary.as_deref(), Some("The summary"));
+}
+
+#[test]
+fn links_ids_authors_and_images() {
+    let p = post("---\ntitle: T\ndate: 2020-01-01\nlink: /elsewhere/\nguid: 12345\nauthor: Ann\nauthors: [Bob, Ann]\nimages: [cover.jpg]\n---\n");
+    assert_eq!(
+        p.external_url.as_deref(),
+        Some("https://example.org/elsewhere/")
+    );
+    assert_eq!(p.id, "12345");
+    assert_eq!(p.authors, ["Ann", "Bob"]);
+    assert_eq!(
+        p.image.as_deref(),
+        Some("https://example.org/post/a-post/cover.jpg")
+    );
+    let e = error(b"---\ntitle: T\ndate: 2020-01-01\nlink: javascript:alert(1)\n---\n");
+    assert_eq!(e.line, Some(4));
+    let p = post("---\ntitle: T\ndate: 2020-01-01\nlink: ''\nimage: 'javascript:x'\n---\n");
+    assert_eq!(p.external_url, None);
+    assert_eq!(p.image, None);
+}
+
+#[test]
+fn leaf_bundles_and_hostile_slugs() {
+    let s = settings();
+    let p = parse(
+        "post/my-bundle/index.md",
+        b"---\ntitle: T\ndate: 2020-01-01\nimage: pic.png\n---\n![x](pic.png)\n",
+        &s,
+    )
+    .unwrap();
+    assert_eq!(p.permalink, "https://example.org/post/my-bundle/");
+    assert_eq!(
+        p.image.as_deref(),
+        Some("https://example.org/post/my-bundle/pic.png")
+    );
+    assert!(p
+        .body
+        .html()
+        .contains("src=\"https://example.org/post/my-bundle/pic.png\""));
+    for slug in ["../../etc", "a/b", "?x", "'#top'", "..", "'%2e%2e'"] {
+        let p = post(&format!(
+            "---\ntitle: T\ndate: 2020-01-01\nslug: {slug}\n---\n"
+        ));
+        assert!(
+            p.permalink.starts_with("https://example.org/post/"),
+            "{slug} → {}",
+            p.permalink
+        );
+        assert!(
+            !p.permalink.contains("..") && !p.permalink.contains('?') && !p.permalink.contains('#'),
+            "{}",
+            p.permalink
+        );
+        assert!(url::Url::parse(&p.permalink).is_ok());
+    }
+    let p = parse(
+        "about.md",
+        b"---\ntitle: About\ndate: 2020-01-01\nurl: /about-us/\n---\n",
+        &s,
+    )
+    .unwrap();
+    assert_eq!(p.permalink, "https://example.org/about-us/");
+}
+
+#[test]
+fn shortcodes_never_reach_the_feed() {
+    let p = post("---\ntitle: T\ndate: 2020-01-01\n---\n{{< figure src=\"a.jpg\" >}}\n{{% note %}}Kept{{% /note %}}\n\n```\n{{< code-stays >}}\n```\n");
+    assert_eq!(p.body.markdown, "\nKept\n\n```\n{{< code-stays >}}\n```\n");
+    let html = p.body.html();
+    assert!(html.contains("Kept") && !html.contains("figure"), "{html}");
+    assert!(html.contains("{{&lt; code-stays &gt;}}"), "{html}");
+}
+
+#[test]
+fn empty_bodies_are_fine() {
+    let p = post("---\ntitle: T\ndate: 2020-01-01\ndescription: Just a bookmark\nlink: https://w.org/\n---\n");
+    assert!(p.body.is_empty());
+    assert_eq!(p.body.html(), "");
+    assert_eq!(p.summary.as_deref(), Some("Just a bookmark"));
+}
+
+#[test]
+fn parse_error_display() {
+    let e = ParseError {
+        path: "post/x.md".into(),
+        line: Some(3),
+        message: "boom".into(),
+    };
+    assert_eq!(e.to_string(), "post/x.md:3: boom");
+    let e = ParseError {
+        path: "post/x.md".into(),
+        line: None,
+        message: "boom".into(),
+    };
+    assert_eq!(e.to_string(), "post/x.md: boom");
+}

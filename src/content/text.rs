@@ -1,0 +1,298 @@
+//! Plain-text helpers: removing characters XML 1.0 cannot carry, collapsing whitespace,
+//! decoding HTML entities, dropping HTML tags from plain-text fields, and cutting a
+//! summary-like text at a word boundary.
+
+/// Whether XML 1.0 can carry `c` (and it is not a C1 control or DEL, which are legal but
+/// never intended in prose). Tab, LF and CR are kept; callers collapse them where needed.
+fn is_allowed(c: char) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => true,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => false,
+        '\u{fffe}' | '\u{ffff}' => false,
+        _ => true,
+    }
+}
+
+/// Removes C0/C1 control characters (except tab, LF, CR), DEL and U+FFFE/U+FFFF.
+pub(crate) fn strip_controls(s: &str) -> String {
+    if s.chars().all(is_allowed) {
+        return s.to_string();
+    }
+    s.chars().filter(|&c| is_allowed(c)).collect()
+}
+
+/// Trims and collapses every run of whitespace (including newlines and no-break spaces
+/// at the ends) to one ASCII space, after removing control characters.
+pub(crate) fn one_line(s: &str) -> String {
+    let cleaned = strip_controls(s);
+    let mut out = String::with_capacity(cleaned.len());
+    for word in cleaned.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Named entities common in real posts (WordPress exports, hand-written HTML).
+const NAMED: &[(&str, char)] = &[
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("nbsp", '\u{a0}'),
+    ("ndash", '–'),
+    ("mdash", '—'),
+    ("hellip", '…'),
+    ("lsquo", '‘'),
+    ("rsquo", '’'),
+    ("sbquo", '‚'),
+    ("ldquo", '“'),
+    ("rdquo", '”'),
+    ("bdquo", '„'),
+    ("laquo", '«'),
+    ("raquo", '»'),
+    ("copy", '©'),
+    ("reg", '®'),
+    ("trade", '™'),
+    ("deg", '°'),
+    ("middot", '·'),
+    ("bull", '•'),
+    ("times", '×'),
+    ("euro", '€'),
+    ("pound", '£'),
+    ("shy", '\u{ad}'),
+];
+
+/// Decodes `&name;`, `&#123;` and `&#x7b;` entities; unknown or malformed ones stay as
+/// written. Decoding happens once, so `&amp;#038;` becomes `&#038;`, never `&`.
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('&') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        match after.find(';').filter(|&end| end > 0 && end <= 10) {
+            Some(end) => match decode_one(&after[..end]) {
+                Some(c) => {
+                    out.push(c);
+                    rest = &after[end + 1..];
+                }
+                None => {
+                    out.push('&');
+                    rest = after;
+                }
+            },
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn decode_one(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        return char::from_u32(code).filter(|&c| c != '\0');
+    }
+    NAMED.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
+}
+
+/// HTML tags that plain-text fields (descriptions exported from WordPress) really carry.
+/// Anything else in angle brackets, like `<head>` in "Get out of my <head>", is text.
+const KNOWN_TAGS: &[&str] = &[
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "cite",
+    "code",
+    "del",
+    "div",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+];
+
+/// Removes tags of [`KNOWN_TAGS`] (opening, closing, self-closing) and HTML comments.
+pub(crate) fn strip_known_tags(s: &str) -> String {
+    strip_tags_where(s, |name| KNOWN_TAGS.contains(&name))
+}
+
+/// Removes every HTML tag and comment (for raw HTML found in Markdown bodies).
+pub(crate) fn strip_all_tags(s: &str) -> String {
+    strip_tags_where(s, |_| true)
+}
+
+fn strip_tags_where(s: &str, remove: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('<') {
+        out.push_str(&rest[..pos]);
+        let tail = &rest[pos..];
+        if let Some(comment) = tail.strip_prefix("<!--") {
+            if let Some(end) = comment.find("-->") {
+                out.push(' ');
+                rest = &comment[end + 3..];
+                continue;
+            }
+        }
+        let inner = &tail[1..];
+        let name_part = inner.strip_prefix('/').unwrap_or(inner);
+        let name_len = name_part
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(name_part.len());
+        let name = name_part[..name_len].to_ascii_lowercase();
+        let close = tail.find('>');
+        let well_formed = !name.is_empty()
+            && name.as_bytes()[0].is_ascii_alphabetic()
+            && close.is_some_and(|c| !tail[1..c].contains('<'))
+            && name_part[name_len..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == '>' || c == '/' || c.is_whitespace());
+        match close {
+            Some(close) if well_formed && remove(&name) => {
+                out.push(' ');
+                rest = &tail[close + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Cuts `s` to at most `max` characters at a word boundary, adding "…" when cut.
+pub(crate) fn truncate_words(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max).collect();
+    let head = match cut.rfind(char::is_whitespace) {
+        Some(i) if i > 0 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!(
+        "{}…",
+        head.trim_end_matches(|c: char| c.is_whitespace() || ",;:.-–—".contains(c))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_removed_but_newlines_and_tabs_kept() {
+        assert_eq!(
+            strip_controls("a\u{0}b\u{13}c\td\ne\r\u{85}f\u{fffe}\u{7f}"),
+            "abc\td\ne\rf"
+        );
+        assert_eq!(strip_controls("plain ✓ text"), "plain ✓ text");
+    }
+
+    #[test]
+    fn one_line_collapses_whitespace_and_controls() {
+        assert_eq!(
+            one_line("  A\n  multi-line\u{13}\ttitle \u{a0} "),
+            "A multi-line title"
+        );
+        assert_eq!(one_line(" \n "), "");
+    }
+
+    #[test]
+    fn entities_are_decoded_once() {
+        assert_eq!(
+            decode_entities("Tom &amp; Jerry &#038; co &#x2014; &hellip;"),
+            "Tom & Jerry & co — …"
+        );
+        assert_eq!(decode_entities("&amp;#038;"), "&#038;");
+        assert_eq!(
+            decode_entities("AT&T & friends &bogus; &#0;"),
+            "AT&T & friends &bogus; &#0;"
+        );
+    }
+
+    #[test]
+    fn known_tags_are_stripped_but_tag_like_text_stays() {
+        assert_eq!(
+            one_line(&strip_known_tags("<p>Hello <a href=\"x\">world</a></p>")),
+            "Hello world"
+        );
+        assert_eq!(
+            strip_known_tags("Get out of my <head>"),
+            "Get out of my <head>"
+        );
+        assert_eq!(strip_known_tags("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+        assert_eq!(
+            one_line(&strip_known_tags("a<br/>b<!-- hidden -->c")),
+            "a b c"
+        );
+    }
+
+    #[test]
+    fn all_tags_strips_unknown_tags_too() {
+        assert_eq!(
+            one_line(&strip_all_tags("<section class=x>Hi</section>")),
+            "Hi"
+        );
+    }
+
+    #[test]
+    fn truncation_respects_word_boundaries() {
+        assert_eq!(truncate_words("short", 80), "short");
+        assert_eq!(truncate_words("alpha beta gamma delta", 13), "alpha beta…");
+        assert_eq!(
+            truncate_words("Pacemakers, insulin pumps", 14),
+            "Pacemakers…"
+        );
+    }
+}
