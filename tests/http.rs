@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use chrono::DateTime;
 use herald::http::{serve, HttpSettings, SharedSnapshot};
-use herald::snapshot::{Resource, Snapshot};
+use herald::snapshot::{Representation, Resource, Snapshot};
 use http_body_util::{BodyExt, Empty};
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -822,4 +822,75 @@ async fn shutdown_grace_bounds_a_stuck_connection() {
     );
     let (_, closed) = read_until_closed(&mut stuck, Duration::from_secs(2)).await;
     assert!(closed);
+}
+
+/// Adds `/big`: 32 MiB, far more than loopback socket buffers hold, so a client that does
+/// not read leaves the server stuck mid-write. Built by hand to skip compressing it.
+fn add_big_resource(server: &Server) {
+    let mut snapshot = make_snapshot("v1");
+    let big = Resource {
+        content_type: HeaderValue::from_static("application/octet-stream"),
+        identity: Representation {
+            body: Bytes::from(vec![b'a'; 32 << 20]),
+            etag: HeaderValue::from_static("\"big\""),
+        },
+        gzip: None,
+        brotli: None,
+        last_modified: None,
+        last_modified_header: None,
+        cache_control: HeaderValue::from_static(CACHE_CONTROL),
+    };
+    snapshot.resources.insert("/big".into(), Arc::new(big));
+    server.snapshot.store(Arc::new(snapshot));
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_releases_its_permit_after_keep_alive_timeout() {
+    let server = Server::start(HttpSettings {
+        max_connections: 1,
+        keep_alive_timeout: Duration::from_millis(300),
+        ..settings()
+    })
+    .await;
+    add_big_resource(&server);
+    let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The only permit is held by the stalled write until the watchdog closes it.
+    let mut next = TcpStream::connect(server.addr).await.unwrap();
+    next.write_all(b"HEAD /tiny HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head_response(&mut next).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(stalled);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_grace_bounds_a_stalled_response() {
+    let server = Server::start(HttpSettings {
+        shutdown_grace: Duration::from_millis(300),
+        keep_alive_timeout: Duration::from_secs(30),
+        ..settings()
+    })
+    .await;
+    add_big_resource(&server);
+    let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    server.stop().await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250),
+        "did not wait for the in-flight response: {took:?}"
+    );
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
 }
