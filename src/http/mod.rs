@@ -1,12 +1,52 @@
 //! Serves the current snapshot over HTTP/1.1: routing, conditional GET (RFC 9110),
 //! encoding choice, connection limits, timeouts and graceful shutdown.
+//!
+//! This module holds the contract and the accept loop; each concern has its own file:
+//! - [`respond`]: one request + one snapshot → one response (methods, routing, headers).
+//! - [`conditional`]: `If-None-Match` / `If-Modified-Since` evaluation.
+//! - [`negotiate`]: `Accept-Encoding` → which precomputed encoding to send.
+//! - [`idle`]: closing connections on which no bytes move for `keep_alive_timeout`.
+//!
+//! Connection handling:
+//! - At most `max_connections` connections are served at once: a semaphore permit is
+//!   acquired *before* `accept`, so excess connections wait in the kernel backlog, and the
+//!   permit lives as long as the connection task.
+//! - Accept errors (EMFILE, ENFILE, ENOBUFS, …) are logged and retried after a short
+//!   pause; they never end `serve`.
+//! - hyper's HTTP/1 server with a timer (without one its timeouts do nothing), a
+//!   `header_read_timeout` (in hyper 1.12 also re-armed when a keep-alive connection goes
+//!   idle, so idle connections are closed after it), request line + headers bounded by a
+//!   16 KiB read buffer (hyper answers 431 beyond that), keep-alive on.
+//! - `keep_alive_timeout` closes any connection on which no bytes were read or written for
+//!   that long: idle keep-alive connections (effective idle limit is therefore
+//!   `min(header_read_timeout, keep_alive_timeout)`) and clients that stop reading.
+//! - Each request loads the snapshot exactly once, so it sees one consistent state.
+//! - Shutdown: stop accepting (the listener is dropped, new connections are refused), ask
+//!   every connection to finish its in-flight request and close, wait at most
+//!   `shutdown_grace`, then abort whatever is left. `serve` returns only after that.
 
+mod conditional;
+mod idle;
+mod negotiate;
+mod respond;
+
+use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
 
 use crate::snapshot::Snapshot;
 
@@ -22,9 +62,111 @@ pub struct HttpSettings {
     pub shutdown_grace: Duration,
 }
 
+/// Upper bound on the connection read buffer, i.e. on request line + headers.
+const MAX_BUF_SIZE: usize = 16 * 1024;
+
+/// Pause after an accept error before trying again (EMFILE would otherwise spin).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
 /// Accepts connections on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish for at most `shutdown_grace`.
-pub async fn serve(listener: TcpListener, snapshot: SharedSnapshot, settings: HttpSettings, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let _ = (listener, snapshot, settings, shutdown);
-    unimplemented!("http::serve")
+pub async fn serve(
+    listener: TcpListener,
+    snapshot: SharedSnapshot,
+    settings: HttpSettings,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(MAX_BUF_SIZE)
+        .keep_alive(true);
+    // A semaphore cannot hold more than `MAX_PERMITS`; 0 would block forever.
+    let permits = Arc::new(Semaphore::new(
+        settings.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let graceful = GracefulShutdown::new();
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        // Reap finished connection tasks so the set does not grow without bound.
+        while tasks.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                drop(permit);
+                if is_per_connection_error(&error) {
+                    debug!(%error, "accept: connection failed before it was accepted");
+                    continue;
+                }
+                warn!(%error, "accept failed; retrying shortly");
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = idle::Activity::new();
+        let io = TokioIo::new(idle::Tracked::new(stream, activity.clone()));
+        let snapshot = snapshot.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            // One load per request: the whole response comes from this one snapshot.
+            let current = snapshot.load();
+            let response = respond::respond(&req, &current, SystemTime::now());
+            debug!(%peer, method = %req.method(), uri = %req.uri(), status = response.status().as_u16(), "request");
+            std::future::ready(Ok::<_, Infallible>(response))
+        });
+        let conn = graceful.watch(builder.serve_connection(io, service));
+        let keep_alive_timeout = settings.keep_alive_timeout;
+        tasks.spawn(async move {
+            tokio::select! {
+                result = conn => {
+                    if let Err(error) = result {
+                        debug!(%peer, %error, "connection ended with an error");
+                    }
+                }
+                () = activity.expired(keep_alive_timeout) => {
+                    debug!(%peer, "closing connection: nothing read or written for keep_alive_timeout");
+                }
+            }
+            drop(permit);
+        });
+    }
+
+    // Stop accepting: from here on new connections are refused by the kernel.
+    drop(listener);
+    info!(connections = graceful.count(), "shutting down HTTP server");
+    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(grace = ?settings.shutdown_grace, "connections still open after the shutdown grace period; closing them");
+    }
+    tasks.shutdown().await;
+    Ok(())
+}
+
+/// Errors that concern only the one connection being accepted, not the listener.
+fn is_per_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
 }
