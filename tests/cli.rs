@@ -125,8 +125,10 @@ fn serve_publishes_the_sample_site_with_conditional_get() {
     assert!(text.contains("<link>https://example.com/news/2026/fitness-tracker-disclosure</link>"), "link posts link to the article");
     assert!(text.contains("https://feeds.example.org/post/herald-ships-feeds/cover.png"), "bundle images are absolute");
     assert!(text.contains("https://feeds.example.org/img/diagram.png"), "root-relative images are absolute");
-    assert!(!text.contains("onclick"), "event handlers are sanitized away");
-    assert!(!text.contains("{{&lt;") && !text.contains("{{<"), "no raw shortcodes");
+    assert!(!text.contains("onclick=") && !text.contains("alert(1)"), "event handlers are sanitized away");
+    assert!(!text.contains("notice tip"), "shortcode markup is stripped");
+    assert!(text.contains("Feed readers that poll"), "the shortcode's inner content stays");
+    assert!(text.contains("shortcodes inside code stay as they are: {{&lt; notice &gt;}}"), "code is left alone");
 
     let etag = rss.header("etag").unwrap().to_string();
     let again = server.get("/rss.xml", &[("If-None-Match", &etag)]);

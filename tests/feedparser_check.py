@@ -11,7 +11,10 @@ import feedparser
 
 def check(path: pathlib.Path) -> list[str]:
     problems = []
-    parsed = feedparser.parse(path.read_bytes())
+    # Given bytes alone, feedparser only tries XML; the Content-Type tells it JSON Feed,
+    # as it would when fetching over HTTP.
+    content_type = "application/feed+json" if path.suffix == ".json" else "application/xml"
+    parsed = feedparser.parse(path.read_bytes(), response_headers={"content-type": content_type})
     if parsed.bozo:
         problems.append(f"bozo: {parsed.bozo_exception!r}")
     if not parsed.feed.get("title"):
