@@ -102,9 +102,16 @@ impl Default for Config {
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read config: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
-    Syntax { path: PathBuf, line: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -162,21 +169,33 @@ impl Config {
 
     /// Checks values and resolves paths against the config file's folder.
     pub fn validate(self, path: &Path) -> Result<Settings, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
-        let mut base_url = url::Url::parse(&self.base_url)
-            .map_err(|e| invalid(format!("base_url {:?} is not an absolute URL: {e}", self.base_url)))?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut base_url = url::Url::parse(&self.base_url).map_err(|e| {
+            invalid(format!(
+                "base_url {:?} is not an absolute URL: {e}",
+                self.base_url
+            ))
+        })?;
         if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
-            return Err(invalid(format!("base_url {:?} must be an http(s) URL with a host", self.base_url)));
+            return Err(invalid(format!(
+                "base_url {:?} must be an http(s) URL with a host",
+                self.base_url
+            )));
         }
         if !base_url.path().ends_with('/') {
             base_url.set_path(&format!("{}/", base_url.path()));
         }
         base_url.set_query(None);
         base_url.set_fragment(None);
-        let timezone: chrono_tz::Tz = self
-            .timezone
-            .parse()
-            .map_err(|_| invalid(format!("timezone {:?} is not an IANA time zone name (e.g. Europe/Paris, UTC)", self.timezone)))?;
+        let timezone: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
+            invalid(format!(
+                "timezone {:?} is not an IANA time zone name (e.g. Europe/Paris, UTC)",
+                self.timezone
+            ))
+        })?;
         if self.items_per_feed == 0 {
             return Err(invalid("items_per_feed must be at least 1".into()));
         }
@@ -184,14 +203,30 @@ impl Config {
             return Err(invalid("max_connections must be at least 1".into()));
         }
         if !self.permalink.starts_with('/') {
-            return Err(invalid(format!("permalink {:?} must start with '/'", self.permalink)));
+            return Err(invalid(format!(
+                "permalink {:?} must start with '/'",
+                self.permalink
+            )));
         }
         if self.title.trim().is_empty() {
-            return Err(invalid("title must not be empty: feeds require a title".into()));
+            return Err(invalid(
+                "title must not be empty: feeds require a title".into(),
+            ));
         }
-        let taxonomies: Vec<String> = self.taxonomies.iter().map(|t| t.trim().to_lowercase()).collect();
-        if let Some(bad) = taxonomies.iter().find(|t| t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
-            return Err(invalid(format!("taxonomy name {bad:?} must be letters, digits, '-' or '_'")));
+        let taxonomies: Vec<String> = self
+            .taxonomies
+            .iter()
+            .map(|t| t.trim().to_lowercase())
+            .collect();
+        if let Some(bad) = taxonomies.iter().find(|t| {
+            t.is_empty()
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) {
+            return Err(invalid(format!(
+                "taxonomy name {bad:?} must be letters, digits, '-' or '_'"
+            )));
         }
         let folder = path.parent().unwrap_or(Path::new("."));
         let content_dir = folder.join(&self.content_dir);
@@ -221,14 +256,18 @@ impl Config {
             watch: self.watch,
             watch_debounce: Duration::from_millis(self.watch_debounce_ms),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
-            rescan_interval: (self.rescan_interval_secs > 0).then(|| Duration::from_secs(self.rescan_interval_secs)),
+            rescan_interval: (self.rescan_interval_secs > 0)
+                .then(|| Duration::from_secs(self.rescan_interval_secs)),
         })
     }
 }
 
 /// Reads, parses and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     Config::from_yaml(path, &text)?.validate(path)
 }
 
@@ -238,7 +277,8 @@ mod tests {
 
     #[test]
     fn unknown_key_is_rejected_with_its_line() {
-        let err = Config::from_yaml(Path::new("h.yaml"), "title: x\nbase_ulr: https://e.org/\n").unwrap_err();
+        let err = Config::from_yaml(Path::new("h.yaml"), "title: x\nbase_ulr: https://e.org/\n")
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("h.yaml:2: "), "{msg}");
         assert!(msg.contains("base_ulr"), "{msg}");
@@ -248,33 +288,54 @@ mod tests {
     fn the_shipped_config_loads_and_documents_every_key() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/herald.yaml");
         let settings = load(&path).expect("config/herald.yaml loads");
-        assert!(settings.content_dir.is_dir(), "the sample content dir exists");
+        assert!(
+            settings.content_dir.is_dir(),
+            "the sample content dir exists"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
-        let serde_yaml::Value::Mapping(keys) = serde_yaml::to_value(Config::default()).unwrap() else { panic!() };
+        let serde_yaml::Value::Mapping(keys) = serde_yaml::to_value(Config::default()).unwrap()
+        else {
+            panic!()
+        };
         for key in keys.keys() {
             let key = key.as_str().unwrap();
-            let documented = text.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key}:")));
+            let documented = text.lines().any(|l| {
+                l.trim_start_matches(['#', ' '])
+                    .starts_with(&format!("{key}:"))
+            });
             assert!(documented, "config/herald.yaml does not document `{key}`");
         }
     }
 
     #[test]
     fn content_dir_is_relative_to_the_config_file() {
-        let s = Config::from_yaml(Path::new("/etc/herald/h.yaml"), "content_dir: site/content\n")
-            .unwrap()
-            .validate(Path::new("/etc/herald/h.yaml"))
-            .unwrap();
+        let s = Config::from_yaml(
+            Path::new("/etc/herald/h.yaml"),
+            "content_dir: site/content\n",
+        )
+        .unwrap()
+        .validate(Path::new("/etc/herald/h.yaml"))
+        .unwrap();
         assert_eq!(s.content_dir, Path::new("/etc/herald/site/content"));
     }
 
     #[test]
     fn base_url_gains_a_trailing_slash_and_bad_values_are_named() {
         let p = Path::new("h.yaml");
-        let s = Config::from_yaml(p, "base_url: https://e.org/blog\n").unwrap().validate(p).unwrap();
+        let s = Config::from_yaml(p, "base_url: https://e.org/blog\n")
+            .unwrap()
+            .validate(p)
+            .unwrap();
         assert_eq!(s.site.base_url, "https://e.org/blog/");
-        let err = Config::from_yaml(p, "base_url: /relative\n").unwrap().validate(p).unwrap_err();
+        let err = Config::from_yaml(p, "base_url: /relative\n")
+            .unwrap()
+            .validate(p)
+            .unwrap_err();
         assert!(err.to_string().contains("base_url"), "{err}");
-        let err = Config::from_yaml(p, "timezone: Mars/Olympus\n").unwrap().validate(p).unwrap_err();
+        let err = Config::from_yaml(p, "timezone: Mars/Olympus\n")
+            .unwrap()
+            .validate(p)
+            .unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
     }
 }

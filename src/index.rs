@@ -40,7 +40,11 @@ struct SortKey {
 
 impl SortKey {
     fn of(post: &Post) -> SortKey {
-        SortKey { published: Reverse(post.published), id: post.id.clone(), source: post.source.clone() }
+        SortKey {
+            published: Reverse(post.published),
+            id: post.id.clone(),
+            source: post.source.clone(),
+        }
     }
 }
 
@@ -72,7 +76,10 @@ pub struct Index {
 impl Index {
     /// An empty index that makes feeds for the given taxonomies (lower-case names).
     pub fn new(taxonomies: &[String]) -> Index {
-        Index { taxonomies: taxonomies.to_vec(), ..Index::default() }
+        Index {
+            taxonomies: taxonomies.to_vec(),
+            ..Index::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -96,7 +103,11 @@ impl Index {
         let old = self.remove(&post.source.clone());
         if !post.draft {
             let key = SortKey::of(&post);
-            self.feeds.entry(FeedKey::Global).or_default().order.insert(key.clone());
+            self.feeds
+                .entry(FeedKey::Global)
+                .or_default()
+                .order
+                .insert(key.clone());
             for (feed, spelling) in self.memberships(&post) {
                 let members = self.feeds.entry(feed).or_default();
                 members.order.insert(key.clone());
@@ -104,7 +115,10 @@ impl Index {
             }
         }
         if !post.draft {
-            self.ids.entry(post.id.clone()).or_default().insert(post.source.clone());
+            self.ids
+                .entry(post.id.clone())
+                .or_default()
+                .insert(post.source.clone());
         }
         self.posts.insert(post.source.clone(), post);
         old
@@ -122,9 +136,15 @@ impl Index {
         if !post.draft {
             let key = SortKey::of(&post);
             let mut feeds = vec![(FeedKey::Global, None)];
-            feeds.extend(self.memberships(&post).into_iter().map(|(f, s)| (f, Some(s))));
+            feeds.extend(
+                self.memberships(&post)
+                    .into_iter()
+                    .map(|(f, s)| (f, Some(s))),
+            );
             for (feed, spelling) in feeds {
-                let Some(members) = self.feeds.get_mut(&feed) else { continue };
+                let Some(members) = self.feeds.get_mut(&feed) else {
+                    continue;
+                };
                 members.order.remove(&key);
                 if let Some(spelling) = spelling {
                     if let Some(count) = members.spellings.get_mut(&spelling) {
@@ -147,7 +167,10 @@ impl Index {
         let mut out = Vec::new();
         for taxonomy in &self.taxonomies {
             for term in post.terms(taxonomy) {
-                let key = FeedKey::Term { taxonomy: taxonomy.clone(), slug: term_slug(term) };
+                let key = FeedKey::Term {
+                    taxonomy: taxonomy.clone(),
+                    slug: term_slug(term),
+                };
                 if !out.iter().any(|(k, _)| *k == key) {
                     out.push((key, term.clone()));
                 }
@@ -179,7 +202,9 @@ impl Index {
     /// The newest `limit` posts of a feed that are live at `now`, newest first. Posts whose id
     /// another post already owns are left out (see [`Index::duplicate_ids`]).
     pub fn items(&self, key: &FeedKey, now: DateTime<FixedOffset>, limit: usize) -> Vec<Arc<Post>> {
-        let Some(members) = self.feeds.get(key) else { return Vec::new() };
+        let Some(members) = self.feeds.get(key) else {
+            return Vec::new();
+        };
         members
             .order
             .iter()
@@ -191,7 +216,10 @@ impl Index {
     }
 
     fn owns_id(&self, post: &Post) -> bool {
-        self.ids.get(&post.id).and_then(|c| c.first()).is_none_or(|first| *first == post.source)
+        self.ids
+            .get(&post.id)
+            .and_then(|c| c.first())
+            .is_none_or(|first| *first == post.source)
     }
 
     /// Posts kept out of the feeds because an earlier path already uses the same id.
@@ -201,7 +229,11 @@ impl Index {
             let mut it = claims.iter();
             let Some(kept) = it.next() else { continue };
             for source in it {
-                out.push(DuplicateId { source: source.clone(), id: id.clone(), kept: kept.clone() });
+                out.push(DuplicateId {
+                    source: source.clone(),
+                    id: id.clone(),
+                    kept: kept.clone(),
+                });
             }
         }
         out
@@ -224,9 +256,15 @@ impl Index {
 /// differ in more than case, spacing or accents. `Wearables` and `wearables` share a feed;
 /// `C++` and `C#` do not: names with characters the slug drops get a hash of the name.
 pub fn term_slug(term: &str) -> String {
-    let folded = term.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let folded = term
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     let base = slug::slugify(&folded);
-    let plain = folded.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '_');
+    let plain = folded
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '_');
     if plain && !base.is_empty() {
         return base;
     }
@@ -247,7 +285,10 @@ mod tests {
     fn post(source: &str, date: &str, cats: &[&str]) -> Arc<Post> {
         let mut taxonomies = BTreeMap::new();
         if !cats.is_empty() {
-            taxonomies.insert("categories".to_string(), cats.iter().map(|c| c.to_string()).collect());
+            taxonomies.insert(
+                "categories".to_string(),
+                cats.iter().map(|c| c.to_string()).collect(),
+            );
         }
         Arc::new(Post {
             source: source.into(),
@@ -285,10 +326,19 @@ mod tests {
         let mut forward = Index::new(&["categories".into()]);
         let mut backward = Index::new(&["categories".into()]);
         posts.iter().for_each(|p| drop(forward.insert(p.clone())));
-        posts.iter().rev().for_each(|p| drop(backward.insert(p.clone())));
+        posts
+            .iter()
+            .rev()
+            .for_each(|p| drop(backward.insert(p.clone())));
         for index in [&forward, &backward] {
-            assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["c.md", "a.md", "b.md"]);
-            let rust = FeedKey::Term { taxonomy: "categories".into(), slug: "rust".into() };
+            assert_eq!(
+                titles(&index.items(&FeedKey::Global, now(), 10)),
+                ["c.md", "a.md", "b.md"]
+            );
+            let rust = FeedKey::Term {
+                taxonomy: "categories".into(),
+                slug: "rust".into(),
+            };
             assert_eq!(titles(&index.items(&rust, now(), 10)), ["a.md", "b.md"]);
             assert_eq!(index.feed_keys(), vec![FeedKey::Global, rust]);
         }
@@ -311,14 +361,25 @@ mod tests {
     fn limit_future_and_expired_posts() {
         let mut index = Index::new(&[]);
         for i in 0..5 {
-            index.insert(post(&format!("{i}.md"), &format!("{}-06-01T00:00:00Z", 2022 + i), &[]));
+            index.insert(post(
+                &format!("{i}.md"),
+                &format!("{}-06-01T00:00:00Z", 2022 + i),
+                &[],
+            ));
         }
         let mut expired = post("x.md", "2025-07-01T00:00:00Z", &[]);
-        Arc::get_mut(&mut expired).unwrap().expires = Some(DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z").unwrap());
+        Arc::get_mut(&mut expired).unwrap().expires =
+            Some(DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z").unwrap());
         index.insert(expired);
         // 2026-06-01 is in the future at `now`; x.md has expired.
-        assert_eq!(titles(&index.items(&FeedKey::Global, now(), 2)), ["3.md", "2.md"]);
-        assert_eq!(index.next_change_after(now()), Some(DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap()));
+        assert_eq!(
+            titles(&index.items(&FeedKey::Global, now(), 2)),
+            ["3.md", "2.md"]
+        );
+        assert_eq!(
+            index.next_change_after(now()),
+            Some(DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap())
+        );
     }
 
     #[test]
@@ -330,7 +391,14 @@ mod tests {
         index.insert(b);
         index.insert(a.clone());
         assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["a.md"]);
-        assert_eq!(index.duplicate_ids(), vec![DuplicateId { source: "b.md".into(), id: a.id.clone(), kept: "a.md".into() }]);
+        assert_eq!(
+            index.duplicate_ids(),
+            vec![DuplicateId {
+                source: "b.md".into(),
+                id: a.id.clone(),
+                kept: "a.md".into()
+            }]
+        );
         index.remove("a.md");
         assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["b.md"]);
     }
@@ -344,7 +412,10 @@ mod tests {
         assert!(term_slug("C++").starts_with("c-"));
         for hostile in ["../..", "/", "...", "a/b", "?", ""] {
             let s = term_slug(hostile);
-            assert!(!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{hostile:?} -> {s:?}");
+            assert!(
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{hostile:?} -> {s:?}"
+            );
         }
     }
 }

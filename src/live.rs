@@ -55,10 +55,18 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
     let mut watched_root = root_identity(&site);
     let mut next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
     loop {
-        let due = site.next_timed_change().map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP)) + Duration::from_millis(5);
-        let rescan_in = next_rescan.map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()));
+        let due = site
+            .next_timed_change()
+            .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP))
+            + Duration::from_millis(5);
+        let rescan_in =
+            next_rescan.map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()));
         let root_missing = !site.source.root.is_dir();
-        let retry = if root_missing || watcher.is_none() && settings.watch != WatchMode::Off { ROOT_RETRY } else { MAX_SLEEP };
+        let retry = if root_missing || watcher.is_none() && settings.watch != WatchMode::Off {
+            ROOT_RETRY
+        } else {
+            MAX_SLEEP
+        };
         let events = async {
             match watcher.as_mut() {
                 Some((_, rx)) => rx.recv().await,
@@ -160,7 +168,10 @@ fn root_identity(site: &Site) -> Option<(u64, u64)> {
     meta.is_dir().then(|| (meta.dev(), meta.ino()))
 }
 
-fn start_watch(site: &Site, settings: &LiveSettings) -> Option<(Watcher, UnboundedReceiver<Change>)> {
+fn start_watch(
+    site: &Site,
+    settings: &LiveSettings,
+) -> Option<(Watcher, UnboundedReceiver<Change>)> {
     match watch::watch(&site.source.root, settings.watch, settings.poll_interval) {
         Ok(watcher) => watcher,
         Err(err) => {

@@ -16,7 +16,11 @@ use herald::{content::ParseError, output};
 const EXIT_CONFIG: u8 = 78;
 
 #[derive(Parser)]
-#[command(name = "herald", version, about = "Publishes a Markdown content directory as RSS, Atom and JSON feeds")]
+#[command(
+    name = "herald",
+    version,
+    about = "Publishes a Markdown content directory as RSS, Atom and JSON feeds"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,7 +56,9 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     let config_path = match &cli.command {
-        Command::Serve { config, .. } | Command::Build { config, .. } | Command::Check { config } => config.clone(),
+        Command::Serve { config, .. }
+        | Command::Build { config, .. }
+        | Command::Check { config } => config.clone(),
     };
     let settings = match config::load(&config_path) {
         Ok(settings) => settings,
@@ -76,8 +82,12 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// A problem as the operator opens it: the path under the content dir, then the line.
@@ -103,26 +113,44 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
     for problem in &problems {
         println!("{}", show(settings, problem));
     }
-    println!("{} posts, {} feeds, {} problems", site.index.len(), site.index.feed_keys().len(), problems.len());
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{} posts, {} feeds, {} problems",
+        site.index.len(),
+        site.index.feed_keys().len(),
+        problems.len()
+    );
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
     let site = load_site(settings)?;
-    let files = output::write(&site.snapshot(), out).with_context(|| format!("cannot write the feeds to {}", out.display()))?;
+    let files = output::write(&site.snapshot(), out)
+        .with_context(|| format!("cannot write the feeds to {}", out.display()))?;
     println!("wrote {files} files to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let site = load_site(&settings)?;
         let addr = listen.unwrap_or(settings.listen);
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr().context("listener has no address")?;
         let snapshot = site.shared();
-        println!("herald: serving {} posts on http://{local}/", site.index.len());
+        println!(
+            "herald: serving {} posts on http://{local}/",
+            site.index.len()
+        );
         for path in snapshot.load().resources.keys() {
             println!("  http://{local}{path}");
         }
@@ -140,11 +168,19 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             rescan_interval: settings.rescan_interval,
         };
         let owner = tokio::spawn(live::run(site, live_settings, wait_for(stop_rx.clone())));
-        let server = tokio::spawn(http::serve(listener, snapshot, http_settings, wait_for(stop_rx)));
+        let server = tokio::spawn(http::serve(
+            listener,
+            snapshot,
+            http_settings,
+            wait_for(stop_rx),
+        ));
         shutdown_signal().await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        server.await.context("server task failed")?.context("server failed")?;
+        server
+            .await
+            .context("server task failed")?
+            .context("server failed")?;
         owner.await.context("rebuild task failed")?;
         Ok(ExitCode::SUCCESS)
     })

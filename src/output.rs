@@ -16,13 +16,19 @@ use crate::snapshot::Snapshot;
 #[derive(Debug, Error)]
 pub enum OutputError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("refusing to write {0:?}: not a plain relative path")]
     UnsafePath(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.to_owned(), source }
+    move |source| OutputError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// The file a URL path is written to, relative to the output folder: `/` is `index.html`,
@@ -30,7 +36,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
 /// so nothing can ever be written outside the output folder.
 pub fn file_for(url_path: &str) -> Result<PathBuf, OutputError> {
     let rel = url_path.trim_start_matches('/');
-    let rel = if rel.is_empty() || rel.ends_with('/') { format!("{rel}index.html") } else { rel.to_owned() };
+    let rel = if rel.is_empty() || rel.ends_with('/') {
+        format!("{rel}index.html")
+    } else {
+        rel.to_owned()
+    };
     let path = PathBuf::from(&rel);
     let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
     if !plain || rel.contains('\\') {
@@ -46,12 +56,16 @@ pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let staging = parent.join(format!(".{name}.herald-tmp-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
-    let result = write_tree(snapshot, &staging).and_then(|count| swap_into_place(&staging, out).map(|()| count));
+    let result = write_tree(snapshot, &staging)
+        .and_then(|count| swap_into_place(&staging, out).map(|()| count));
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
     }
@@ -109,7 +123,15 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     let a = CString::new(a.as_os_str().as_bytes())?;
     let b = CString::new(b.as_os_str().as_bytes())?;
     // SAFETY: both are valid NUL-terminated paths; renameat2 only reads them.
-    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
@@ -129,7 +151,10 @@ mod tests {
     #[test]
     fn url_paths_map_to_files_and_nothing_escapes() {
         assert_eq!(file_for("/").unwrap(), PathBuf::from("index.html"));
-        assert_eq!(file_for("/categories/rust/rss.xml").unwrap(), PathBuf::from("categories/rust/rss.xml"));
+        assert_eq!(
+            file_for("/categories/rust/rss.xml").unwrap(),
+            PathBuf::from("categories/rust/rss.xml")
+        );
         for bad in ["/../etc/passwd", "/a/../../b", "/a\\..\\b"] {
             assert!(file_for(bad).is_err(), "{bad}");
         }

@@ -56,12 +56,19 @@ impl Post {
 
     /// Terms of one taxonomy (empty when the post has none).
     pub fn terms(&self, taxonomy: &str) -> &[String] {
-        self.taxonomies.get(taxonomy).map(Vec::as_slice).unwrap_or(&[])
+        self.taxonomies
+            .get(taxonomy)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Every term of every taxonomy, categories first: what an item lists as its categories.
     pub fn item_categories(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.terms("categories").iter().map(String::as_str).collect();
+        let mut out: Vec<&str> = self
+            .terms("categories")
+            .iter()
+            .map(String::as_str)
+            .collect();
         for (name, terms) in &self.taxonomies {
             if name != "categories" {
                 out.extend(terms.iter().map(String::as_str));
@@ -88,7 +95,11 @@ pub struct Body {
 
 impl Body {
     pub fn new(markdown: String, base_url: String) -> Self {
-        Body { markdown, base_url, html: OnceLock::new() }
+        Body {
+            markdown,
+            base_url,
+            html: OnceLock::new(),
+        }
     }
 
     /// Sanitized HTML with absolute URLs; empty when the body is empty. Rendered once.
@@ -99,7 +110,11 @@ impl Body {
 
     /// A body whose HTML is already known (tests, and callers that cache rendered HTML).
     pub fn with_html(markdown: String, base_url: String, html: String) -> Self {
-        Body { markdown, base_url, html: OnceLock::from(html) }
+        Body {
+            markdown,
+            base_url,
+            html: OnceLock::from(html),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -52,8 +52,15 @@ struct Listing {
 
 impl Publisher {
     pub fn new(settings: &Settings) -> Publisher {
-        let cache_control = HeaderValue::from_str(&settings.cache_control).unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
-        Publisher { site: settings.site.clone(), items_per_feed: settings.items_per_feed, cache_control, feeds: BTreeMap::new(), listing: None }
+        let cache_control = HeaderValue::from_str(&settings.cache_control)
+            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        Publisher {
+            site: settings.site.clone(),
+            items_per_feed: settings.items_per_feed,
+            cache_control,
+            feeds: BTreeMap::new(),
+            listing: None,
+        }
     }
 
     /// The identity of one feed: titles and absolute URLs.
@@ -62,8 +69,17 @@ impl Publisher {
         let url = |file: &str| format!("{}{dir}{file}", self.site.base_url);
         let (title, description, term, html_url) = match key {
             FeedKey::Global => {
-                let description = if self.site.description.is_empty() { self.site.title.clone() } else { self.site.description.clone() };
-                (self.site.title.clone(), description, None, self.site.base_url.clone())
+                let description = if self.site.description.is_empty() {
+                    self.site.title.clone()
+                } else {
+                    self.site.description.clone()
+                };
+                (
+                    self.site.title.clone(),
+                    description,
+                    None,
+                    self.site.base_url.clone(),
+                )
             }
             FeedKey::Term { .. } => {
                 let name = index.term_name(key).unwrap_or_default().to_owned();
@@ -86,7 +102,11 @@ impl Publisher {
 
     /// Builds the snapshot for `index` as of `now`. Feeds whose identity and items are the
     /// same posts as last time keep their previous resources untouched.
-    pub fn publish(&mut self, index: &Index, now: DateTime<FixedOffset>) -> (Snapshot, PublishStats) {
+    pub fn publish(
+        &mut self,
+        index: &Index,
+        now: DateTime<FixedOffset>,
+    ) -> (Snapshot, PublishStats) {
         let keys = index.feed_keys();
         let mut next: BTreeMap<FeedKey, Option<Rendered>> = BTreeMap::new();
         let mut todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)> = Vec::new();
@@ -108,27 +128,43 @@ impl Publisher {
                 }
             }
         }
-        let stats = PublishStats { feeds: next.len(), rendered: todo.len() };
+        let stats = PublishStats {
+            feeds: next.len(),
+            rendered: todo.len(),
+        };
         for (key, rendered) in self.render_all(todo) {
             next.insert(key, Some(rendered));
         }
-        self.feeds = next.into_iter().map(|(k, v)| (k, v.expect("every feed was kept or rendered"))).collect();
+        self.feeds = next
+            .into_iter()
+            .map(|(k, v)| (k, v.expect("every feed was kept or rendered")))
+            .collect();
         self.refresh_listing();
 
         let mut resources = BTreeMap::new();
         let listing = self.listing.iter().flat_map(|l| &l.resources);
-        for (path, resource) in self.feeds.values().flat_map(|r| &r.resources).chain(listing) {
+        for (path, resource) in self
+            .feeds
+            .values()
+            .flat_map(|r| &r.resources)
+            .chain(listing)
+        {
             resources.insert(path.clone(), resource.clone());
         }
         (Snapshot { resources }, stats)
     }
 
     /// Renders feeds on every core: Markdown, sanitizing and compression dominate the cost.
-    fn render_all(&self, todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)>) -> Vec<(FeedKey, Rendered)> {
+    fn render_all(
+        &self,
+        todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)>,
+    ) -> Vec<(FeedKey, Rendered)> {
         if todo.is_empty() {
             return Vec::new();
         }
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len());
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(todo.len());
         let queue = std::sync::Mutex::new(todo.into_iter());
         let mut out: Vec<(FeedKey, Rendered)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
@@ -137,15 +173,27 @@ impl Publisher {
                         let mut done = Vec::new();
                         loop {
                             let next = queue.lock().expect("render queue").next();
-                            let Some((key, info, items)) = next else { break };
+                            let Some((key, info, items)) = next else {
+                                break;
+                            };
                             let resources = self.render_feed(&info, &items);
-                            done.push((key, Rendered { info, items, resources }));
+                            done.push((
+                                key,
+                                Rendered {
+                                    info,
+                                    items,
+                                    resources,
+                                },
+                            ));
                         }
                         done
                     })
                 })
                 .collect();
-            workers.into_iter().flat_map(|w| w.join().expect("render thread panicked")).collect()
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("render thread panicked"))
+                .collect()
         });
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -158,7 +206,15 @@ impl Publisher {
             .map(|&format| {
                 let body = feed::render(format, &self.site, info, items);
                 let path = format!("/{}{}", info.dir, format.file_name());
-                (path, Arc::new(Resource::new(format.content_type(), Bytes::from(body), modified, &self.cache_control)))
+                (
+                    path,
+                    Arc::new(Resource::new(
+                        format.content_type(),
+                        Bytes::from(body),
+                        modified,
+                        &self.cache_control,
+                    )),
+                )
             })
             .collect()
     }
@@ -167,7 +223,11 @@ impl Publisher {
     fn refresh_listing(&mut self) {
         let infos: Vec<FeedInfo> = self.feeds.values().map(|r| r.info.clone()).collect();
         // The first item of every feed: together they hold the newest change anywhere.
-        let heads: Vec<Arc<Post>> = self.feeds.values().filter_map(|r| r.items.first().cloned()).collect();
+        let heads: Vec<Arc<Post>> = self
+            .feeds
+            .values()
+            .filter_map(|r| r.items.first().cloned())
+            .collect();
         if let Some(listing) = &self.listing {
             if listing.infos == infos && same_posts(&listing.heads, &heads) {
                 return;
@@ -177,10 +237,30 @@ impl Publisher {
         let opml = feed::render_opml(&self.site, &infos);
         let page = feed::render_index_page(&self.site, &infos);
         let resources = vec![
-            (OPML_PATH.to_string(), Arc::new(Resource::new("text/x-opml; charset=utf-8", Bytes::from(opml), modified, &self.cache_control))),
-            (INDEX_PATH.to_string(), Arc::new(Resource::new("text/html; charset=utf-8", Bytes::from(page), modified, &self.cache_control))),
+            (
+                OPML_PATH.to_string(),
+                Arc::new(Resource::new(
+                    "text/x-opml; charset=utf-8",
+                    Bytes::from(opml),
+                    modified,
+                    &self.cache_control,
+                )),
+            ),
+            (
+                INDEX_PATH.to_string(),
+                Arc::new(Resource::new(
+                    "text/html; charset=utf-8",
+                    Bytes::from(page),
+                    modified,
+                    &self.cache_control,
+                )),
+            ),
         ];
-        self.listing = Some(Listing { infos, heads, resources });
+        self.listing = Some(Listing {
+            infos,
+            heads,
+            resources,
+        });
     }
 }
 

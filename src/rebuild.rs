@@ -51,7 +51,11 @@ impl Site {
     /// Reads the whole content directory and publishes the first snapshot.
     pub fn load(settings: &Settings) -> Result<Site, SourceError> {
         let started = Instant::now();
-        let source = Source::open(&settings.content_dir, settings.max_post_bytes, ContentSettings::from_settings(settings))?;
+        let source = Source::open(
+            &settings.content_dir,
+            settings.max_post_bytes,
+            ContentSettings::from_settings(settings),
+        )?;
         let loaded = source.load_all();
         let mut site = Site {
             source,
@@ -87,12 +91,19 @@ impl Site {
             Ok(post) => {
                 self.problems.remove(&read.key);
                 self.index.insert(Arc::new(post));
-                Applied { read: 1, ..Applied::default() }
+                Applied {
+                    read: 1,
+                    ..Applied::default()
+                }
             }
             Err(problem) => {
                 tracing::warn!("{problem}");
                 self.problems.insert(read.key, problem);
-                Applied { read: 1, failed: 1, ..Applied::default() }
+                Applied {
+                    read: 1,
+                    failed: 1,
+                    ..Applied::default()
+                }
             }
         }
     }
@@ -101,7 +112,10 @@ impl Site {
     fn forget(&mut self, key: &str) -> Applied {
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
-        Applied { removed: usize::from(removed || known), ..Applied::default() }
+        Applied {
+            removed: usize::from(removed || known),
+            ..Applied::default()
+        }
     }
 
     /// Re-checks the given absolute paths on disk. A path may be a post file, a folder
@@ -111,15 +125,22 @@ impl Site {
         let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
         let mut gone: BTreeSet<String> = BTreeSet::new();
         for path in paths {
-            let Ok(rel) = path.strip_prefix(&self.source.root) else { continue };
+            let Ok(rel) = path.strip_prefix(&self.source.root) else {
+                continue;
+            };
             let key = source::source_key(rel);
             match std::fs::metadata(path) {
                 Ok(meta) if meta.is_dir() => {
                     // A new or moved-in folder: files may have been written before its watch
                     // existed, so walk it. Files that were under it and are gone go too.
                     let (files, _) = self.source.list_in(rel);
-                    let present: BTreeSet<String> = files.iter().map(|f| source::source_key(f)).collect();
-                    gone.extend(self.keys_under(&key).into_iter().filter(|k| !present.contains(k)));
+                    let present: BTreeSet<String> =
+                        files.iter().map(|f| source::source_key(f)).collect();
+                    gone.extend(
+                        self.keys_under(&key)
+                            .into_iter()
+                            .filter(|k| !present.contains(k)),
+                    );
                     changed.extend(files);
                 }
                 Ok(_) if source::is_post_path(rel) => {
@@ -136,7 +157,10 @@ impl Site {
         for key in gone {
             applied = applied + self.forget(&key);
         }
-        let stale: Vec<PathBuf> = changed.into_iter().filter(|rel| self.is_stale(rel)).collect();
+        let stale: Vec<PathBuf> = changed
+            .into_iter()
+            .filter(|rel| self.is_stale(rel))
+            .collect();
         for read in self.source.load_many(&stale) {
             applied = applied + self.take(read);
         }
@@ -148,7 +172,13 @@ impl Site {
         let (files, tree_problems) = self.source.list();
         self.tree_problems = tree_problems;
         let present: BTreeSet<String> = files.iter().map(|f| source::source_key(f)).collect();
-        let vanished: Vec<String> = self.stamps.keys().chain(self.index.sources()).filter(|k| !present.contains(*k)).cloned().collect();
+        let vanished: Vec<String> = self
+            .stamps
+            .keys()
+            .chain(self.index.sources())
+            .filter(|k| !present.contains(*k))
+            .cloned()
+            .collect();
         let mut applied = Applied::default();
         for key in vanished {
             applied = applied + self.forget(&key);
@@ -168,8 +198,19 @@ impl Site {
 
     /// Known files at or under the folder `key`.
     fn keys_under(&self, key: &str) -> Vec<String> {
-        let prefix = if key.is_empty() { String::new() } else { format!("{key}/") };
-        self.stamps.keys().chain(self.index.sources()).filter(|k| k.starts_with(&prefix)).cloned().collect::<BTreeSet<_>>().into_iter().collect()
+        let prefix = if key.is_empty() {
+            String::new()
+        } else {
+            format!("{key}/")
+        };
+        self.stamps
+            .keys()
+            .chain(self.index.sources())
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// Re-renders what changed as of now and swaps in the next snapshot.
@@ -191,7 +232,12 @@ impl Site {
 
     /// Every problem with the content, sorted by path: unusable files, the tree, duplicate ids.
     pub fn problems(&self) -> Vec<ParseError> {
-        let mut out: Vec<ParseError> = self.problems.values().chain(&self.tree_problems).cloned().collect();
+        let mut out: Vec<ParseError> = self
+            .problems
+            .values()
+            .chain(&self.tree_problems)
+            .cloned()
+            .collect();
         for dup in self.index.duplicate_ids() {
             out.push(ParseError {
                 path: dup.source,
@@ -214,6 +260,10 @@ impl Site {
 impl std::ops::Add for Applied {
     type Output = Applied;
     fn add(self, o: Applied) -> Applied {
-        Applied { read: self.read + o.read, removed: self.removed + o.removed, failed: self.failed + o.failed }
+        Applied {
+            read: self.read + o.read,
+            removed: self.removed + o.removed,
+            failed: self.failed + o.failed,
+        }
     }
 }

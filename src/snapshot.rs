@@ -62,21 +62,36 @@ const BROTLI_WINDOW: u32 = 22;
 
 impl Resource {
     /// Builds a resource: compresses `body` with gzip and brotli and hashes every variant.
-    pub fn new(content_type: &'static str, body: Bytes, last_modified: Option<DateTime<FixedOffset>>, cache_control: &HeaderValue) -> Resource {
-        let identity = Representation { etag: etag_for(&body, ""), body };
+    pub fn new(
+        content_type: &'static str,
+        body: Bytes,
+        last_modified: Option<DateTime<FixedOffset>>,
+        cache_control: &HeaderValue,
+    ) -> Resource {
+        let identity = Representation {
+            etag: etag_for(&body, ""),
+            body,
+        };
         let gzip = compress_gzip(&identity.body)
             .filter(|z| z.len() < identity.body.len())
-            .map(|z| Representation { etag: etag_for(&z, "-gz"), body: Bytes::from(z) });
+            .map(|z| Representation {
+                etag: etag_for(&z, "-gz"),
+                body: Bytes::from(z),
+            });
         let brotli = compress_brotli(&identity.body)
             .filter(|z| z.len() < identity.body.len())
-            .map(|z| Representation { etag: etag_for(&z, "-br"), body: Bytes::from(z) });
+            .map(|z| Representation {
+                etag: etag_for(&z, "-br"),
+                body: Bytes::from(z),
+            });
         let last_modified = last_modified.map(|t| {
             let secs = t.timestamp();
             // HTTP dates cannot express instants before 1970; clamp rather than wrap.
             UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
         });
-        let last_modified_header = last_modified
-            .map(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("HTTP dates are ASCII"));
+        let last_modified_header = last_modified.map(|t| {
+            HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("HTTP dates are ASCII")
+        });
         Resource {
             content_type: HeaderValue::from_static(content_type),
             identity,
@@ -107,7 +122,10 @@ fn etag_for(bytes: &[u8], suffix: &str) -> HeaderValue {
 
 fn compress_gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     // The gzip header carries no mtime or file name here, so the output is deterministic.
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::best());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::best(),
+    );
     encoder.write_all(bytes).ok()?;
     encoder.finish().ok()
 }
@@ -115,7 +133,8 @@ fn compress_gzip(bytes: &[u8]) -> Option<Vec<u8>> {
 fn compress_brotli(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() / 3);
     {
-        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
+        let mut writer =
+            brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
         writer.write_all(bytes).ok()?;
         writer.flush().ok()?;
     }
@@ -146,12 +165,24 @@ mod tests {
     #[test]
     fn same_bytes_same_etags_and_each_coding_has_its_own() {
         let body = Bytes::from("<rss>".repeat(200));
-        let a = Resource::new("application/rss+xml; charset=utf-8", body.clone(), None, &cc());
+        let a = Resource::new(
+            "application/rss+xml; charset=utf-8",
+            body.clone(),
+            None,
+            &cc(),
+        );
         let b = Resource::new("application/rss+xml; charset=utf-8", body, None, &cc());
         assert_eq!(a.identity.etag, b.identity.etag);
         assert_eq!(a.gzip.as_ref().unwrap().body, b.gzip.as_ref().unwrap().body);
-        assert_eq!(a.brotli.as_ref().unwrap().body, b.brotli.as_ref().unwrap().body);
-        let tags = [&a.identity.etag, &a.gzip.as_ref().unwrap().etag, &a.brotli.as_ref().unwrap().etag];
+        assert_eq!(
+            a.brotli.as_ref().unwrap().body,
+            b.brotli.as_ref().unwrap().body
+        );
+        let tags = [
+            &a.identity.etag,
+            &a.gzip.as_ref().unwrap().etag,
+            &a.brotli.as_ref().unwrap().etag,
+        ];
         assert_ne!(tags[0], tags[1]);
         assert_ne!(tags[1], tags[2]);
         assert_ne!(tags[0], tags[2]);
@@ -163,16 +194,25 @@ mod tests {
         let body = Bytes::from("hello feed ".repeat(500));
         let r = Resource::new("text/html; charset=utf-8", body.clone(), None, &cc());
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&r.gzip.as_ref().unwrap().body[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&r.gzip.as_ref().unwrap().body[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, body);
         let mut out = Vec::new();
-        brotli::Decompressor::new(&r.brotli.as_ref().unwrap().body[..], 4096).read_to_end(&mut out).unwrap();
+        brotli::Decompressor::new(&r.brotli.as_ref().unwrap().body[..], 4096)
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, body);
     }
 
     #[test]
     fn tiny_bodies_are_not_served_compressed_when_that_would_grow_them() {
-        let r = Resource::new("text/html; charset=utf-8", Bytes::from_static(b"x"), None, &cc());
+        let r = Resource::new(
+            "text/html; charset=utf-8",
+            Bytes::from_static(b"x"),
+            None,
+            &cc(),
+        );
         assert!(r.gzip.is_none());
     }
 }

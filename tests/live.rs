@@ -11,7 +11,9 @@ use support::{eventually, Server, Site};
 const DEADLINE: Duration = Duration::from_secs(15);
 
 fn post(title: &str, date: &str, categories: &[&str]) -> String {
-    format!("---\ntitle: {title:?}\ndate: {date}\ncategories: {categories:?}\n---\nBody of {title}.\n")
+    format!(
+        "---\ntitle: {title:?}\ndate: {date}\ncategories: {categories:?}\n---\nBody of {title}.\n"
+    )
 }
 
 /// Titles in a JSON feed, in order; none while the feed does not exist.
@@ -22,7 +24,12 @@ fn titles(server: &Server, path: &str) -> Vec<String> {
     }
     assert_eq!(response.status, 200, "{path}");
     let feed: serde_json::Value = serde_json::from_slice(&response.body).expect("valid JSON");
-    feed["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_string()).collect()
+    feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn wait_for_titles(server: &Server, path: &str, want: &[&str]) {
@@ -47,23 +54,54 @@ fn edits_creations_deletions_and_renames_are_served() {
 
     site.write("post/c.md", &post("Gamma", "2020-01-03", &["One"]));
     wait_for_titles(&server, "/feed.json", &["Gamma", "Beta", "Alpha edited"]);
-    wait_for_titles(&server, "/categories/one/feed.json", &["Gamma", "Alpha edited"]);
+    wait_for_titles(
+        &server,
+        "/categories/one/feed.json",
+        &["Gamma", "Alpha edited"],
+    );
 
     std::fs::remove_file(site.content().join("post/b.md")).unwrap();
     wait_for_titles(&server, "/feed.json", &["Gamma", "Alpha edited"]);
-    eventually(DEADLINE, || (server.get("/categories/two/feed.json", &[]).status == 404).then_some(()));
-
-    std::fs::rename(site.content().join("post/c.md"), site.content().join("post/gamma.md")).unwrap();
     eventually(DEADLINE, || {
-        let feed: serde_json::Value = serde_json::from_slice(&server.get("/feed.json", &[]).body).unwrap();
-        let urls: Vec<&str> = feed["items"].as_array().unwrap().iter().map(|i| i["url"].as_str().unwrap()).collect();
-        (urls == ["https://feeds.example.org/post/gamma/", "https://feeds.example.org/post/a/"]).then_some(())
+        (server.get("/categories/two/feed.json", &[]).status == 404).then_some(())
+    });
+
+    std::fs::rename(
+        site.content().join("post/c.md"),
+        site.content().join("post/gamma.md"),
+    )
+    .unwrap();
+    eventually(DEADLINE, || {
+        let feed: serde_json::Value =
+            serde_json::from_slice(&server.get("/feed.json", &[]).body).unwrap();
+        let urls: Vec<&str> = feed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["url"].as_str().unwrap())
+            .collect();
+        (urls
+            == [
+                "https://feeds.example.org/post/gamma/",
+                "https://feeds.example.org/post/a/",
+            ])
+        .then_some(())
     });
 
     // Moved to another folder: same post, new section.
     std::fs::create_dir_all(site.content().join("notes")).unwrap();
-    std::fs::rename(site.content().join("post/gamma.md"), site.content().join("notes/gamma.md")).unwrap();
-    eventually(DEADLINE, || server.get("/feed.json", &[]).text().contains("https://feeds.example.org/notes/gamma/").then_some(()));
+    std::fs::rename(
+        site.content().join("post/gamma.md"),
+        site.content().join("notes/gamma.md"),
+    )
+    .unwrap();
+    eventually(DEADLINE, || {
+        server
+            .get("/feed.json", &[])
+            .text()
+            .contains("https://feeds.example.org/notes/gamma/")
+            .then_some(())
+    });
     wait_for_titles(&server, "/feed.json", &["Gamma", "Alpha edited"]);
 }
 
@@ -74,14 +112,25 @@ fn editor_save_strategies_are_seen() {
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha"]);
 
     // Write a temporary file, then rename it over the post (vim, most IDEs).
-    site.write("post/.a.md.swp-tmp", &post("Alpha via rename", "2020-01-01", &["One"]));
-    std::fs::rename(site.content().join("post/.a.md.swp-tmp"), site.content().join("post/a.md")).unwrap();
+    site.write(
+        "post/.a.md.swp-tmp",
+        &post("Alpha via rename", "2020-01-01", &["One"]),
+    );
+    std::fs::rename(
+        site.content().join("post/.a.md.swp-tmp"),
+        site.content().join("post/a.md"),
+    )
+    .unwrap();
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha via rename"]);
 
     // Delete, then re-create (some sync tools).
     std::fs::remove_file(site.content().join("post/b.md")).unwrap();
     site.write("post/b.md", &post("Beta recreated", "2020-01-02", &["Two"]));
-    wait_for_titles(&server, "/feed.json", &["Beta recreated", "Alpha via rename"]);
+    wait_for_titles(
+        &server,
+        "/feed.json",
+        &["Beta recreated", "Alpha via rename"],
+    );
 
     // Backup copy first, then the real write (emacs): the backup is not a post.
     site.write("post/b.md~", &post("Backup", "2020-01-09", &["Two"]));
@@ -97,9 +146,19 @@ fn a_new_folder_written_right_after_mkdir_is_picked_up_whole() {
     let deep = site.content().join("new/deeper/still");
     std::fs::create_dir_all(&deep).unwrap();
     for i in 0..20 {
-        std::fs::write(deep.join(format!("p{i:02}.md")), post(&format!("New {i:02}"), &format!("2021-01-{:02}", i + 1), &[])).unwrap();
+        std::fs::write(
+            deep.join(format!("p{i:02}.md")),
+            post(
+                &format!("New {i:02}"),
+                &format!("2021-01-{:02}", i + 1),
+                &[],
+            ),
+        )
+        .unwrap();
     }
-    eventually(DEADLINE, || (titles(&server, "/feed.json").len() == 22).then_some(()));
+    eventually(DEADLINE, || {
+        (titles(&server, "/feed.json").len() == 22).then_some(())
+    });
 
     // The whole folder removed at once: every post under it goes.
     std::fs::remove_dir_all(site.content().join("new")).unwrap();
@@ -112,9 +171,14 @@ fn a_bulk_change_of_two_thousand_files_lands_completely() {
     let server = site.serve();
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha"]);
     for i in 0..2000 {
-        site.write(&format!("bulk/{:02}/p{i:04}.md", i % 20), &post(&format!("Bulk {i:04}"), "2022-02-02", &["Bulk"]));
+        site.write(
+            &format!("bulk/{:02}/p{i:04}.md", i % 20),
+            &post(&format!("Bulk {i:04}"), "2022-02-02", &["Bulk"]),
+        );
     }
-    eventually(DEADLINE, || (titles(&server, "/categories/bulk/feed.json").len() == 2000).then_some(()));
+    eventually(DEADLINE, || {
+        (titles(&server, "/categories/bulk/feed.json").len() == 2000).then_some(())
+    });
     assert_eq!(titles(&server, "/feed.json").len(), 2002);
 }
 
@@ -123,7 +187,10 @@ fn a_broken_edit_keeps_the_last_good_version_until_it_is_fixed() {
     let site = live_site();
     let server = site.serve();
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha"]);
-    site.write("post/a.md", "---\ntitle: \"Alpha half typed\ndate: 2020-01-01\n");
+    site.write(
+        "post/a.md",
+        "---\ntitle: \"Alpha half typed\ndate: 2020-01-01\n",
+    );
     // Give the broken version time to be read: a new post written after it is the marker.
     site.write("post/z.md", &post("Marker", "2019-01-01", &[]));
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha", "Marker"]);
@@ -138,23 +205,38 @@ fn an_edit_leaves_unaffected_feeds_byte_identical() {
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha"]);
     let two = server.get("/categories/two/rss.xml", &[]);
     let two_etag = two.header("etag").unwrap().to_string();
-    let global_etag = server.get("/rss.xml", &[]).header("etag").unwrap().to_string();
+    let global_etag = server
+        .get("/rss.xml", &[])
+        .header("etag")
+        .unwrap()
+        .to_string();
 
     site.write("post/a.md", &post("Alpha edited", "2020-01-01", &["One"]));
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha edited"]);
-    assert_ne!(server.get("/rss.xml", &[]).header("etag").unwrap(), global_etag);
+    assert_ne!(
+        server.get("/rss.xml", &[]).header("etag").unwrap(),
+        global_etag
+    );
     let again = server.get("/categories/two/rss.xml", &[("If-None-Match", &two_etag)]);
-    assert_eq!(again.status, 304, "a feed the edit did not touch keeps its ETag");
+    assert_eq!(
+        again.status, 304,
+        "a feed the edit did not touch keeps its ETag"
+    );
 }
 
 #[test]
 fn a_scheduled_post_appears_on_time_without_any_file_change() {
     let site = live_site();
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     site.write("post/soon.md", &post("Soon", &soon, &["Later"]));
     let server = site.serve();
     assert_eq!(titles(&server, "/feed.json"), ["Beta", "Alpha"]);
-    assert_eq!(server.get("/categories/later/feed.json", &[]).status, 404, "no feed announces a scheduled post");
+    assert_eq!(
+        server.get("/categories/later/feed.json", &[]).status,
+        404,
+        "no feed announces a scheduled post"
+    );
     wait_for_titles(&server, "/feed.json", &["Soon", "Beta", "Alpha"]);
     wait_for_titles(&server, "/categories/later/feed.json", &["Soon"]);
 }
@@ -171,9 +253,20 @@ fn the_last_feeds_stay_served_while_the_content_dir_is_gone() {
         assert_eq!(titles(&server, "/feed.json"), ["Beta", "Alpha"]);
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::fs::write(aside.join("post/a.md"), post("Alpha while away", "2020-01-01", &["One"])).unwrap();
+    std::fs::write(
+        aside.join("post/a.md"),
+        post("Alpha while away", "2020-01-01", &["One"]),
+    )
+    .unwrap();
     std::fs::rename(&aside, site.content()).unwrap();
     wait_for_titles(&server, "/feed.json", &["Beta", "Alpha while away"]);
-    site.write("post/b.md", &post("Beta after return", "2020-01-02", &["Two"]));
-    wait_for_titles(&server, "/feed.json", &["Beta after return", "Alpha while away"]);
+    site.write(
+        "post/b.md",
+        &post("Beta after return", "2020-01-02", &["Two"]),
+    );
+    wait_for_titles(
+        &server,
+        "/feed.json",
+        &["Beta after return", "Alpha while away"],
+    );
 }

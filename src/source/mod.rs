@@ -17,7 +17,10 @@ use crate::post::Post;
 #[derive(Debug, Error)]
 pub enum SourceError {
     #[error("content directory {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("content directory {path} is not a directory")]
     NotADirectory { path: PathBuf },
 }
@@ -76,15 +79,23 @@ pub struct Loaded {
 pub fn is_post_path(rel: &Path) -> bool {
     let mut components = rel.components().peekable();
     while let Some(c) = components.next() {
-        let Component::Normal(name) = c else { return false };
-        let Some(name) = name.to_str() else { return false };
+        let Component::Normal(name) = c else {
+            return false;
+        };
+        let Some(name) = name.to_str() else {
+            return false;
+        };
         if name.starts_with('.') || name.is_empty() {
             return false;
         }
         if components.peek().is_none() {
-            let droppings = name.ends_with('~') || name.starts_with('#') || name.ends_with(".swp") || name.ends_with(".swx");
+            let droppings = name.ends_with('~')
+                || name.starts_with('#')
+                || name.ends_with(".swp")
+                || name.ends_with(".swx");
             let stem_ext = name.rsplit_once('.');
-            let is_markdown = matches!(stem_ext, Some((stem, "md" | "markdown")) if !stem.is_empty());
+            let is_markdown =
+                matches!(stem_ext, Some((stem, "md" | "markdown")) if !stem.is_empty());
             let is_section = matches!(stem_ext, Some(("_index", _)));
             return is_markdown && !droppings && !is_section;
         }
@@ -94,17 +105,35 @@ pub fn is_post_path(rel: &Path) -> bool {
 
 /// `rel` as the `/`-separated string the rest of Herald uses as a post's key.
 pub fn source_key(rel: &Path) -> String {
-    rel.components().filter_map(|c| c.as_os_str().to_str()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 impl Source {
     /// Opens the content directory. Fails only when the directory itself is unusable.
-    pub fn open(dir: &Path, max_post_bytes: u64, content: ContentSettings) -> Result<Source, SourceError> {
-        let root = dir.canonicalize().map_err(|source| SourceError::Unreadable { path: dir.to_owned(), source })?;
+    pub fn open(
+        dir: &Path,
+        max_post_bytes: u64,
+        content: ContentSettings,
+    ) -> Result<Source, SourceError> {
+        let root = dir
+            .canonicalize()
+            .map_err(|source| SourceError::Unreadable {
+                path: dir.to_owned(),
+                source,
+            })?;
         if !root.is_dir() {
-            return Err(SourceError::NotADirectory { path: dir.to_owned() });
+            return Err(SourceError::NotADirectory {
+                path: dir.to_owned(),
+            });
         }
-        Ok(Source { root, max_post_bytes, content })
+        Ok(Source {
+            root,
+            max_post_bytes,
+            content,
+        })
     }
 
     /// Every post file under the root, as relative paths, sorted. Symlinks are followed only
@@ -118,41 +147,65 @@ impl Source {
         let mut files = Vec::new();
         let problems = std::cell::RefCell::new(Vec::new());
         let problem = |path: &Path, message: String| {
-            let path = path.strip_prefix(&self.root).map(source_key).unwrap_or_default();
-            problems.borrow_mut().push(ParseError { path, line: None, message });
+            let path = path
+                .strip_prefix(&self.root)
+                .map(source_key)
+                .unwrap_or_default();
+            problems.borrow_mut().push(ParseError {
+                path,
+                line: None,
+                message,
+            });
         };
-        if rel_dir.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
+        if rel_dir
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        {
             return (files, Vec::new());
         }
-        let walker = walkdir::WalkDir::new(self.root.join(rel_dir)).follow_links(true).sort_by_file_name().into_iter().filter_entry(|e| {
-            if e.depth() == 0 {
-                return true;
-            }
-            // Never descend into hidden folders such as .git.
-            if e.file_name().to_string_lossy().starts_with('.') {
-                return false;
-            }
-            // A link may point anywhere: follow it only while it stays inside the content dir.
-            if e.path_is_symlink() {
-                match e.path().canonicalize() {
-                    Ok(real) if real.starts_with(&self.root) => {}
-                    Ok(real) => {
-                        problem(e.path(), format!("symlink to {} outside the content directory, skipped", real.display()));
-                        return false;
-                    }
-                    Err(err) => {
-                        problem(e.path(), format!("broken symlink, skipped: {err}"));
-                        return false;
+        let walker = walkdir::WalkDir::new(self.root.join(rel_dir))
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                if e.depth() == 0 {
+                    return true;
+                }
+                // Never descend into hidden folders such as .git.
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    return false;
+                }
+                // A link may point anywhere: follow it only while it stays inside the content dir.
+                if e.path_is_symlink() {
+                    match e.path().canonicalize() {
+                        Ok(real) if real.starts_with(&self.root) => {}
+                        Ok(real) => {
+                            problem(
+                                e.path(),
+                                format!(
+                                    "symlink to {} outside the content directory, skipped",
+                                    real.display()
+                                ),
+                            );
+                            return false;
+                        }
+                        Err(err) => {
+                            problem(e.path(), format!("broken symlink, skipped: {err}"));
+                            return false;
+                        }
                     }
                 }
-            }
-            true
-        });
+                true
+            });
         for entry in walker {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
-                    let message = if err.loop_ancestor().is_some() { "symlink loop, skipped".to_string() } else { err.to_string() };
+                    let message = if err.loop_ancestor().is_some() {
+                        "symlink loop, skipped".to_string()
+                    } else {
+                        err.to_string()
+                    };
                     problem(err.path().unwrap_or(&self.root), message);
                     continue;
                 }
@@ -160,7 +213,9 @@ impl Source {
             if !entry.file_type().is_file() {
                 continue;
             }
-            let Ok(rel) = entry.path().strip_prefix(&self.root) else { continue };
+            let Ok(rel) = entry.path().strip_prefix(&self.root) else {
+                continue;
+            };
             if is_post_path(rel) {
                 files.push(rel.to_owned());
             }
@@ -177,13 +232,21 @@ impl Source {
     /// Reads and parses one post file.
     pub fn load(&self, rel: &Path) -> Read {
         let key = source_key(rel);
-        let fail = |message: String| ParseError { path: key.clone(), line: None, message };
+        let fail = |message: String| ParseError {
+            path: key.clone(),
+            line: None,
+            message,
+        };
         let path = self.root.join(rel);
         let (stamp, result) = match std::fs::metadata(&path) {
             Err(e) => (None, Err(fail(format!("cannot read: {e}")))),
             Ok(meta) if meta.len() > self.max_post_bytes => (
                 Some(Stamp::of(&meta)),
-                Err(fail(format!("file is {} bytes, over the limit of {} (max_post_bytes)", meta.len(), self.max_post_bytes))),
+                Err(fail(format!(
+                    "file is {} bytes, over the limit of {} (max_post_bytes)",
+                    meta.len(),
+                    self.max_post_bytes
+                ))),
             ),
             Ok(meta) => {
                 let result = match std::fs::read(&path) {
@@ -198,21 +261,31 @@ impl Source {
 
     /// Reads and parses many files, on every core. The result is in the order of `files`.
     pub fn load_many(&self, files: &[PathBuf]) -> Vec<Read> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(files.len().max(1));
         let chunk = files.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             let handles: Vec<_> = files
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|rel| self.load(rel)).collect::<Vec<_>>()))
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|rel| self.load(rel)).collect::<Vec<_>>())
+                })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("parser thread panicked")).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("parser thread panicked"))
+                .collect()
         })
     }
 
     /// Lists and reads the whole tree.
     pub fn load_all(&self) -> Loaded {
         let (files, problems) = self.list();
-        Loaded { reads: self.load_many(&files), problems }
+        Loaded {
+            reads: self.load_many(&files),
+            problems,
+        }
     }
 }
 
@@ -222,11 +295,27 @@ mod tests {
 
     #[test]
     fn only_markdown_posts_are_candidates() {
-        for yes in ["post/a.md", "a.markdown", "post/bundle/index.md", "deep/er/x.md"] {
+        for yes in [
+            "post/a.md",
+            "a.markdown",
+            "post/bundle/index.md",
+            "deep/er/x.md",
+        ] {
             assert!(is_post_path(Path::new(yes)), "{yes}");
         }
         for no in [
-            "post/_index.md", "_index.md", ".hidden.md", ".git/x.md", "post/.drafts/a.md", "a.md~", "#a.md#", ".#a.md", "a.md.swp", "a.html", "a.txt", ".md",
+            "post/_index.md",
+            "_index.md",
+            ".hidden.md",
+            ".git/x.md",
+            "post/.drafts/a.md",
+            "a.md~",
+            "#a.md#",
+            ".#a.md",
+            "a.md.swp",
+            "a.html",
+            "a.txt",
+            ".md",
         ] {
             assert!(!is_post_path(Path::new(no)), "{no}");
         }

@@ -26,13 +26,19 @@ pub struct Watcher {
 }
 
 /// Starts watching `root` recursively. Changes arrive on the returned channel.
-pub fn watch(root: &Path, mode: WatchMode, poll_interval: Duration) -> notify::Result<Option<(Watcher, mpsc::UnboundedReceiver<Change>)>> {
+pub fn watch(
+    root: &Path,
+    mode: WatchMode,
+    poll_interval: Duration,
+) -> notify::Result<Option<(Watcher, mpsc::UnboundedReceiver<Change>)>> {
     let (tx, rx) = mpsc::unbounded_channel();
     let handler = move |event: notify::Result<notify::Event>| {
         let change = match event {
             // Our own reads cause access events: ignoring them prevents rebuild loops.
             Ok(event) if matches!(event.kind, EventKind::Access(_)) => return,
-            Ok(event) if event.need_rescan() => Change::Rescan("the kernel's event queue overflowed".into()),
+            Ok(event) if event.need_rescan() => {
+                Change::Rescan("the kernel's event queue overflowed".into())
+            }
             Ok(event) if event.paths.is_empty() => return,
             Ok(event) => Change::Paths(event.paths),
             Err(err) => Change::Rescan(format!("watcher error: {err}")),
@@ -41,8 +47,14 @@ pub fn watch(root: &Path, mode: WatchMode, poll_interval: Duration) -> notify::R
     };
     let mut inner: Box<dyn notify::Watcher + Send> = match mode {
         WatchMode::Off => return Ok(None),
-        WatchMode::Notify => Box::new(notify::RecommendedWatcher::new(handler, notify::Config::default())?),
-        WatchMode::Poll => Box::new(notify::PollWatcher::new(handler, notify::Config::default().with_poll_interval(poll_interval))?),
+        WatchMode::Notify => Box::new(notify::RecommendedWatcher::new(
+            handler,
+            notify::Config::default(),
+        )?),
+        WatchMode::Poll => Box::new(notify::PollWatcher::new(
+            handler,
+            notify::Config::default().with_poll_interval(poll_interval),
+        )?),
     };
     inner.watch(root, RecursiveMode::Recursive)?;
     Ok(Some((Watcher { _inner: inner }, rx)))

@@ -57,7 +57,13 @@ impl Site {
 
     /// Runs `herald <args> --config <this site>` to completion.
     pub fn run(&self, args: &[&str]) -> std::process::Output {
-        let out = Command::new(BIN).args(args).arg("--config").arg(self.config()).env("RUST_LOG", "warn").output().unwrap();
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(self.config())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
         out
     }
 
@@ -80,9 +86,18 @@ impl Site {
             }
             for _ in lines {} // keep the pipe drained
         });
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("herald serve printed its address");
-        let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("address in the first line");
-        let addr: SocketAddr = url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("herald serve printed its address");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("address in the first line");
+        let addr: SocketAddr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
         Server { child, addr }
     }
 }
@@ -140,8 +155,12 @@ impl Server {
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`), bounded in time.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         req.push_str(&format!("{name}: {value}\r\n"));
@@ -150,15 +169,29 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     stream.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Response { status, headers, body: raw[split + 4..].to_vec() }
+    Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
 }
 
 /// Polls `f` until it returns `Some`, failing the test after `timeout`.
@@ -168,7 +201,10 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
