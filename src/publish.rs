@@ -17,6 +17,8 @@ use crate::snapshot::{Resource, Snapshot};
 
 /// URL path of the OPML list of every feed.
 pub const OPML_PATH: &str = "/feeds.opml";
+/// URL path of the JSON list of every feed, for site templates.
+pub const FEED_LIST_PATH: &str = "/feeds.json";
 /// URL path of the human index page.
 pub const INDEX_PATH: &str = "/";
 
@@ -236,12 +238,22 @@ impl Publisher {
         let modified = newest(&heads);
         let opml = feed::render_opml(&self.site, &infos);
         let page = feed::render_index_page(&self.site, &infos);
+        let list = feed::render_feed_list(&self.site, &infos);
         let resources = vec![
             (
                 OPML_PATH.to_string(),
                 Arc::new(Resource::new(
                     "text/x-opml; charset=utf-8",
                     Bytes::from(opml),
+                    modified,
+                    &self.cache_control,
+                )),
+            ),
+            (
+                FEED_LIST_PATH.to_string(),
+                Arc::new(Resource::new(
+                    "application/json; charset=utf-8",
+                    Bytes::from(list),
                     modified,
                     &self.cache_control,
                 )),

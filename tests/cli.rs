@@ -286,6 +286,20 @@ fn serve_publishes_the_sample_site_with_conditional_get() {
     assert!(opml
         .text()
         .contains("https://feeds.example.org/categories/medical-devices/rss.xml"));
+    let list: serde_json::Value =
+        serde_json::from_slice(&server.get("/feeds.json", &[]).body).unwrap();
+    let rust = list["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["slug"] == "rust")
+        .expect("rust in /feeds.json");
+    assert_eq!(rust["taxonomy"], "categories");
+    assert_eq!(rust["term"], "Rust");
+    assert_eq!(
+        rust["atom"],
+        "https://feeds.example.org/categories/rust/atom.xml"
+    );
     let page = server.get("/", &[]);
     assert_eq!(
         page.header("content-type"),

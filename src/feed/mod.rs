@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 mod atom;
 mod json;
+mod list;
 mod opml;
 mod page;
 mod rss;
@@ -90,4 +91,9 @@ pub fn render_opml(site: &Site, feeds: &[FeedInfo]) -> String {
 /// The human page at `/`: every feed with its subscribe links and copyable autodiscovery tags.
 pub fn render_index_page(site: &Site, feeds: &[FeedInfo]) -> String {
     page::render(site, feeds)
+}
+
+/// `/feeds.json`: every feed with its term, slug and URLs, for site templates.
+pub fn render_feed_list(site: &Site, feeds: &[FeedInfo]) -> String {
+    list::render(site, feeds)
 }

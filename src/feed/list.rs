@@ -1,0 +1,63 @@
+//! `/feeds.json`: every feed as JSON, for site templates that link to per-topic feeds
+//! (Hugo can read it at build time with `resources.GetRemote` or from a data file).
+//!
+//! Shape: `{"title", "home_page_url", "feeds": [{"title", "taxonomy", "term", "slug",
+//! "home_page_url", "rss", "atom", "json"}]}`; `taxonomy`, `term` and `slug` are absent for
+//! the global feed. Keys keep this order; feeds keep the caller's order.
+
+use serde::Serialize;
+
+use super::FeedInfo;
+use crate::config::Site;
+
+#[derive(Serialize)]
+struct List<'a> {
+    title: &'a str,
+    home_page_url: &'a str,
+    feeds: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taxonomy: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    term: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slug: Option<&'a str>,
+    home_page_url: &'a str,
+    rss: &'a str,
+    atom: &'a str,
+    json: &'a str,
+}
+
+pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
+    let feeds = feeds
+        .iter()
+        .map(|f| {
+            // `dir` is `<taxonomy>/<slug>/` for a term feed, empty for the global one.
+            let mut parts = f.dir.trim_end_matches('/').splitn(2, '/');
+            let taxonomy = parts.next().filter(|t| !t.is_empty());
+            let slug = parts.next();
+            Entry {
+                title: &f.title,
+                taxonomy,
+                term: f.term.as_deref(),
+                slug,
+                home_page_url: &f.html_url,
+                rss: &f.rss_url,
+                atom: &f.atom_url,
+                json: &f.json_url,
+            }
+        })
+        .collect();
+    let list = List {
+        title: &site.title,
+        home_page_url: &site.base_url,
+        feeds,
+    };
+    let mut out = serde_json::to_string_pretty(&list).expect("plain data serializes");
+    out.push('\n');
+    out
+}
