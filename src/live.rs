@@ -53,6 +53,16 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
     tokio::pin!(shutdown);
     let mut watcher = start_watch(&site, &settings);
     let mut watched_root = root_identity(&site);
+    if watcher.is_some() {
+        // Changes made between the initial read and the watch's start raised no event.
+        rebuild(
+            &mut site,
+            Batch {
+                rescan: Some("catching up with changes made while loading".into()),
+                ..Batch::default()
+            },
+        );
+    }
     let mut next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
     loop {
         let due = site
