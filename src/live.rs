@@ -31,6 +31,8 @@ const MAX_BURST: Duration = Duration::from_millis(500);
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// How often a missing content directory is looked for.
 const ROOT_RETRY: Duration = Duration::from_millis(500);
+/// How often a watch that could not be set up is tried again.
+const WATCH_RETRY: Duration = Duration::from_secs(30);
 
 /// What the loop has accumulated from one burst of events.
 #[derive(Default)]
@@ -72,8 +74,10 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
         let rescan_in =
             next_rescan.map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()));
         let root_missing = !site.source.root.is_dir();
-        let retry = if root_missing || watcher.is_none() && settings.watch != WatchMode::Off {
+        let retry = if root_missing {
             ROOT_RETRY
+        } else if watcher.is_none() && settings.watch != WatchMode::Off {
+            WATCH_RETRY
         } else {
             MAX_SLEEP
         };
@@ -120,10 +124,13 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
             }
             _ = sleep(retry), if retry < MAX_SLEEP => {
                 if site.source.root.is_dir() {
-                    // The directory is back (or the watch can be retried): watch it, then compare.
+                    // The directory is back, or the watch can be retried: watch, then compare.
                     watcher = start_watch(&site, &settings);
                     watched_root = root_identity(&site);
-                    rebuild(&mut site, Batch { rescan: Some("content directory is back".into()), ..Batch::default() });
+                    if root_missing || watcher.is_some() {
+                        let reason = if root_missing { "content directory is back" } else { "watching again" };
+                        rebuild(&mut site, Batch { rescan: Some(reason.into()), ..Batch::default() });
+                    }
                 }
             }
         }
@@ -182,11 +189,19 @@ fn start_watch(
     site: &Site,
     settings: &LiveSettings,
 ) -> Option<(Watcher, UnboundedReceiver<Change>)> {
-    match watch::watch(&site.source.root, settings.watch, settings.poll_interval) {
+    let root = &site.source.root;
+    match watch::watch(root, settings.watch, settings.poll_interval) {
         Ok(watcher) => watcher,
+        Err(err) if settings.watch == WatchMode::Notify => {
+            // Typically the inotify watch limit. Polling sees every change too, only later.
+            tracing::warn!(error = %err, dir = %root.display(), "cannot watch the content directory with kernel events; polling it instead (raise fs.inotify.max_user_watches to avoid this)");
+            watch::watch(root, WatchMode::Poll, settings.poll_interval)
+                .map_err(|err| tracing::warn!(error = %err, dir = %root.display(), "cannot poll the content directory either; will retry"))
+                .ok()
+                .flatten()
+        }
         Err(err) => {
-            // Typically the inotify watch limit: say so and keep retrying (and rescanning).
-            tracing::warn!(error = %err, dir = %site.source.root.display(), "cannot watch the content directory; will retry (raise fs.inotify.max_user_watches, or set `watch: poll`)");
+            tracing::warn!(error = %err, dir = %root.display(), "cannot watch the content directory; will retry");
             None
         }
     }
