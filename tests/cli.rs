@@ -192,7 +192,7 @@ fn serve_publishes_the_sample_site_with_conditional_get() {
             "Herald ships per-topic feeds",
             "Error messages an operator can act on",
             "Conditional GET, exactly",
-            "Wearables & the <head> of the security queue",
+            "Wearables & the front of the security queue",
             "Markdown in feeds",
             "3 Ways to Manage the Cyber Risk Posed by Connected Medical Devices",
         ]
