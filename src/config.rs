@@ -323,7 +323,10 @@ impl Settings {
             }
         };
         check("listen", self.listen != new.listen);
-        check("max_connections", self.max_connections != new.max_connections);
+        check(
+            "max_connections",
+            self.max_connections != new.max_connections,
+        );
         check(
             "header_read_timeout_secs",
             self.header_read_timeout != new.header_read_timeout,
@@ -332,7 +335,10 @@ impl Settings {
             "keep_alive_timeout_secs",
             self.keep_alive_timeout != new.keep_alive_timeout,
         );
-        check("shutdown_grace_secs", self.shutdown_grace != new.shutdown_grace);
+        check(
+            "shutdown_grace_secs",
+            self.shutdown_grace != new.shutdown_grace,
+        );
         check("log_format", self.log_format != new.log_format);
         check("health_path", self.health_path != new.health_path);
         check("metrics_path", self.metrics_path != new.metrics_path);
@@ -411,7 +417,7 @@ mod tests {
         assert!(err.to_string().contains("health_path"), "{err}");
         let err = load("health_path: /x\nmetrics_path: /x\n").unwrap_err();
         assert!(err.to_string().contains("different"), "{err}");
-        let err = load("log_format: yaml\n").unwrap_err();
+        let err = Config::from_yaml(p, "log_format: yaml\n").unwrap_err();
         assert!(err.to_string().starts_with("h.yaml:1: "), "{err}");
     }
 
@@ -420,7 +426,9 @@ mod tests {
         let p = Path::new("h.yaml");
         let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p).unwrap();
         let old = load("title: A\n");
-        assert!(old.needs_restart(&load("title: B\nwatch: poll\n")).is_empty());
+        assert!(old
+            .needs_restart(&load("title: B\nwatch: poll\n"))
+            .is_empty());
         let mut new = load("listen: 127.0.0.1:9999\nlog_format: json\ntitle: B\n");
         assert_eq!(old.needs_restart(&new), ["listen", "log_format"]);
         new.keep_fixed(&old);

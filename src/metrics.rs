@@ -122,7 +122,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("herald");
         let requests_family = Family::<RequestLabels, Counter>::default();
         let requests = ROUTES.map(|(_, route)| {
-            STATUSES.map(|status| requests_family.get_or_create_owned(&RequestLabels { route, status }))
+            STATUSES
+                .map(|status| requests_family.get_or_create_owned(&RequestLabels { route, status }))
         });
         registry.register(
             "http_requests",
@@ -130,7 +131,8 @@ impl Metrics {
             requests_family,
         );
         let bytes_family = Family::<RouteLabels, Counter>::default();
-        let bytes = ROUTES.map(|(_, route)| bytes_family.get_or_create_owned(&RouteLabels { route }));
+        let bytes =
+            ROUTES.map(|(_, route)| bytes_family.get_or_create_owned(&RouteLabels { route }));
         registry.register(
             "http_response_body_bytes",
             "Response body bytes sent (as encoded on the wire, headers not included), by route class",
@@ -152,7 +154,11 @@ impl Metrics {
         let posts = Gauge::default();
         registry.register("posts", "Posts in the index", posts.clone());
         let feeds = Gauge::default();
-        registry.register("feeds", "Feeds served (each in RSS, Atom and JSON Feed)", feeds.clone());
+        registry.register(
+            "feeds",
+            "Feeds served (each in RSS, Atom and JSON Feed)",
+            feeds.clone(),
+        );
         let problems = Gauge::default();
         registry.register(
             "content_problems",
@@ -293,6 +299,9 @@ mod tests {
         let text = m.encode();
         assert!(text.contains("herald_rebuilds_total 1\n"), "{text}");
         assert!(text.contains("herald_posts 7\n"), "{text}");
-        assert!(text.contains("herald_rebuild_duration_seconds_count 1\n"), "{text}");
+        assert!(
+            text.contains("herald_rebuild_duration_seconds_count 1\n"),
+            "{text}"
+        );
     }
 }

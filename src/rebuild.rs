@@ -50,7 +50,10 @@ pub struct Site {
 impl Site {
     /// Reads the whole content directory and publishes the first snapshot.
     pub fn load(settings: &Settings) -> Result<Site, SourceError> {
-        Site::load_into(settings, Arc::new(ArcSwap::from_pointee(Snapshot::default())))
+        Site::load_into(
+            settings,
+            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+        )
     }
 
     /// [`Site::load`], publishing into an existing handle: how a reloaded configuration

@@ -17,9 +17,8 @@ use crate::rebuild::Site;
 pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, Site), String> {
     let path = &running.config_path;
     tracing::info!(config = %path.display(), "reloading the configuration");
-    let mut new = config::load(path).map_err(|err| {
-        format!("configuration rejected, still serving the previous one: {err}")
-    })?;
+    let mut new = config::load(path)
+        .map_err(|err| format!("configuration rejected, still serving the previous one: {err}"))?;
     let fixed = running.needs_restart(&new);
     if !fixed.is_empty() {
         tracing::warn!(
@@ -30,7 +29,10 @@ pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, 
     }
     // Each unusable post is logged as it is read, as at startup.
     let site = Site::load_into(&new, shared.clone()).map_err(|err| {
-        format!("configuration rejected, still serving the previous one: {path}: {err}", path = path.display())
+        format!(
+            "configuration rejected, still serving the previous one: {path}: {err}",
+            path = path.display()
+        )
     })?;
     Ok((new, site))
 }

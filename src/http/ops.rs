@@ -123,7 +123,10 @@ mod tests {
     fn health_is_503_until_the_first_rebuild_then_200_with_counts() {
         let ops = ops();
         let (r, route) = ops.respond(&get("/healthz")).unwrap();
-        assert_eq!((r.status(), route), (StatusCode::SERVICE_UNAVAILABLE, Route::Health));
+        assert_eq!(
+            (r.status(), route),
+            (StatusCode::SERVICE_UNAVAILABLE, Route::Health)
+        );
         ops.metrics.rebuild(Duration::from_millis(3), 4, 2, 1);
         let (r, _) = ops.respond(&get("/healthz")).unwrap();
         assert_eq!(r.status(), StatusCode::OK);

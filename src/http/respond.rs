@@ -231,7 +231,8 @@ mod tests {
     #[test]
     fn requests_are_classified_for_the_metrics() {
         let now = SystemTime::now();
-        let class = |m: Method, uri: &str| respond_classified(&req(m, uri, &[]), &snapshot(), now).1;
+        let class =
+            |m: Method, uri: &str| respond_classified(&req(m, uri, &[]), &snapshot(), now).1;
         assert_eq!(class(Method::GET, "/rss.xml"), Route::Feed);
         assert_eq!(class(Method::HEAD, "/tiny"), Route::Listing);
         assert_eq!(class(Method::GET, "/nope"), Route::Other);
