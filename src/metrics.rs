@@ -289,6 +289,13 @@ mod tests {
     }
 
     #[test]
+    fn the_route_table_is_in_enum_order() {
+        for (i, (route, _)) in ROUTES.iter().enumerate() {
+            assert_eq!(*route as usize, i);
+        }
+    }
+
+    #[test]
     fn health_is_none_until_the_first_rebuild() {
         let m = Metrics::new();
         assert_eq!(m.health(), None);

@@ -132,6 +132,7 @@ fn ready_after_feeds_are_served_watchdog_reload_and_stopping() {
     let rss = server.get("/rss.xml", &[]);
     assert_eq!(rss.status, 200);
     assert!(rss.text().contains("Beta"));
+    let etag = rss.header("etag").unwrap().to_owned();
 
     // Watchdog pings at half of WATCHDOG_USEC.
     notify.wait_for("WATCHDOG=1");
@@ -146,7 +147,10 @@ fn ready_after_feeds_are_served_watchdog_reload_and_stopping() {
         .expect("MONOTONIC_USEC with RELOADING=1");
     assert!(usec.parse::<u64>().unwrap() > 0);
     notify.wait_for("READY=1");
-    assert_eq!(server.get("/rss.xml", &[]).status, 200);
+    // Same config, same content: a reload rebuilds everything and changes no byte.
+    let again = server.get("/rss.xml", &[]);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
 
     // SIGTERM: STOPPING=1, then a clean exit.
     signal(&server, libc::SIGTERM);
