@@ -54,6 +54,22 @@ pub struct Config {
     pub poll_interval_ms: u64,
     /// Seconds between full rescans of the content dir (a safety net); 0 turns them off.
     pub rescan_interval_secs: u64,
+    /// Log lines on stderr: `text` (human-readable) or `json` (one object a line).
+    pub log_format: LogFormat,
+    /// Path of the health endpoint (JSON); empty turns it off.
+    pub health_path: String,
+    /// Path of the Prometheus metrics endpoint; empty turns it off.
+    pub metrics_path: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event, fields at the top level.
+    Json,
 }
 
 /// How the content directory is watched.
@@ -94,6 +110,9 @@ impl Default for Config {
             watch_debounce_ms: 10,
             poll_interval_ms: 1000,
             rescan_interval_secs: 600,
+            log_format: LogFormat::Text,
+            health_path: "/healthz".into(),
+            metrics_path: "/metrics".into(),
         }
     }
 }
@@ -140,6 +159,11 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// `None`: no periodic rescans.
     pub rescan_interval: Option<Duration>,
+    pub log_format: LogFormat,
+    /// `None`: no health endpoint.
+    pub health_path: Option<String>,
+    /// `None`: no metrics endpoint.
+    pub metrics_path: Option<String>,
 }
 
 /// What a feed says about the site as a whole.
@@ -228,6 +252,14 @@ impl Config {
                 "taxonomy name {bad:?} must be letters, digits, '-' or '_'"
             )));
         }
+        let health_path = endpoint_path("health_path", &self.health_path).map_err(invalid)?;
+        let metrics_path = endpoint_path("metrics_path", &self.metrics_path).map_err(invalid)?;
+        if health_path.is_some() && health_path == metrics_path {
+            return Err(invalid(format!(
+                "health_path and metrics_path are both {:?}: give them different paths",
+                self.health_path
+            )));
+        }
         let folder = path.parent().unwrap_or(Path::new("."));
         let content_dir = folder.join(&self.content_dir);
         Ok(Settings {
@@ -258,7 +290,71 @@ impl Config {
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
             rescan_interval: (self.rescan_interval_secs > 0)
                 .then(|| Duration::from_secs(self.rescan_interval_secs)),
+            log_format: self.log_format,
+            health_path,
+            metrics_path,
         })
+    }
+}
+
+/// An endpoint path: empty turns the endpoint off; otherwise an absolute path without a
+/// query, so it can be compared with request paths as is.
+fn endpoint_path(key: &str, value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.starts_with('/') || value.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{key} {value:?} must be an absolute path such as /healthz (or empty to turn it off)"
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+impl Settings {
+    /// The keys whose new values in `new` a running server cannot take on: they are fixed
+    /// when the listener, the connection handling or the logger is set up.
+    pub fn needs_restart(&self, new: &Settings) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let mut check = |key: &'static str, differs: bool| {
+            if differs {
+                keys.push(key);
+            }
+        };
+        check("listen", self.listen != new.listen);
+        check(
+            "max_connections",
+            self.max_connections != new.max_connections,
+        );
+        check(
+            "header_read_timeout_secs",
+            self.header_read_timeout != new.header_read_timeout,
+        );
+        check(
+            "keep_alive_timeout_secs",
+            self.keep_alive_timeout != new.keep_alive_timeout,
+        );
+        check(
+            "shutdown_grace_secs",
+            self.shutdown_grace != new.shutdown_grace,
+        );
+        check("log_format", self.log_format != new.log_format);
+        check("health_path", self.health_path != new.health_path);
+        check("metrics_path", self.metrics_path != new.metrics_path);
+        keys
+    }
+
+    /// Takes the running values of every key [`Settings::needs_restart`] compares.
+    pub fn keep_fixed(&mut self, running: &Settings) {
+        self.listen = running.listen;
+        self.max_connections = running.max_connections;
+        self.header_read_timeout = running.header_read_timeout;
+        self.keep_alive_timeout = running.keep_alive_timeout;
+        self.shutdown_grace = running.shutdown_grace;
+        self.log_format = running.log_format;
+        self.health_path = running.health_path.clone();
+        self.metrics_path = running.metrics_path.clone();
     }
 }
 
@@ -305,6 +401,39 @@ mod tests {
             });
             assert!(documented, "config/herald.yaml does not document `{key}`");
         }
+    }
+
+    #[test]
+    fn endpoint_paths_can_be_turned_off_and_must_be_absolute_and_distinct() {
+        let p = Path::new("h.yaml");
+        let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p);
+        let s = load("").unwrap();
+        assert_eq!(s.health_path.as_deref(), Some("/healthz"));
+        assert_eq!(s.metrics_path.as_deref(), Some("/metrics"));
+        let s = load("health_path: ''\nmetrics_path: /ops/metrics\n").unwrap();
+        assert_eq!(s.health_path, None);
+        assert_eq!(s.metrics_path.as_deref(), Some("/ops/metrics"));
+        let err = load("health_path: healthz\n").unwrap_err();
+        assert!(err.to_string().contains("health_path"), "{err}");
+        let err = load("health_path: /x\nmetrics_path: /x\n").unwrap_err();
+        assert!(err.to_string().contains("different"), "{err}");
+        let err = Config::from_yaml(p, "log_format: yaml\n").unwrap_err();
+        assert!(err.to_string().starts_with("h.yaml:1: "), "{err}");
+    }
+
+    #[test]
+    fn needs_restart_names_only_the_keys_fixed_at_start() {
+        let p = Path::new("h.yaml");
+        let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p).unwrap();
+        let old = load("title: A\n");
+        assert!(old
+            .needs_restart(&load("title: B\nwatch: poll\n"))
+            .is_empty());
+        let mut new = load("listen: 127.0.0.1:9999\nlog_format: json\ntitle: B\n");
+        assert_eq!(old.needs_restart(&new), ["listen", "log_format"]);
+        new.keep_fixed(&old);
+        assert!(old.needs_restart(&new).is_empty());
+        assert_eq!(new.site.title, "B");
     }
 
     #[test]

@@ -18,7 +18,12 @@
 //! - [`rebuild`]: the single owner of index, publisher and served snapshot; applies changes.
 //! - [`live`]: the serve-time loop: watcher hints, the clock and rescans become rebuilds.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
-//! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown.
+//! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
+//!   and the health and metrics endpoints beside the feeds.
+//! - [`metrics`]: request, rebuild and content counters for `/metrics` and `/healthz`.
+//! - [`reload`]: re-reading the config on SIGHUP; a rejected file leaves the site as it was.
+//! - [`systemd`]: `sd_notify` (ready, status, reloading, stopping, watchdog) and socket activation.
+//! - [`logging`]: `tracing` to stderr as text or JSON, journald-aware.
 
 pub mod config;
 pub mod content;
@@ -26,9 +31,13 @@ pub mod feed;
 pub mod http;
 pub mod index;
 pub mod live;
+pub mod logging;
+pub mod metrics;
 pub mod output;
 pub mod post;
 pub mod publish;
 pub mod rebuild;
+pub mod reload;
 pub mod snapshot;
 pub mod source;
+pub mod systemd;

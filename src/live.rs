@@ -1,18 +1,27 @@
 //! The loop that keeps a served site current: it turns watcher hints, the clock (scheduled
 //! and expiring posts) and periodic rescans into changes of the [`Site`], coalescing bursts
 //! of events into one rebuild, and survives the content directory vanishing.
+//!
+//! It is also the site's only owner, so it is where a reload (SIGHUP) swaps in a site built
+//! from the re-read config ([`crate::reload`]), where every rebuild is reported (metrics,
+//! systemd `STATUS=`), and where the systemd watchdog is fed: a loop wedged in a rebuild
+//! stops the pings and systemd restarts the service.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{SecondsFormat, Utc};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, timeout_at};
 
-use crate::config::WatchMode;
+use crate::config::{Settings, WatchMode};
+use crate::metrics::Metrics;
 use crate::rebuild::{Applied, Site};
 use crate::source::watch::{self, Change, Watcher};
+use crate::{reload, systemd};
 
 /// How the loop watches and how eagerly it rebuilds.
 #[derive(Debug, Clone)]
@@ -22,6 +31,26 @@ pub struct LiveSettings {
     pub debounce: Duration,
     pub poll_interval: Duration,
     pub rescan_interval: Option<Duration>,
+}
+
+impl LiveSettings {
+    pub fn from_settings(settings: &Settings) -> LiveSettings {
+        LiveSettings {
+            watch: settings.watch,
+            debounce: settings.watch_debounce,
+            poll_interval: settings.poll_interval,
+            rescan_interval: settings.rescan_interval,
+        }
+    }
+}
+
+/// What the loop reports to, and hears from, the rest of the process.
+pub struct Hooks {
+    pub metrics: Arc<Metrics>,
+    /// One message per reload request (SIGHUP): re-read the config file.
+    pub reload: UnboundedReceiver<()>,
+    /// How often to send `WATCHDOG=1`; `None` when systemd armed no watchdog.
+    pub watchdog: Option<Duration>,
 }
 
 /// A burst of events is cut off after this long even if events keep coming, so a
@@ -50,22 +79,21 @@ impl Batch {
     }
 }
 
-/// Runs until `shutdown` resolves.
-pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<Output = ()>) {
+/// Runs until `shutdown` resolves. `config` is what `site` was built from: a reload
+/// compares the re-read file with it.
+pub async fn run(
+    mut site: Site,
+    mut config: Settings,
+    mut hooks: Hooks,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
-    let mut watcher = start_watch(&site, &settings);
+    let metrics = hooks.metrics.clone();
+    let mut settings = LiveSettings::from_settings(&config);
+    let mut watcher = watch_and_catch_up(&mut site, &settings, &metrics);
     let mut watched_root = root_identity(&site);
-    if watcher.is_some() {
-        // Changes made between the initial read and the watch's start raised no event.
-        rebuild(
-            &mut site,
-            Batch {
-                rescan: Some("catching up with changes made while loading".into()),
-                ..Batch::default()
-            },
-        );
-    }
     let mut next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
+    let mut next_ping = tokio::time::Instant::now();
     loop {
         let due = site
             .next_timed_change()
@@ -89,6 +117,33 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
         };
         tokio::select! {
             _ = &mut shutdown => return,
+            _ = tokio::time::sleep_until(next_ping), if hooks.watchdog.is_some() => {
+                systemd::watchdog();
+                next_ping = tokio::time::Instant::now() + hooks.watchdog.unwrap_or(MAX_SLEEP);
+            }
+            Some(()) = hooks.reload.recv() => {
+                systemd::reloading();
+                let started = Instant::now();
+                match reload::reload(&config, &site.shared()) {
+                    Ok((new_config, new_site)) => {
+                        metrics.reload(true);
+                        site = new_site;
+                        config = new_config;
+                        settings = LiveSettings::from_settings(&config);
+                        watcher = watch_and_catch_up(&mut site, &settings, &metrics);
+                        watched_root = root_identity(&site);
+                        next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
+                        tracing::info!(config = %config.config_path.display(), "configuration reloaded");
+                        let status = report(&site, &metrics, started.elapsed());
+                        systemd::ready(&status);
+                    }
+                    Err(error) => {
+                        metrics.reload(false);
+                        tracing::error!("{error}");
+                        systemd::ready(&format!("{}; last reload rejected: {error}", status_line(&metrics)));
+                    }
+                }
+            }
             change = events => {
                 let Some(change) = change else {
                     watcher = None;
@@ -109,18 +164,19 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
                     watched_root = root;
                     batch.rescan = Some("content directory was replaced".into());
                 }
-                rebuild(&mut site, batch);
+                rebuild(&mut site, batch, &metrics);
             }
             _ = sleep(due) => {
                 let started = Instant::now();
                 let stats = site.publish();
                 if stats.rendered > 0 {
                     tracing::info!(rendered = stats.rendered, feeds = stats.feeds, elapsed_us = started.elapsed().as_micros() as u64, "scheduled or expiring posts changed the feeds");
+                    systemd::status(&report(&site, &metrics, started.elapsed()));
                 }
             }
             _ = sleep(rescan_in), if next_rescan.is_some() => {
                 next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
-                rebuild(&mut site, Batch { rescan: Some("periodic rescan".into()), ..Batch::default() });
+                rebuild(&mut site, Batch { rescan: Some("periodic rescan".into()), ..Batch::default() }, &metrics);
             }
             _ = sleep(retry), if retry < MAX_SLEEP => {
                 if site.source.root.is_dir() {
@@ -129,7 +185,7 @@ pub async fn run(mut site: Site, settings: LiveSettings, shutdown: impl Future<O
                     watched_root = root_identity(&site);
                     if root_missing || watcher.is_some() {
                         let reason = if root_missing { "content directory is back" } else { "watching again" };
-                        rebuild(&mut site, Batch { rescan: Some(reason.into()), ..Batch::default() });
+                        rebuild(&mut site, Batch { rescan: Some(reason.into()), ..Batch::default() }, &metrics);
                     }
                 }
             }
@@ -149,8 +205,36 @@ async fn collect_burst(rx: &mut UnboundedReceiver<Change>, batch: &mut Batch, de
     }
 }
 
+/// Records a rebuild that just finished (metrics) and returns the line for `systemctl status`.
+pub fn report(site: &Site, metrics: &Metrics, elapsed: Duration) -> String {
+    metrics.rebuild(
+        elapsed,
+        site.index.len(),
+        site.index.feed_keys().len(),
+        site.problem_count(),
+    );
+    status_line(metrics)
+}
+
+/// What is served, for `systemctl status`: "12 posts, 9 feeds, 0 content problems; last
+/// rebuild 2024-05-01T12:00:00Z (3 ms)".
+pub fn status_line(metrics: &Metrics) -> String {
+    let Some(health) = metrics.health() else {
+        return "loading the content".into();
+    };
+    let when: chrono::DateTime<Utc> = health.last_rebuild.into();
+    format!(
+        "{} posts, {} feeds, {} content problems; last rebuild {} ({} ms)",
+        health.posts,
+        health.feeds,
+        health.problems,
+        when.to_rfc3339_opts(SecondsFormat::Secs, true),
+        health.last_rebuild_duration.as_millis()
+    )
+}
+
 /// Applies a batch to the site and publishes the result, logging what it did.
-fn rebuild(site: &mut Site, batch: Batch) {
+fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
     let started = Instant::now();
     if !site.source.root.is_dir() {
         // Never turn a missing directory into "every post was deleted".
@@ -159,6 +243,7 @@ fn rebuild(site: &mut Site, batch: Batch) {
     let applied: Applied = match &batch.rescan {
         Some(reason) => {
             tracing::info!(reason = %reason, "rescanning the content directory");
+            metrics.rescan();
             site.rescan()
         }
         None => site.apply_paths(&batch.paths),
@@ -176,6 +261,7 @@ fn rebuild(site: &mut Site, batch: Batch) {
             "rebuilt"
         );
     }
+    systemd::status(&report(site, metrics, started.elapsed()));
 }
 
 /// Device and inode of the content directory, `None` while it is missing.
@@ -183,6 +269,28 @@ fn root_identity(site: &Site) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(&site.source.root).ok()?;
     meta.is_dir().then(|| (meta.dev(), meta.ino()))
+}
+
+/// Starts watching a freshly loaded site, then compares it with the disk once: changes
+/// made between the read and the watch's start raised no event.
+fn watch_and_catch_up(
+    site: &mut Site,
+    settings: &LiveSettings,
+    metrics: &Metrics,
+) -> Option<(Watcher, UnboundedReceiver<Change>)> {
+    let watcher = start_watch(site, settings);
+    if watcher.is_some() {
+        let reason = "catching up with changes made while loading";
+        rebuild(
+            site,
+            Batch {
+                rescan: Some(reason.into()),
+                ..Batch::default()
+            },
+            metrics,
+        );
+    }
+    watcher
 }
 
 fn start_watch(

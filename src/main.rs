@@ -3,14 +3,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald::config::{self, Settings};
-use herald::http::{self, HttpSettings};
-use herald::live::{self, LiveSettings};
+use herald::http::{self, HttpSettings, Ops};
+use herald::live::{self, Hooks};
+use herald::metrics::Metrics;
 use herald::rebuild::Site;
-use herald::{content::ParseError, output};
+use herald::{content::ParseError, logging, output, systemd};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.
 const EXIT_CONFIG: u8 = 78;
@@ -53,7 +56,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
     let config_path = match &cli.command {
         Command::Serve { config, .. }
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    logging::init(settings.log_format);
     let result = match cli.command {
         Command::Serve { listen, .. } => serve(settings, listen),
         Command::Build { out, .. } => build(&settings, &out),
@@ -79,15 +82,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// A problem as the operator opens it: the path under the content dir, then the line.
@@ -134,18 +128,38 @@ fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Serves until SIGTERM/SIGINT, then lets in-flight requests finish and exits 0.
+///
+/// Order matters under systemd (`Type=notify`): signal handlers first (an early SIGHUP
+/// must not kill the process), then the listener (inherited from socket activation, or
+/// bound here), then the content, and only then `READY=1`.
 fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+    // Before the runtime starts its threads: this clears the LISTEN_* variables.
+    let inherited = systemd::take_listener().context("cannot use the socket systemd passed")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let site = load_site(&settings)?;
-        let addr = listen.unwrap_or(settings.listen);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let mut signals = Signals::install()?;
+        let listener = match inherited {
+            Some(socket) => {
+                tracing::info!("serving on the socket systemd passed (socket activation); `listen` is not used");
+                tokio::net::TcpListener::from_std(socket)
+                    .context("cannot use the socket systemd passed")?
+            }
+            None => {
+                let addr = listen.unwrap_or(settings.listen);
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?
+            }
+        };
         let local = listener.local_addr().context("listener has no address")?;
+        let metrics = Arc::new(Metrics::new());
+        let started = Instant::now();
+        let site = load_site(&settings)?;
+        let status = live::report(&site, &metrics, started.elapsed());
         let snapshot = site.shared();
         println!(
             "herald: serving {} posts on http://{local}/",
@@ -160,21 +174,32 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             keep_alive_timeout: settings.keep_alive_timeout,
             shutdown_grace: settings.shutdown_grace,
         };
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let live_settings = LiveSettings {
-            watch: settings.watch,
-            debounce: settings.watch_debounce,
-            poll_interval: settings.poll_interval,
-            rescan_interval: settings.rescan_interval,
+        let ops = Ops {
+            metrics: metrics.clone(),
+            health_path: settings.health_path.clone(),
+            metrics_path: settings.metrics_path.clone(),
         };
-        let owner = tokio::spawn(live::run(site, live_settings, wait_for(stop_rx.clone())));
-        let server = tokio::spawn(http::serve(
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+        let hooks = Hooks {
+            metrics,
+            reload: reload_rx,
+            watchdog: systemd::watchdog_interval(),
+        };
+        let owner = tokio::spawn(live::run(site, settings, hooks, wait_for(stop_rx.clone())));
+        let server = tokio::spawn(http::serve_with(
             listener,
             snapshot,
             http_settings,
+            ops,
             wait_for(stop_rx),
         ));
-        shutdown_signal().await;
+        // The listener is bound (connections queue in its backlog until the server task
+        // accepts them) and the first snapshot is published.
+        systemd::ready(&status);
+        tracing::info!(address = %local, "{status}");
+        signals.serve_until_stopped(&reload_tx).await;
+        systemd::stopping();
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         server
@@ -190,12 +215,34 @@ async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// The signals `serve` handles.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let install = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
+        Ok(Signals {
+            term: install(SignalKind::terminate())?,
+            int: install(SignalKind::interrupt())?,
+            hup: install(SignalKind::hangup())?,
+        })
+    }
+
+    /// Passes each SIGHUP on as a reload request; returns on SIGTERM or SIGINT (Ctrl-C).
+    async fn serve_until_stopped(&mut self, reload: &tokio::sync::mpsc::UnboundedSender<()>) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => {
+                    let _ = reload.send(());
+                }
+            }
+        }
     }
 }

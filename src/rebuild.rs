@@ -50,6 +50,16 @@ pub struct Site {
 impl Site {
     /// Reads the whole content directory and publishes the first snapshot.
     pub fn load(settings: &Settings) -> Result<Site, SourceError> {
+        Site::load_into(
+            settings,
+            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+        )
+    }
+
+    /// [`Site::load`], publishing into an existing handle: how a reloaded configuration
+    /// takes over the snapshot the server is already reading. Nothing is stored into
+    /// `shared` unless the content directory can be opened.
+    pub fn load_into(settings: &Settings, shared: SharedSnapshot) -> Result<Site, SourceError> {
         let started = Instant::now();
         let source = Source::open(
             &settings.content_dir,
@@ -64,7 +74,7 @@ impl Site {
             stamps: BTreeMap::new(),
             problems: BTreeMap::new(),
             tree_problems: loaded.problems,
-            shared: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            shared,
         };
         for read in loaded.reads {
             site.take(read);
@@ -247,6 +257,11 @@ impl Site {
         }
         out.sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
         out
+    }
+
+    /// How many problems [`Site::problems`] would list, without building the list.
+    pub fn problem_count(&self) -> usize {
+        self.problems.len() + self.tree_problems.len() + self.index.duplicate_ids().len()
     }
 
     /// How long until a post comes due or expires, if any will.

@@ -6,6 +6,9 @@
 //! - [`conditional`]: `If-None-Match` / `If-Modified-Since` evaluation.
 //! - [`negotiate`]: `Accept-Encoding` → which precomputed encoding to send.
 //! - [`idle`]: closing connections on which no bytes move for `keep_alive_timeout`.
+//! - [`ops`]: the health and metrics endpoints, answered beside the snapshot.
+//!
+//! Every answered request is counted in [`crate::metrics`] (route class, status, body bytes).
 //!
 //! Connection handling:
 //! - At most `max_connections` connections are served at once: a semaphore permit is
@@ -28,7 +31,10 @@
 mod conditional;
 mod idle;
 mod negotiate;
+mod ops;
 mod respond;
+
+pub use ops::Ops;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,7 +43,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
@@ -69,13 +75,25 @@ const MAX_BUF_SIZE: usize = 16 * 1024;
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Accepts connections on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish for at most `shutdown_grace`.
+/// requests finish for at most `shutdown_grace`. No health or metrics endpoint.
 pub async fn serve(
     listener: TcpListener,
     snapshot: SharedSnapshot,
     settings: HttpSettings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, snapshot, settings, Ops::disabled(), shutdown).await
+}
+
+/// [`serve`], counting requests in `ops.metrics` and answering its endpoints.
+pub async fn serve_with(
+    listener: TcpListener,
+    snapshot: SharedSnapshot,
+    settings: HttpSettings,
+    ops: Ops,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let ops = Arc::new(ops);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -123,10 +141,19 @@ pub async fn serve(
         let activity = idle::Activity::new();
         let io = TokioIo::new(idle::Tracked::new(stream, activity.clone()));
         let snapshot = snapshot.clone();
+        let ops = ops.clone();
         let service = service_fn(move |req: Request<Incoming>| {
-            // One load per request: the whole response comes from this one snapshot.
-            let current = snapshot.load();
-            let response = respond::respond(&req, &current, SystemTime::now());
+            let (response, route) = match ops.respond(&req) {
+                Some(answer) => answer,
+                None => {
+                    // One load per request: the whole response comes from this one snapshot.
+                    let current = snapshot.load();
+                    respond::respond_classified(&req, &current, SystemTime::now())
+                }
+            };
+            let body_bytes = response.body().size_hint().exact().unwrap_or(0);
+            ops.metrics
+                .request(route, response.status().as_u16(), body_bytes);
             debug!(%peer, method = %req.method(), uri = %req.uri(), status = response.status().as_u16(), "request");
             std::future::ready(Ok::<_, Infallible>(response))
         });

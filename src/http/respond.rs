@@ -30,6 +30,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{conditional, negotiate};
+use crate::metrics::Route;
 use crate::snapshot::{Encoding, Resource, Snapshot};
 
 /// The response body type: always fully in memory.
@@ -43,15 +44,45 @@ const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 const BR: HeaderValue = HeaderValue::from_static("br");
 
 /// Answers `req` from `snapshot`. `now` is only used to reject future `If-Modified-Since`.
+#[cfg(test)]
 pub fn respond<B>(req: &Request<B>, snapshot: &Snapshot, now: SystemTime) -> Response<Body> {
+    respond_classified(req, snapshot, now).0
+}
+
+/// Answers `req` from `snapshot`, and says what kind of resource it was for (for the
+/// metrics). `now` is only used to reject future `If-Modified-Since`.
+pub fn respond_classified<B>(
+    req: &Request<B>,
+    snapshot: &Snapshot,
+    now: SystemTime,
+) -> (Response<Body>, Route) {
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
-        _ => return method_not_allowed(),
+        _ => return (method_not_allowed(), Route::Other),
     };
     match snapshot.get(req.uri().path()) {
-        Some(resource) => serve_resource(req.headers(), resource, head, now),
-        None => not_found(head),
+        Some(resource) => (
+            serve_resource(req.headers(), resource, head, now),
+            route_of(resource),
+        ),
+        None => (not_found(head), Route::Other),
+    }
+}
+
+/// Feeds are told apart from the listings (index page, OPML, `/feeds.json`) by their media
+/// type: a prefix comparison on bytes already in the snapshot.
+fn route_of(resource: &Resource) -> Route {
+    const FEED_TYPES: [&[u8]; 3] = [
+        b"application/rss+xml",
+        b"application/atom+xml",
+        b"application/feed+json",
+    ];
+    let content_type = resource.content_type.as_bytes();
+    if FEED_TYPES.iter().any(|t| content_type.starts_with(t)) {
+        Route::Feed
+    } else {
+        Route::Listing
     }
 }
 
@@ -195,6 +226,17 @@ mod tests {
             SystemTime::now(),
         );
         assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn requests_are_classified_for_the_metrics() {
+        let now = SystemTime::now();
+        let class =
+            |m: Method, uri: &str| respond_classified(&req(m, uri, &[]), &snapshot(), now).1;
+        assert_eq!(class(Method::GET, "/rss.xml"), Route::Feed);
+        assert_eq!(class(Method::HEAD, "/tiny"), Route::Listing);
+        assert_eq!(class(Method::GET, "/nope"), Route::Other);
+        assert_eq!(class(Method::POST, "/rss.xml"), Route::Other);
     }
 
     #[test]

@@ -208,3 +208,39 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Starts a prepared `herald serve` command (stdout is taken over to learn the address
+/// from its first line) and waits, with a deadline, until it says where it serves.
+pub fn start(mut cmd: Command) -> Server {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(first)) = lines.next() {
+            let _ = tx.send(first);
+        }
+        for _ in lines {} // keep the pipe drained
+    });
+    let first = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(first) => first,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("herald serve did not print its address");
+        }
+    };
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address in the first line");
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    Server { child, addr }
+}

@@ -1,0 +1,152 @@
+//! The operational endpoints, answered beside the snapshot rather than from it, so they
+//! never appear in the feeds, the index page or the OPML list, and never change a feed's
+//! bytes or ETag.
+//!
+//! - health (`/healthz` by default): `200` with
+//!   `{"status":"ok","posts":…,"feeds":…,"problems":…,"last_rebuild":"<RFC 3339>","last_rebuild_ms":…}`
+//!   once the first snapshot is published; `503` with `{"status":"starting"}` before.
+//!   `problems` counts content files that cannot be used: the site is still serving, so
+//!   they do not make it unhealthy.
+//! - metrics (`/metrics` by default): every [`Metrics`] value in the OpenMetrics text
+//!   format, which Prometheus scrapes.
+//!
+//! Both answer GET and HEAD (other methods get the same 405 as every path) with `Cache-Control: no-store`: they describe
+//! this moment, so no cache may keep them.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::respond::Body;
+use crate::metrics::{Metrics, Route};
+
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const OPENMETRICS: HeaderValue =
+    HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+
+/// Where the operational endpoints are, and the metrics they read.
+#[derive(Debug, Clone)]
+pub struct Ops {
+    pub metrics: Arc<Metrics>,
+    /// `None`: no health endpoint.
+    pub health_path: Option<String>,
+    /// `None`: no metrics endpoint.
+    pub metrics_path: Option<String>,
+}
+
+impl Ops {
+    /// Metrics are still counted, but no endpoint exposes them.
+    pub fn disabled() -> Ops {
+        Ops {
+            metrics: Arc::new(Metrics::new()),
+            health_path: None,
+            metrics_path: None,
+        }
+    }
+
+    /// The response if `req` is for an operational endpoint, with its route class.
+    pub fn respond<B>(&self, req: &Request<B>) -> Option<(Response<Body>, Route)> {
+        let path = req.uri().path();
+        let route = if self.health_path.as_deref() == Some(path) {
+            Route::Health
+        } else if self.metrics_path.as_deref() == Some(path) {
+            Route::Metrics
+        } else {
+            return None;
+        };
+        let head = match *req.method() {
+            Method::GET => false,
+            Method::HEAD => true,
+            _ => return None, // the snapshot's 405 applies to every path alike
+        };
+        let (status, content_type, body) = match route {
+            Route::Health => match self.metrics.health() {
+                Some(h) => {
+                    let when: DateTime<Utc> = h.last_rebuild.into();
+                    let body = serde_json::json!({
+                        "status": "ok",
+                        "posts": h.posts,
+                        "feeds": h.feeds,
+                        "problems": h.problems,
+                        "last_rebuild": when.to_rfc3339_opts(SecondsFormat::Millis, true),
+                        "last_rebuild_ms": h.last_rebuild_duration.as_secs_f64() * 1000.0,
+                    });
+                    (StatusCode::OK, JSON, format!("{body}\n"))
+                }
+                None => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    JSON,
+                    "{\"status\":\"starting\"}\n".to_owned(),
+                ),
+            },
+            _ => (StatusCode::OK, OPENMETRICS, self.metrics.encode()),
+        };
+        let len = body.len();
+        let mut response = Response::new(if head {
+            Body::default()
+        } else {
+            Full::new(Bytes::from(body))
+        });
+        *response.status_mut() = status;
+        let h = response.headers_mut();
+        h.insert(CONTENT_TYPE, content_type);
+        h.insert(CACHE_CONTROL, NO_STORE);
+        h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        Some((response, route))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ops() -> Ops {
+        Ops {
+            metrics: Arc::new(Metrics::new()),
+            health_path: Some("/healthz".into()),
+            metrics_path: Some("/metrics".into()),
+        }
+    }
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(path).body(()).unwrap()
+    }
+
+    #[test]
+    fn health_is_503_until_the_first_rebuild_then_200_with_counts() {
+        let ops = ops();
+        let (r, route) = ops.respond(&get("/healthz")).unwrap();
+        assert_eq!(
+            (r.status(), route),
+            (StatusCode::SERVICE_UNAVAILABLE, Route::Health)
+        );
+        ops.metrics.rebuild(Duration::from_millis(3), 4, 2, 1);
+        let (r, _) = ops.respond(&get("/healthz")).unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn other_paths_and_disabled_endpoints_are_not_answered() {
+        assert!(ops().respond(&get("/rss.xml")).is_none());
+        assert!(ops().respond(&get("/healthz/")).is_none());
+        assert!(Ops::disabled().respond(&get("/healthz")).is_none());
+        assert!(Ops::disabled().respond(&get("/metrics")).is_none());
+    }
+
+    #[test]
+    fn head_has_the_length_of_get_and_no_body() {
+        let ops = ops();
+        let head = Request::head("/metrics").body(()).unwrap();
+        let (r, route) = ops.respond(&head).unwrap();
+        assert_eq!(route, Route::Metrics);
+        assert_ne!(r.headers()[CONTENT_LENGTH], "0");
+    }
+}

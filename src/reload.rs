@@ -1,0 +1,38 @@
+//! Reloading the configuration (SIGHUP, `systemctl reload`): re-read and validate the file,
+//! then build a whole new [`Site`] from it that publishes into the snapshot handle the
+//! server already reads. The swap is atomic for readers, like any rebuild.
+//!
+//! A file that cannot be read, parsed or validated, or whose content directory cannot be
+//! opened, is rejected: the error names the file (and line), and the running site and its
+//! configuration keep serving untouched. Keys that are fixed once the server is up (see
+//! [`Settings::needs_restart`]) are logged as needing a restart and keep their running
+//! values, so the next reload reports them again until the service is restarted.
+
+use crate::config::{self, Settings};
+use crate::http::SharedSnapshot;
+use crate::rebuild::Site;
+
+/// Re-reads `running.config_path`. On success returns the new settings and the new site,
+/// whose first snapshot is already published into `shared`.
+pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, Site), String> {
+    let path = &running.config_path;
+    tracing::info!(config = %path.display(), "reloading the configuration");
+    let mut new = config::load(path)
+        .map_err(|err| format!("configuration rejected, still serving the previous one: {err}"))?;
+    let fixed = running.needs_restart(&new);
+    if !fixed.is_empty() {
+        tracing::warn!(
+            keys = %fixed.join(", "),
+            "these settings changed but only take effect after a restart (systemctl restart herald); keeping the running values"
+        );
+        new.keep_fixed(running);
+    }
+    // Each unusable post is logged as it is read, as at startup.
+    let site = Site::load_into(&new, shared.clone()).map_err(|err| {
+        format!(
+            "configuration rejected, still serving the previous one: {path}: {err}",
+            path = path.display()
+        )
+    })?;
+    Ok((new, site))
+}
