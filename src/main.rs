@@ -165,9 +165,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             "herald: serving {} posts on http://{local}/",
             site.index.len()
         );
-        for path in snapshot.load().resources.keys() {
-            println!("  http://{local}{path}");
-        }
+        print_urls(&snapshot.load(), local);
         let http_settings = HttpSettings {
             max_connections: settings.max_connections,
             header_read_timeout: settings.header_read_timeout,
@@ -209,6 +207,22 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         owner.await.context("rebuild task failed")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The feeds a newcomer can open right away; a big site's list is cut short (the index
+/// page at `/` lists them all).
+fn print_urls(snapshot: &herald::snapshot::Snapshot, local: std::net::SocketAddr) {
+    const SHOWN: usize = 40;
+    let paths: Vec<&String> = snapshot.resources.keys().collect();
+    for path in paths.iter().take(SHOWN) {
+        println!("  http://{local}{path}");
+    }
+    if paths.len() > SHOWN {
+        println!(
+            "  … and {} more: every feed is listed at http://{local}/",
+            paths.len() - SHOWN
+        );
+    }
 }
 
 async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
