@@ -213,7 +213,9 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
 /// page at `/` lists them all).
 fn print_urls(snapshot: &herald::snapshot::Snapshot, local: std::net::SocketAddr) {
     const SHOWN: usize = 40;
-    let paths: Vec<&String> = snapshot.resources.keys().collect();
+    // Site-wide feeds first, then the per-topic ones.
+    let mut paths: Vec<&String> = snapshot.resources.keys().collect();
+    paths.sort_by_key(|p| (p.matches('/').count(), p.as_str()));
     for path in paths.iter().take(SHOWN) {
         println!("  http://{local}{path}");
     }
