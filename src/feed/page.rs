@@ -50,7 +50,7 @@ pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
     }
     out.push_str(
         "<style>body{font-family:sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;line-height:1.5}\
-pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}li{margin-bottom:1.5rem}</style>\n",
+pre{background:#f4f4f4;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}li{margin-bottom:1.5rem}</style>\n",
     );
     out.push_str("</head>\n<body>\n");
     out.push_str(&format!("<h1>{title}</h1>\n"));
@@ -59,8 +59,10 @@ pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}li{margin-bottom:1.5rem}</s
         out.push_str(&format!("<p>{}</p>\n", escape(description)));
     }
     out.push_str(&format!(
-        "<p>All feeds as an OPML list: <a href=\"{0}\">{0}</a></p>\n<ul>\n",
+        "<p>All feeds as an OPML list, to import into a feed reader: <a href=\"{0}\">{0}</a><br>\n\
+         As JSON, for site templates: <a href=\"{1}\">{1}</a></p>\n<ul>\n",
         escape(&format!("{}feeds.opml", site.base_url)),
+        escape(&format!("{}feeds.json", site.base_url)),
     ));
     for feed in feeds {
         out.push_str(&format!(
