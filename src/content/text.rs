@@ -21,6 +21,16 @@ pub(crate) fn strip_controls(s: &str) -> String {
     s.chars().filter(|&c| is_allowed(c)).collect()
 }
 
+/// Like [`strip_controls`], keeping C1 controls (U+0080–U+009F): the mojibake scan reads
+/// them as the Latin-1 bytes they came from, and [`strip_controls`] removes them after it.
+pub(crate) fn strip_controls_keep_c1(s: &str) -> String {
+    let keep = |c: char| is_allowed(c) || ('\u{80}'..='\u{9f}').contains(&c);
+    if s.chars().all(keep) {
+        return s.to_string();
+    }
+    s.chars().filter(|&c| keep(c)).collect()
+}
+
 /// Trims and collapses every run of whitespace (including newlines and no-break spaces
 /// at the ends) to one ASCII space, after removing control characters.
 pub(crate) fn one_line(s: &str) -> String {
