@@ -321,6 +321,17 @@ fn assert_markers(files: &BTreeMap<String, Vec<u8>>, markers: &Markers) {
             .collect();
         assert!(leaked.is_empty(), "{path} leaks {leaked:?}");
         assert!(!text.contains("root:x:0:0"), "{path} leaks /etc/passwd");
+        // Sanitized bodies: no script, no event handler, no javascript: URL, in any escaping.
+        let lower = text.to_lowercase();
+        for attr in ["href", "src", "action", "data"] {
+            for quote in ["\"", "\\\"", "&quot;", "&#34;"] {
+                let bad = format!("{attr}={quote}javascript:");
+                assert!(!lower.contains(&bad), "{path} has {bad}");
+            }
+        }
+        for handler in ["onerror=", "onclick=", "onload="] {
+            assert!(!lower.contains(handler), "{path} has {handler}");
+        }
     }
 }
 
@@ -573,7 +584,8 @@ fn a_failing_write_names_the_path_and_keeps_the_previous_output() {
 fn a_server_killed_and_restarted_serves_byte_identical_feeds_and_etags() {
     let site = Site::sample();
     let paths = ["/rss.xml", "/atom.xml", "/feed.json", "/feeds.opml", "/"];
-    let fetch = |server: &support::Server| -> Vec<(u16, Option<String>, Option<String>, Vec<u8>)> {
+    type Seen = (u16, Option<String>, Option<String>, Vec<u8>);
+    let fetch = |server: &support::Server| -> Vec<Seen> {
         let mut out = Vec::new();
         for path in paths {
             for enc in ["identity", "gzip", "br"] {

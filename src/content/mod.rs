@@ -151,7 +151,10 @@ fn parse_inner(
     // Summary: description/summary, else the text before the divider.
     let summary = fields::first(&fm, &["description", "summary"])
         .and_then(|(_, v)| v.scalar_text())
-        .map(|s| text::one_line(&text::decode_entities(&text::strip_known_tags(&s))))
+        .map(|s| {
+            let s = text::strip_known_tags(&text::drop_script_and_style(&s));
+            text::one_line(&text::decode_entities(&s))
+        })
         .filter(|s| !s.is_empty())
         .or_else(|| {
             before_divider(&markdown)

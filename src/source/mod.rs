@@ -209,8 +209,17 @@ impl Source {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
+                    let is_link = err
+                        .path()
+                        .and_then(|p| p.symlink_metadata().ok())
+                        .is_some_and(|m| m.file_type().is_symlink());
                     let message = if err.loop_ancestor().is_some() {
                         "symlink loop, skipped".to_string()
+                    } else if is_link {
+                        match err.io_error() {
+                            Some(io) => format!("broken symlink, skipped: {io}"),
+                            None => "broken symlink, skipped".to_string(),
+                        }
                     } else {
                         err.to_string()
                     };
