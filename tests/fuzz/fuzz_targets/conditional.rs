@@ -20,7 +20,9 @@ mod snapshot {
 
 fuzz_target!(|data: &[u8]| {
     // Fields separated by NUL; the first byte picks the header and what is available.
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let fields: Vec<&[u8]> = rest.split(|&b| b == 0).collect();
     let etag: &[u8] = if sel & 1 == 0 { b"\"abc123\"" } else { b"" };
     for field in &fields {
@@ -32,14 +34,19 @@ fuzz_target!(|data: &[u8]| {
         snapshot::Encoding::Identity => true,
     });
     let mut headers = HeaderMap::new();
-    let name = [IF_NONE_MATCH, IF_MODIFIED_SINCE, ACCEPT_ENCODING][usize::from(sel >> 3) % 3].clone();
+    let name =
+        [IF_NONE_MATCH, IF_MODIFIED_SINCE, ACCEPT_ENCODING][usize::from(sel >> 3) % 3].clone();
     for field in &fields {
         if let Ok(v) = HeaderValue::from_bytes(field) {
             headers.append(name.clone(), v);
         }
     }
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let last = if sel & 64 == 0 { Some(now - Duration::from_secs(3600)) } else { None };
+    let last = if sel & 64 == 0 {
+        Some(now - Duration::from_secs(3600))
+    } else {
+        None
+    };
     let _ = conditional::is_not_modified(&headers, etag, last, now);
     let _ = conditional::is_not_modified(&headers, etag, Some(SystemTime::UNIX_EPOCH), now);
 });
