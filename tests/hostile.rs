@@ -521,12 +521,11 @@ fn a_build_killed_mid_write_leaves_the_previous_output_whole() {
     // moments: early (reading), middle (rendering), late (writing the staging folder).
     site.write("post/p0.md", "---\ntitle: Changed\ndate: 2022-01-01\n---\n");
     let started = std::time::Instant::now();
-    let full = site.run(&[
-        "build",
-        "--out",
-        site.dir.path().join("scratch").to_str().unwrap(),
-    ]);
+    let scratch = site.dir.path().join("scratch");
+    let full = site.run(&["build", "--out", scratch.to_str().unwrap()]);
     assert!(full.status.success());
+    let after = tree(&scratch);
+    assert_ne!(after, before);
     let build_time = started.elapsed();
     for fraction in [0.2, 0.5, 0.8, 0.95] {
         let mut child = std::process::Command::new(support::BIN)
@@ -539,17 +538,19 @@ fn a_build_killed_mid_write_leaves_the_previous_output_whole() {
             .spawn()
             .unwrap();
         std::thread::sleep(build_time.mul_f64(fraction));
-        let finished = child.try_wait().unwrap().is_some();
-        let _ = child.kill(); // SIGKILL
-        child.wait().unwrap();
+        let _ = child.kill(); // SIGKILL, unless it already exited
+        let status = child.wait().unwrap();
+        // It may have won the race: then the output is the new one, whole (checked below).
+        let finished = std::os::unix::process::ExitStatusExt::signal(&status).is_none();
         let now = tree(&out_dir);
-        if finished {
-            break; // it won the race: the output is the new one, whole (checked below)
-        }
-        assert_eq!(
-            now, before,
-            "killed at {fraction}: the previous output changed"
+        // Killed before the atomic swap: the old output; after it: the new one. Never a mix.
+        assert!(
+            now == before || now == after,
+            "killed at {fraction}: the output is neither the previous nor the next one"
         );
+        if finished || now == after {
+            break;
+        }
     }
     // Whatever happened, the next build completes and cleans up its staging folders' mess.
     assert!(site
