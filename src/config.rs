@@ -46,6 +46,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Posts larger than this many bytes are reported and skipped.
     pub max_post_bytes: u64,
+    /// Repair mojibake (`â€”` → `—`: UTF-8 once read as Windows-1252). Reported either way.
+    pub repair_mojibake: bool,
     /// How `herald serve` notices changes: `notify` (kernel events), `poll`, or `off`.
     pub watch: WatchMode,
     /// Milliseconds of quiet that end a burst of changes (one rebuild per burst).
@@ -106,6 +108,7 @@ impl Default for Config {
             keep_alive_timeout_secs: 60,
             shutdown_grace_secs: 10,
             max_post_bytes: 4 * 1024 * 1024,
+            repair_mojibake: false,
             watch: WatchMode::Notify,
             watch_debounce_ms: 10,
             poll_interval_ms: 1000,
@@ -154,6 +157,7 @@ pub struct Settings {
     pub keep_alive_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_post_bytes: u64,
+    pub repair_mojibake: bool,
     pub watch: WatchMode,
     pub watch_debounce: Duration,
     pub poll_interval: Duration,
@@ -285,6 +289,7 @@ impl Config {
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             max_post_bytes: self.max_post_bytes,
+            repair_mojibake: self.repair_mojibake,
             watch: self.watch,
             watch_debounce: Duration::from_millis(self.watch_debounce_ms),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),

@@ -44,6 +44,8 @@ pub struct Site {
     problems: BTreeMap<String, ParseError>,
     /// Problems with the tree itself, from the last walk.
     tree_problems: Vec<ParseError>,
+    /// Warnings by source path (mojibake, dropped terms): reported, never blocking.
+    warnings: BTreeMap<String, Vec<ParseError>>,
     shared: SharedSnapshot,
 }
 
@@ -74,6 +76,7 @@ impl Site {
             stamps: BTreeMap::new(),
             problems: BTreeMap::new(),
             tree_problems: loaded.problems,
+            warnings: BTreeMap::new(),
             shared,
         };
         for read in loaded.reads {
@@ -97,6 +100,14 @@ impl Site {
             return self.forget(&read.key);
         };
         self.stamps.insert(read.key.clone(), stamp);
+        if read.warnings.is_empty() {
+            self.warnings.remove(&read.key);
+        } else {
+            for warning in &read.warnings {
+                tracing::warn!("{warning}");
+            }
+            self.warnings.insert(read.key.clone(), read.warnings);
+        }
         match read.result {
             Ok(post) => {
                 self.problems.remove(&read.key);
@@ -120,6 +131,7 @@ impl Site {
 
     /// Drops everything known about the file `key`.
     fn forget(&mut self, key: &str) -> Applied {
+        self.warnings.remove(key);
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
         Applied {
@@ -262,6 +274,12 @@ impl Site {
     /// How many problems [`Site::problems`] would list, without building the list.
     pub fn problem_count(&self) -> usize {
         self.problems.len() + self.tree_problems.len() + self.index.duplicate_ids().len()
+    }
+
+    /// Warnings about the content, sorted by path and line: things `herald check` reports
+    /// without failing (mojibake, dropped terms). Each message starts with `warning: `.
+    pub fn warnings(&self) -> Vec<ParseError> {
+        self.warnings.values().flatten().cloned().collect()
     }
 
     /// How long until a post comes due or expires, if any will.

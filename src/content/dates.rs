@@ -12,6 +12,9 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+/// Dates before this year are refused (W3C feed validator: ImplausibleDate).
+pub(crate) const MIN_YEAR: u32 = 1990;
+
 /// Parses one front-matter date. The error is a sentence fragment without the field name.
 pub(crate) fn parse_date(input: &str, tz: Tz) -> Result<DateTime<FixedOffset>, String> {
     let s = strip_comment(input).trim();
@@ -33,6 +36,13 @@ pub(crate) fn parse_date(input: &str, tz: Tz) -> Result<DateTime<FixedOffset>, S
     if year < 1000 {
         // Hugo's zero date `0001-01-01` is a placeholder, not a publication date.
         return Err(format!("`{s}` is a placeholder, not a publication date"));
+    }
+    if year < MIN_YEAR {
+        // 1970-01-01 and friends come from scripts that wrote a zero timestamp; feed
+        // validators call anything before 1990 implausible.
+        return Err(format!(
+            "`{s}` is before {MIN_YEAR}: feed validators reject it as implausible (a zero timestamp?)"
+        ));
     }
 
     let mut time = NaiveTime::MIN;

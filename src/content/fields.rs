@@ -72,22 +72,48 @@ pub(crate) fn authors(fm: &Map) -> Vec<String> {
     dedupe(all.into_iter())
 }
 
-/// `draft` as a bool, or Hugo's `build`/`_build` `list: never` (also `list: false`).
-pub(crate) fn draft(fm: &Map) -> Result<bool, String> {
-    let mut draft = match fm.get("draft") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Str(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" => true,
-            "false" | "no" | "" => false,
-            _ => return Err(format!("`draft: {}` must be true or false", s.trim())),
+/// A yes/no front-matter value: booleans, and the strings `true`/`false`, `yes`/`no`,
+/// `on`/`off` in any case (YAML 1.1 and some generators write those). Anything else is an
+/// error: guessing could publish what the author meant to keep private.
+fn flag(key: &str, v: &Value) -> Result<Option<bool>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" => Ok(Some(true)),
+            "false" | "no" | "off" => Ok(Some(false)),
+            "" => Ok(None),
+            _ => Err(format!("`{key}: {}` must be true or false", s.trim())),
         },
-        Some(other) => {
+        other => {
             let shown = other
                 .scalar_text()
                 .unwrap_or_else(|| "a list or mapping".into());
-            return Err(format!("`draft: {shown}` must be true or false"));
+            Err(format!("`{key}: {shown}` must be true or false"))
         }
+    }
+}
+
+/// Whether the post opted out of the feeds while not being a draft: `feed: false` (Herald's
+/// own key) or `private: true` (used by several Hugo themes). Such a post is treated as a
+/// draft: in no feed, OPML, index page or date. `Err((key, message))` for a non-boolean.
+pub(crate) fn opted_out(fm: &Map) -> Result<bool, (&'static str, String)> {
+    let feed = match fm.get("feed") {
+        Some(v) => flag("feed", v).map_err(|m| ("feed", m))?,
+        None => None,
+    };
+    let private = match fm.get("private") {
+        Some(v) => flag("private", v).map_err(|m| ("private", m))?,
+        None => None,
+    };
+    Ok(feed == Some(false) || private == Some(true))
+}
+
+/// `draft` as a bool, or Hugo's `build`/`_build` `list: never` (also `list: false`).
+pub(crate) fn draft(fm: &Map) -> Result<bool, String> {
+    let mut draft = match fm.get("draft") {
+        None => false,
+        Some(v) => flag("draft", v)?.unwrap_or(false),
     };
     for key in ["build", "_build"] {
         if let Some(Value::Map(build)) = fm.get(key) {
@@ -156,6 +182,8 @@ mod tests {
             ("draft: 'Yes'", Some(true)),
             ("draft: \"no\"", Some(false)),
             ("draft: 'TRUE'", Some(true)),
+            ("draft: 'on'", Some(true)),
+            ("draft: 'Off'", Some(false)),
             ("title: x", Some(false)),
             ("build:\n  list: never", Some(true)),
             ("_build: {list: never, render: always}", Some(true)),
@@ -164,6 +192,23 @@ mod tests {
             ("draft: 1", None),
         ] {
             assert_eq!(draft(&fm(yaml)).ok(), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn opt_out_forms() {
+        for (yaml, want) in [
+            ("feed: false", Some(true)),
+            ("feed: 'no'", Some(true)),
+            ("feed: true", Some(false)),
+            ("private: true", Some(true)),
+            ("private: false", Some(false)),
+            ("noindex: true", Some(false)),
+            ("title: x", Some(false)),
+            ("feed: perhaps", None),
+            ("private: [x]", None),
+        ] {
+            assert_eq!(opted_out(&fm(yaml)).ok(), want, "{yaml}");
         }
     }
 

@@ -224,7 +224,45 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Deepest flow nesting (`[`/`{`) accepted in YAML front matter. The YAML parser has a
+/// recursion limit of its own, but its scanner reads every bracket first, and twenty
+/// thousand of them cost seconds; real front matter nests two or three levels.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The line where flow nesting first goes deeper than [`MAX_FLOW_DEPTH`], if it does.
+/// Brackets inside quotes or after a `#` comment are ignored (roughly: escapes are not
+/// followed, which can only make the count lower).
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(i);
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 fn decode_yaml(split: &Split<'_>) -> Result<Value, Problem> {
+    if let Some(i) = too_deep(split.text) {
+        return Err((
+            Some(split.first_line + i),
+            format!("YAML front matter: nested more than {MAX_FLOW_DEPTH} levels deep"),
+        ));
+    }
     let v: serde_yaml::Value = serde_yaml::from_str(split.text).map_err(|e| {
         let line = e
             .location()
@@ -421,6 +459,27 @@ mod tests {
         let (line, msg) = parse("---\n- a\n- b\n---\n").unwrap_err();
         assert_eq!(line, Some(2));
         assert!(msg.contains("found a list"), "{msg}");
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_quickly_with_its_line() {
+        let text = format!(
+            "---\ntitle: x\nx: {}{}\n---\n",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let started = std::time::Instant::now();
+        let (line, msg) = parse(&text).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(line, Some(3));
+        assert!(msg.contains("nested"), "{msg}");
+        // Brackets in quotes and comments do not count.
+        let quoted = format!(
+            "---\ntitle: '{}'\n# {}\n---\n",
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        assert!(parse(&quoted).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod dates;
 mod fields;
 mod frontmatter;
 mod markdown;
+mod mojibake;
 mod permalink;
 mod shortcodes;
 #[cfg(test)]
@@ -34,6 +35,9 @@ pub struct ContentSettings {
     pub permalink: String,
     /// Taxonomies (lower case) to collect from front matter, besides `categories` and `tags`.
     pub taxonomies: Vec<String>,
+    /// Repair UTF-8-read-as-Windows-1252 mojibake (`â€”` → `—`). Found either way, and
+    /// reported as a warning.
+    pub repair_mojibake: bool,
 }
 
 impl ContentSettings {
@@ -43,6 +47,7 @@ impl ContentSettings {
             timezone: s.timezone,
             permalink: s.permalink.clone(),
             taxonomies: s.taxonomies.clone(),
+            repair_mojibake: s.repair_mojibake,
         }
     }
 }
@@ -58,8 +63,38 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// Longest title kept, in characters; longer ones are cut at a word boundary with `…`.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Terms kept per taxonomy per post: each term makes a feed, so a runaway list (a script
+/// that pasted a whole tag cloud) would make hundreds. The rest are dropped with a warning.
+pub const MAX_TERMS_PER_TAXONOMY: usize = 50;
+
+/// A file parsed: the post or why it is not one, plus warnings (problems that do not keep
+/// the post out: mojibake, dropped terms). Warnings use the same `path:line: message` shape.
+#[derive(Debug)]
+pub struct Parsed {
+    pub result: Result<Post, ParseError>,
+    pub warnings: Vec<ParseError>,
+}
+
 /// Parses the file at `source` (relative to the content dir, `/`-separated) from its raw bytes.
 pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<Post, ParseError> {
+    parse_with_warnings(source, bytes, settings).result
+}
+
+/// Like [`parse`], keeping the warnings.
+pub fn parse_with_warnings(source: &str, bytes: &[u8], settings: &ContentSettings) -> Parsed {
+    let mut warnings = Vec::new();
+    let result = parse_inner(source, bytes, settings, &mut warnings);
+    Parsed { result, warnings }
+}
+
+fn parse_inner(
+    source: &str,
+    bytes: &[u8],
+    settings: &ContentSettings,
+    warnings: &mut Vec<ParseError>,
+) -> Result<Post, ParseError> {
     let err = |line: Option<usize>, message: String| ParseError {
         path: source.to_string(),
         line,
@@ -68,9 +103,16 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
     let text = decode_utf8(bytes).map_err(|line| {
         err(
             Some(line),
-            format!("not valid UTF-8 (first bad byte at line {line}); save the file as UTF-8"),
+            format!(
+                "not valid UTF-8 (first bad byte at line {line}): the file is probably \
+                 Windows-1252/Latin-1 or UTF-16; save it as UTF-8"
+            ),
         )
     })?;
+    let text = mojibake(text, settings.repair_mojibake, |line, message| {
+        warnings.push(err(Some(line), message))
+    });
+    let text = text::strip_controls(&text);
     let split = frontmatter::split(&text).map_err(|(l, m)| err(l, m))?;
     let fm = frontmatter::decode(&split).map_err(|(l, m)| err(l, m))?;
     let at = |key: &str, message: String| err(frontmatter::key_line(&split, key), message);
@@ -100,6 +142,8 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
     let updated = lastmod.filter(|&l| l > published);
 
     let draft = fields::draft(&fm).map_err(|m| at("draft", m))?;
+    let opted_out = fields::opted_out(&fm).map_err(|(key, m)| at(key, m))?;
+    let draft = draft || opted_out;
 
     // Body: shortcodes out, control characters out.
     let markdown = text::strip_controls(&shortcodes::strip(split.body));
@@ -107,7 +151,10 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
     // Summary: description/summary, else the text before the divider.
     let summary = fields::first(&fm, &["description", "summary"])
         .and_then(|(_, v)| v.scalar_text())
-        .map(|s| text::one_line(&text::decode_entities(&text::strip_known_tags(&s))))
+        .map(|s| {
+            let s = text::strip_known_tags(&text::drop_script_and_style(&s));
+            text::one_line(&text::decode_entities(&s))
+        })
         .filter(|s| !s.is_empty())
         .or_else(|| {
             before_divider(&markdown)
@@ -127,7 +174,7 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
     let title = if title.is_empty() {
         "Untitled".to_string()
     } else {
-        title
+        text::truncate_words(&title, MAX_TITLE_CHARS)
     };
     let url_field = fm.get("url").and_then(fields::line);
     let tokens = permalink::Tokens {
@@ -166,7 +213,15 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
         expires,
         draft,
         summary,
-        taxonomies: taxonomies(&fm, &settings.taxonomies),
+        taxonomies: taxonomies(&fm, &settings.taxonomies, |name, dropped| {
+            warnings.push(at(
+                name,
+                format!(
+                    "warning: `{name}` lists more than {MAX_TERMS_PER_TAXONOMY} terms; \
+                     the other {dropped} are left out (each term makes a feed)"
+                ),
+            ))
+        }),
         authors: fields::authors(&fm),
         image,
         body: Body::new(markdown, permalink.to_string()),
@@ -178,7 +233,35 @@ pub fn render_html(markdown: &str, base_url: &str) -> String {
     markdown::render_html(markdown, base_url)
 }
 
-/// BOM stripped, CRLF → LF; `Err(line)` names the line of the first invalid byte.
+/// Finds (and, when asked, repairs) mojibake; reports one warning per line that has some.
+fn mojibake(text: String, repair: bool, mut warn: impl FnMut(usize, String)) -> String {
+    let (repaired, found) = mojibake::scan(&text, repair);
+    let mut lines = found.iter().map(|f| f.line).collect::<Vec<_>>();
+    lines.dedup();
+    for line in lines {
+        let here: Vec<String> = found
+            .iter()
+            .filter(|f| f.line == line)
+            .take(3)
+            .map(|f| format!("`{}` → `{}`", f.damaged, f.meant))
+            .collect();
+        let action = if repair {
+            "repaired"
+        } else {
+            "left as is; set `repair_mojibake: true` to repair it"
+        };
+        warn(
+            line,
+            format!(
+                "warning: mojibake (UTF-8 once read as Windows-1252): {}; {action}",
+                here.join(", ")
+            ),
+        );
+    }
+    repaired.unwrap_or(text)
+}
+
+/// BOM stripped, CRLF (and a lone CR) → LF; `Err(line)` names the line of the first invalid byte.
 fn decode_utf8(bytes: &[u8]) -> Result<String, usize> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -188,10 +271,12 @@ fn decode_utf8(bytes: &[u8]) -> Result<String, usize> {
             .count()
     })?;
     // Control characters go before YAML sees them: it rejects some even in quoted strings,
-    // and real posts carry NUL and U+0013. Removing them keeps every line number.
-    let text = text::strip_controls(text);
+    // and real posts carry NUL and U+0013. Removing them keeps every line number. C1
+    // controls (U+0080-U+009F) are kept for now: mojibake detection needs them, and the
+    // caller strips them after it.
+    let text = text::strip_controls_keep_c1(text);
     Ok(if text.contains('\r') {
-        text.replace("\r\n", "\n")
+        text.replace("\r\n", "\n").replace('\r', "\n")
     } else {
         text
     })
@@ -226,8 +311,13 @@ fn before_divider(markdown: &str) -> Option<&str> {
     None
 }
 
-/// `categories`, `tags` and the configured taxonomies; only non-empty lists are kept.
-fn taxonomies(fm: &Map, configured: &[String]) -> BTreeMap<String, Vec<String>> {
+/// `categories`, `tags` and the configured taxonomies; only non-empty lists are kept, each
+/// cut to [`MAX_TERMS_PER_TAXONOMY`] terms (`dropped(name, count)` hears about the rest).
+fn taxonomies(
+    fm: &Map,
+    configured: &[String],
+    mut dropped: impl FnMut(&str, usize),
+) -> BTreeMap<String, Vec<String>> {
     let mut names: Vec<String> = vec!["categories".into(), "tags".into()];
     names.extend(configured.iter().map(|t| t.to_lowercase()));
     let mut out = BTreeMap::new();
@@ -236,7 +326,11 @@ fn taxonomies(fm: &Map, configured: &[String]) -> BTreeMap<String, Vec<String>> 
             continue;
         }
         if let Some(v) = fm.get(&name) {
-            let terms = fields::terms(v);
+            let mut terms = fields::terms(v);
+            if terms.len() > MAX_TERMS_PER_TAXONOMY {
+                dropped(&name, terms.len() - MAX_TERMS_PER_TAXONOMY);
+                terms.truncate(MAX_TERMS_PER_TAXONOMY);
+            }
             if !terms.is_empty() {
                 out.insert(name, terms);
             }

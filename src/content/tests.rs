@@ -8,6 +8,7 @@ fn settings() -> ContentSettings {
         timezone: chrono_tz::UTC,
         permalink: "/:section/:slug/".into(),
         taxonomies: vec!["categories".into(), "series".into()],
+        repair_mojibake: false,
     }
 }
 
@@ -110,7 +111,8 @@ fn invalid_utf8_names_the_line() {
     assert_eq!(e.line, Some(6));
     assert_eq!(
         e.to_string(),
-        "post/a-post.md:6: not valid UTF-8 (first bad byte at line 6); save the file as UTF-8"
+        "post/a-post.md:6: not valid UTF-8 (first bad byte at line 6): the file is probably \
+         Windows-1252/Latin-1 or UTF-16; save it as UTF-8"
     );
 }
 
@@ -402,4 +404,88 @@ fn parse_error_display() {
         message: "boom".into(),
     };
     assert_eq!(e.to_string(), "post/x.md: boom");
+}
+
+#[test]
+fn mojibake_is_a_warning_and_repaired_only_when_asked() {
+    let src = "---\ntitle: Don\u{e2}\u{20ac}\u{2122}t\ndate: 2020-01-01\n---\nlitigation \u{e2}\u{20ac}\u{201d} all\n";
+    let parsed = parse_with_warnings("post/m.md", src.as_bytes(), &settings());
+    let post = parsed.result.unwrap();
+    assert_eq!(post.title, "Don\u{e2}\u{20ac}\u{2122}t");
+    let lines: Vec<_> = parsed.warnings.iter().map(|w| w.line).collect();
+    assert_eq!(lines, [Some(2), Some(5)]);
+    let shown = parsed.warnings[1].to_string();
+    assert!(
+        shown.starts_with("post/m.md:5: warning: mojibake"),
+        "{shown}"
+    );
+    assert!(shown.contains("repair_mojibake: true"), "{shown}");
+
+    let repair = ContentSettings {
+        repair_mojibake: true,
+        ..settings()
+    };
+    let parsed = parse_with_warnings("post/m.md", src.as_bytes(), &repair);
+    let post = parsed.result.unwrap();
+    assert_eq!(post.title, "Don’t");
+    assert_eq!(post.body.markdown, "litigation — all\n");
+    assert_eq!(parsed.warnings.len(), 2);
+    assert!(parsed.warnings[0].message.ends_with("repaired"));
+}
+
+#[test]
+fn the_example_post_has_mojibake_on_its_last_line() {
+    let parsed = parse_with_warnings("post/x.md", EXAMPLE.as_bytes(), &settings());
+    assert!(parsed.result.is_ok());
+    assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+    assert!(parsed.warnings[0]
+        .message
+        .contains("`\u{e2}\u{20ac}\u{201d}` → `—`"));
+}
+
+#[test]
+fn opt_outs_are_drafts_and_bad_values_are_errors() {
+    for fm in ["feed: false", "private: true", "draft: 'on'"] {
+        let p = post(&format!("---\ntitle: t\ndate: 2020-01-01\n{fm}\n---\n"));
+        assert!(p.draft, "{fm}");
+    }
+    let e = error(b"---\ntitle: t\ndate: 2020-01-01\nfeed: perhaps\n---\n");
+    assert_eq!(e.line, Some(4));
+    assert!(e.message.contains("`feed: perhaps`"), "{e}");
+}
+
+#[test]
+fn dates_before_1990_are_refused_with_their_line() {
+    let e = error(b"---\ntitle: t\ndate: 1970-01-01\n---\n");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("before 1990"), "{e}");
+    assert!(post("---\ntitle: t\ndate: 1990-01-01\n---\n")
+        .published
+        .to_rfc3339()
+        .starts_with("1990"));
+}
+
+#[test]
+fn huge_titles_are_cut_and_long_term_lists_capped_with_a_warning() {
+    let title = "word ".repeat(10_000);
+    let cats: Vec<String> = (0..80).map(|i| format!("c{i}")).collect();
+    let src = format!(
+        "---\ntitle: {title}\ndate: 2020-01-01\ncategories: [{}]\n---\n",
+        cats.join(", ")
+    );
+    let parsed = parse_with_warnings("post/h.md", src.as_bytes(), &settings());
+    let p = parsed.result.unwrap();
+    assert!(p.title.chars().count() <= MAX_TITLE_CHARS + 1);
+    assert!(p.title.ends_with('…'));
+    assert_eq!(p.terms("categories").len(), MAX_TERMS_PER_TAXONOMY);
+    assert_eq!(parsed.warnings.len(), 1);
+    assert_eq!(parsed.warnings[0].line, Some(4));
+    assert!(parsed.warnings[0].message.contains("30 are left out"));
+}
+
+#[test]
+fn lone_cr_line_endings_are_lines() {
+    let p = post("---\rtitle: Old Mac\rdate: 2020-01-01\r---\rbody\rmore\r");
+    assert_eq!(p.title, "Old Mac");
+    assert_eq!(p.body.markdown, "body\nmore\n");
 }

@@ -21,6 +21,16 @@ pub(crate) fn strip_controls(s: &str) -> String {
     s.chars().filter(|&c| is_allowed(c)).collect()
 }
 
+/// Like [`strip_controls`], keeping C1 controls (U+0080–U+009F): the mojibake scan reads
+/// them as the Latin-1 bytes they came from, and [`strip_controls`] removes them after it.
+pub(crate) fn strip_controls_keep_c1(s: &str) -> String {
+    let keep = |c: char| is_allowed(c) || ('\u{80}'..='\u{9f}').contains(&c);
+    if s.chars().all(keep) {
+        return s.to_string();
+    }
+    s.chars().filter(|&c| keep(c)).collect()
+}
+
 /// Trims and collapses every run of whitespace (including newlines and no-break spaces
 /// at the ends) to one ASCII space, after removing control characters.
 pub(crate) fn one_line(s: &str) -> String {
@@ -163,6 +173,34 @@ pub(crate) fn strip_known_tags(s: &str) -> String {
     strip_tags_where(s, |name| KNOWN_TAGS.contains(&name))
 }
 
+/// Removes `<script>` and `<style>` elements with everything inside them (ASCII
+/// case-insensitive; an unclosed one runs to the end). For plain-text fields written as
+/// HTML: their content is code, never prose a reader should see.
+pub(crate) fn drop_script_and_style(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut pos = 0;
+    loop {
+        let next = ["<script", "<style"]
+            .iter()
+            .filter_map(|open| lower[pos..].find(open).map(|i| (pos + i, &open[1..])))
+            .min();
+        let Some((start, name)) = next else {
+            out.push_str(&s[pos..]);
+            return out;
+        };
+        out.push_str(&s[pos..start]);
+        let close = format!("</{name}");
+        pos = match lower[start..].find(&close) {
+            Some(i) => {
+                let after = start + i + close.len();
+                lower[after..].find('>').map_or(s.len(), |j| after + j + 1)
+            }
+            None => s.len(),
+        };
+    }
+}
+
 /// Removes every HTML tag and comment (for raw HTML found in Markdown bodies).
 pub(crate) fn strip_all_tags(s: &str) -> String {
     strip_tags_where(s, |_| true)
@@ -229,6 +267,20 @@ pub(crate) fn truncate_words(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_and_style_elements_are_dropped_whole() {
+        assert_eq!(
+            drop_script_and_style(
+                "a <SCRIPT src=x>evil()</script > b <style>p{}</Style> c <script>open"
+            ),
+            "a  b  c "
+        );
+        assert_eq!(
+            drop_script_and_style("Get out of my <head>"),
+            "Get out of my <head>"
+        );
+    }
 
     #[test]
     fn controls_are_removed_but_newlines_and_tabs_kept() {

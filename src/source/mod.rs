@@ -63,6 +63,8 @@ pub struct Read {
     pub key: String,
     pub stamp: Option<Stamp>,
     pub result: Result<Post, ParseError>,
+    /// Problems that do not keep the post out (mojibake, dropped terms).
+    pub warnings: Vec<ParseError>,
 }
 
 /// The outcome of reading a whole tree: posts and the files that could not be used.
@@ -70,7 +72,8 @@ pub struct Read {
 pub struct Loaded {
     /// One per post file, sorted by source path.
     pub reads: Vec<Read>,
-    /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders).
+    /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders,
+    /// file names that are not UTF-8).
     pub problems: Vec<ParseError>,
 }
 
@@ -109,6 +112,11 @@ pub fn source_key(rel: &Path) -> String {
         .filter_map(|c| c.as_os_str().to_str())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// A path with every non-UTF-8 byte replaced by U+FFFD, for messages.
+fn lossy(rel: &Path) -> PathBuf {
+    PathBuf::from(rel.to_string_lossy().into_owned())
 }
 
 impl Source {
@@ -201,8 +209,17 @@ impl Source {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
+                    let is_link = err
+                        .path()
+                        .and_then(|p| p.symlink_metadata().ok())
+                        .is_some_and(|m| m.file_type().is_symlink());
                     let message = if err.loop_ancestor().is_some() {
                         "symlink loop, skipped".to_string()
+                    } else if is_link {
+                        match err.io_error() {
+                            Some(io) => format!("broken symlink, skipped: {io}"),
+                            None => "broken symlink, skipped".to_string(),
+                        }
                     } else {
                         err.to_string()
                     };
@@ -216,6 +233,13 @@ impl Source {
             let Ok(rel) = entry.path().strip_prefix(&self.root) else {
                 continue;
             };
+            if rel.to_str().is_none() && is_post_path(&lossy(rel)) {
+                problem(
+                    &self.root.join(lossy(rel)),
+                    "file name is not valid UTF-8, skipped: rename the file".into(),
+                );
+                continue;
+            }
             if is_post_path(rel) {
                 files.push(rel.to_owned());
             }
@@ -238,8 +262,10 @@ impl Source {
             message,
         };
         let path = self.root.join(rel);
+        let mut warnings = Vec::new();
         let (stamp, result) = match std::fs::metadata(&path) {
             Err(e) => (None, Err(fail(format!("cannot read: {e}")))),
+            Ok(meta) if !meta.is_file() => (None, Err(fail("not a regular file, skipped".into()))),
             Ok(meta) if meta.len() > self.max_post_bytes => (
                 Some(Stamp::of(&meta)),
                 Err(fail(format!(
@@ -249,14 +275,27 @@ impl Source {
                 ))),
             ),
             Ok(meta) => {
-                let result = match std::fs::read(&path) {
-                    Ok(bytes) => content::parse(&key, &bytes, &self.content),
-                    Err(e) => Err(fail(format!("cannot read: {e}"))),
-                };
-                (Some(Stamp::of(&meta)), result)
+                let stamp = Some(Stamp::of(&meta));
+                match read_capped(&path, self.max_post_bytes) {
+                    Ok(bytes) => {
+                        let parsed = content::parse_with_warnings(&key, &bytes, &self.content);
+                        warnings = parsed.warnings;
+                        (stamp, parsed.result)
+                    }
+                    // Gone between the stat and the read: nothing to publish, nothing to report.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        (None, Err(fail(format!("cannot read: {e}"))))
+                    }
+                    Err(e) => (stamp, Err(fail(format!("cannot read: {e}")))),
+                }
             }
         };
-        Read { key, stamp, result }
+        Read {
+            key,
+            stamp,
+            result,
+            warnings,
+        }
     }
 
     /// Reads and parses many files, on every core. The result is in the order of `files`.
@@ -289,6 +328,29 @@ impl Source {
     }
 }
 
+/// Reads at most `cap` bytes: a file that grew past the cap after its size was checked
+/// (or a FIFO posing as one) is refused rather than read whole into memory.
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // O_NONBLOCK: a FIFO swapped in after the stat must not block the reader forever.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "file grew over the limit of {cap} bytes (max_post_bytes) while being read"
+        )));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +381,70 @@ mod tests {
         ] {
             assert!(!is_post_path(Path::new(no)), "{no}");
         }
+    }
+
+    fn source(dir: &Path) -> Source {
+        let settings = ContentSettings {
+            base_url: url::Url::parse("https://example.org/").unwrap(),
+            timezone: chrono_tz::UTC,
+            permalink: "/:section/:slug/".into(),
+            taxonomies: vec![],
+            repair_mojibake: false,
+        };
+        Source::open(dir, 1000, settings).unwrap()
+    }
+
+    const POST: &str = "---\ntitle: t\ndate: 2020-01-01\n---\nbody\n";
+
+    #[test]
+    fn a_file_deleted_between_listing_and_reading_is_gone_not_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.md"), POST).unwrap();
+        std::fs::write(dir.path().join("b.md"), POST).unwrap();
+        let src = source(dir.path());
+        let (files, problems) = src.list();
+        assert_eq!(files.len(), 2);
+        assert!(problems.is_empty());
+        std::fs::remove_file(dir.path().join("a.md")).unwrap();
+        let reads = src.load_many(&files);
+        assert_eq!(reads[0].key, "a.md");
+        assert!(reads[0].stamp.is_none(), "a vanished file has no stamp");
+        assert!(reads[1].stamp.is_some() && reads[1].result.is_ok());
+    }
+
+    #[test]
+    fn oversized_fifo_and_non_utf8_names_are_refused_without_blocking() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big.md"), "x".repeat(1001)).unwrap();
+        let fifo =
+            std::ffi::CString::new(dir.path().join("pipe.md").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.md");
+        std::fs::write(dir.path().join(name), POST).unwrap();
+        let src = source(dir.path());
+        let (files, problems) = src.list();
+        assert_eq!(files, [PathBuf::from("big.md")], "the FIFO is not a file");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].message.contains("not valid UTF-8"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[0].path, "caf\u{fffd}.md");
+        let big = src.load(Path::new("big.md"));
+        assert!(big.result.unwrap_err().message.contains("max_post_bytes"));
+        // Handed the FIFO directly (as a watcher event would), the read does not block.
+        let pipe = src.load(Path::new("pipe.md"));
+        assert!(pipe.result.is_err());
+    }
+
+    #[test]
+    fn read_capped_refuses_a_file_larger_than_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.md");
+        std::fs::write(&path, "12345").unwrap();
+        assert_eq!(read_capped(&path, 5).unwrap(), b"12345");
+        assert!(read_capped(&path, 4).is_err());
     }
 }

@@ -1,0 +1,175 @@
+//! Mojibake: UTF-8 text that was once decoded as Windows-1252 (or Latin-1) and saved again,
+//! so that `—` (bytes E2 80 94) reads `â€”`, `’` reads `â€™` and `é` reads `Ã©`.
+//!
+//! Detection: a run of characters that each map back to one Windows-1252/Latin-1 byte and
+//! whose bytes form a valid multi-byte UTF-8 sequence (lead byte C2–F4 followed by the right
+//! number of continuation bytes 80–BF). Genuine text almost never does that: it takes an
+//! accented capital or `â` immediately followed by one to three symbols from the 80–BF range
+//! (`€`, `”`, `©`, no-break space...). Repair replaces each such sequence by the character it
+//! encodes. Detection always runs (and `herald check` reports it); repair is opt-in
+//! (`repair_mojibake: true`), because a guess should never silently change what an author
+//! wrote.
+
+/// The Windows-1252 byte a character was decoded from, if any. Latin-1 readings (C1
+/// controls U+0080–U+009F) map to their own byte too.
+fn cp1252_byte(c: char) -> Option<u8> {
+    let b = match c {
+        '\u{80}'..='\u{ff}' => c as u32 as u8,
+        '€' => 0x80,
+        '‚' => 0x82,
+        'ƒ' => 0x83,
+        '„' => 0x84,
+        '…' => 0x85,
+        '†' => 0x86,
+        '‡' => 0x87,
+        'ˆ' => 0x88,
+        '‰' => 0x89,
+        'Š' => 0x8A,
+        '‹' => 0x8B,
+        'Œ' => 0x8C,
+        'Ž' => 0x8E,
+        '‘' => 0x91,
+        '’' => 0x92,
+        '“' => 0x93,
+        '”' => 0x94,
+        '•' => 0x95,
+        '–' => 0x96,
+        '—' => 0x97,
+        '˜' => 0x98,
+        '™' => 0x99,
+        'š' => 0x9A,
+        '›' => 0x9B,
+        'œ' => 0x9C,
+        'ž' => 0x9E,
+        'Ÿ' => 0x9F,
+        _ => return None,
+    };
+    Some(b)
+}
+
+/// Number of continuation bytes a UTF-8 lead byte announces (only leads that can start a
+/// valid multi-byte sequence).
+fn continuation_len(lead: u8) -> Option<usize> {
+    match lead {
+        0xC2..=0xDF => Some(1),
+        0xE0..=0xEF => Some(2),
+        0xF0..=0xF4 => Some(3),
+        _ => None,
+    }
+}
+
+/// One damaged sequence: where it starts (1-based line), what was written, what was meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub line: usize,
+    pub damaged: String,
+    pub meant: char,
+}
+
+/// Scans `text`; returns the repaired text (only built when `repair` is set) and every
+/// damaged sequence found.
+pub(crate) fn scan(text: &str, repair: bool) -> (Option<String>, Vec<Found>) {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut found = Vec::new();
+    let mut out = repair.then(|| String::with_capacity(text.len()));
+    let mut line = 1;
+    let mut i = 0;
+    while i < chars.len() {
+        let (_, c) = chars[i];
+        if let Some(seq) = sequence_at(&chars, i) {
+            let (meant, len) = seq;
+            let damaged: String = chars[i..i + len].iter().map(|&(_, c)| c).collect();
+            found.push(Found {
+                line,
+                damaged,
+                meant,
+            });
+            if let Some(out) = out.as_mut() {
+                out.push(meant);
+            } else if found.len() > 1000 {
+                break; // enough to report; do not spend time on a pathological file
+            }
+            i += len;
+            continue;
+        }
+        if c == '\n' {
+            line += 1;
+        }
+        if let Some(out) = out.as_mut() {
+            out.push(c);
+        }
+        i += 1;
+    }
+    let repaired = out.filter(|_| !found.is_empty());
+    (repaired, found)
+}
+
+/// The character a damaged sequence starting at `chars[i]` encodes, and its length in chars.
+fn sequence_at(chars: &[(usize, char)], i: usize) -> Option<(char, usize)> {
+    let lead = cp1252_byte(chars[i].1)?;
+    let more = continuation_len(lead)?;
+    if i + 1 + more > chars.len() {
+        return None;
+    }
+    let mut bytes = [lead, 0, 0, 0];
+    for k in 0..more {
+        let b = cp1252_byte(chars[i + 1 + k].1)?;
+        if !(0x80..=0xBF).contains(&b) {
+            return None;
+        }
+        bytes[k + 1] = b;
+    }
+    let s = std::str::from_utf8(&bytes[..=more]).ok()?;
+    let meant = s.chars().next()?;
+    Some((meant, more + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_patterns_are_found_and_repaired() {
+        let text =
+            "litigation â€” all\ndon’t and donâ€™t, cafÃ©, â€œquotedâ€\u{9d}, naÃ¯ve, 1Â\u{a0}km";
+        let (fixed, found) = scan(text, true);
+        assert_eq!(
+            fixed.unwrap(),
+            "litigation — all\ndon’t and don’t, café, “quoted”, naïve, 1\u{a0}km"
+        );
+        assert_eq!(found[0].line, 1);
+        assert_eq!(found[0].damaged, "â€”");
+        assert_eq!(found[0].meant, '—');
+        assert!(found[1..].iter().all(|f| f.line == 2));
+        assert_eq!(found.len(), 7);
+    }
+
+    #[test]
+    fn genuine_text_is_left_alone() {
+        for text in [
+            "café naïve Ærø — “quotes” ’ … €5 ©2020 Ça va? À bientôt. Öl, Ñandú",
+            "plain ascii",
+            "日本語 😀 Ελληνικά",
+            "Â",
+            "Ã",
+        ] {
+            let (fixed, found) = scan(text, true);
+            assert!(found.is_empty(), "{text}: {found:?}");
+            assert!(fixed.is_none());
+        }
+    }
+
+    #[test]
+    fn latin1_readings_with_c1_controls_are_found() {
+        let (fixed, found) = scan("a\u{e2}\u{80}\u{94}b", true);
+        assert_eq!(fixed.unwrap(), "a—b");
+        assert_eq!(found.len(), 1);
+    }
+
+    #[test]
+    fn detection_without_repair_builds_nothing() {
+        let (fixed, found) = scan("â€™", false);
+        assert!(fixed.is_none());
+        assert_eq!(found.len(), 1);
+    }
+}
