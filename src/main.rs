@@ -85,11 +85,27 @@ fn main() -> ExitCode {
 }
 
 /// A problem as the operator opens it: the path under the content dir, then the line.
+/// Control characters in a file name (a newline, say) are escaped, so one problem is
+/// always one line.
 fn show(settings: &Settings, problem: &ParseError) -> String {
-    let path = settings.content_dir.join(&problem.path);
+    let path = settings
+        .content_dir
+        .join(&problem.path)
+        .display()
+        .to_string();
+    let path: String = path
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
     match problem.line {
-        Some(line) => format!("{}:{line}: {}", path.display(), problem.message),
-        None => format!("{}: {}", path.display(), problem.message),
+        Some(line) => format!("{path}:{line}: {}", problem.message),
+        None => format!("{path}: {}", problem.message),
     }
 }
 
@@ -104,14 +120,20 @@ fn load_site(settings: &Settings) -> anyhow::Result<Site> {
 fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
     let site = Site::load(settings).context("cannot load the content")?;
     let problems = site.problems();
+    let warnings = site.warnings();
     for problem in &problems {
         println!("{}", show(settings, problem));
     }
+    // Warnings (mojibake, dropped terms) are shown but do not fail the check.
+    for warning in &warnings {
+        println!("{}", show(settings, warning));
+    }
     println!(
-        "{} posts, {} feeds, {} problems",
+        "{} posts, {} feeds, {} problems, {} warnings",
         site.index.len(),
         site.index.feed_keys().len(),
-        problems.len()
+        problems.len(),
+        warnings.len()
     );
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS

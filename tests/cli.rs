@@ -46,6 +46,15 @@ fn check_passes_on_the_sample_site() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("0 problems"), "{stdout}");
+    // The example post stores an em dash as `â€”`: reported, without failing the check.
+    let warning = stdout
+        .lines()
+        .find(|l| l.contains("warning: "))
+        .unwrap_or_else(|| panic!("no mojibake warning: {stdout}"));
+    assert!(
+        warning.contains("post/healthtechmagazine-connected-medical-devices.md:"),
+        "{warning}"
+    );
 }
 
 #[test]

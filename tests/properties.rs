@@ -11,17 +11,8 @@ use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format};
 use herald::post::Post;
 use proptest::prelude::*;
 
-// The header parsers are private to `herald::http`; compile the very same files here to
-// test them directly (their own unit tests come along and run here too).
-#[path = "../src/http/conditional.rs"]
-#[allow(dead_code)]
-mod conditional;
-#[path = "../src/http/negotiate.rs"]
-#[allow(dead_code)]
-mod negotiate;
-mod snapshot {
-    pub use herald::snapshot::Encoding;
-}
+use herald::http::{conditional, negotiate};
+use herald::snapshot;
 
 fn settings() -> ContentSettings {
     ContentSettings {

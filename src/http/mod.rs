@@ -28,9 +28,9 @@
 //!   every connection to finish its in-flight request and close, wait at most
 //!   `shutdown_grace`, then abort whatever is left. `serve` returns only after that.
 
-mod conditional;
+pub mod conditional;
 mod idle;
-mod negotiate;
+pub mod negotiate;
 mod ops;
 mod respond;
 

@@ -86,9 +86,15 @@ impl Site {
             }
             for _ in lines {} // keep the pipe drained
         });
-        let first = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("herald serve printed its address");
+        let first = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(first) => first,
+            Err(_) => {
+                // Never leave a server behind a failed test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("herald serve did not print its address within 30 s");
+            }
+        };
         let url = first
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
