@@ -68,6 +68,8 @@ const WATCH_RETRY: Duration = Duration::from_secs(30);
 struct Batch {
     paths: BTreeSet<PathBuf>,
     rescan: Option<String>,
+    /// A poll, not a notable event: logged only when it finds a change.
+    routine: bool,
 }
 
 impl Batch {
@@ -90,9 +92,12 @@ pub async fn run(
     tokio::pin!(shutdown);
     let metrics = hooks.metrics.clone();
     let mut settings = LiveSettings::from_settings(&config);
-    let mut watcher = watch_and_catch_up(&mut site, &settings, &metrics);
+    // The identity is taken before the watch starts: if the directory is swapped in between,
+    // the next event sees a different identity and watches again (the reverse order would
+    // miss the swap and keep watching a directory that is no longer the content).
     let mut watched_root = root_identity(&site);
-    let mut next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
+    let mut watcher = watch_and_catch_up(&mut site, &settings, &metrics);
+    let mut next_rescan = next_rescan_after(&settings, watcher.is_some());
     let mut next_ping = tokio::time::Instant::now();
     loop {
         let due = site
@@ -104,7 +109,7 @@ pub async fn run(
         let root_missing = !site.source.root.is_dir();
         let retry = if root_missing {
             ROOT_RETRY
-        } else if watcher.is_none() && settings.watch != WatchMode::Off {
+        } else if watcher.is_none() && settings.watch == WatchMode::Notify {
             WATCH_RETRY
         } else {
             MAX_SLEEP
@@ -130,9 +135,9 @@ pub async fn run(
                         site = new_site;
                         config = new_config;
                         settings = LiveSettings::from_settings(&config);
-                        watcher = watch_and_catch_up(&mut site, &settings, &metrics);
                         watched_root = root_identity(&site);
-                        next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
+                        watcher = watch_and_catch_up(&mut site, &settings, &metrics);
+                        next_rescan = next_rescan_after(&settings, watcher.is_some());
                         tracing::info!(config = %config.config_path.display(), "configuration reloaded");
                         let status = report(&site, &metrics, started.elapsed());
                         systemd::ready(&status);
@@ -175,14 +180,17 @@ pub async fn run(
                 }
             }
             _ = sleep(rescan_in), if next_rescan.is_some() => {
-                next_rescan = settings.rescan_interval.map(|d| Instant::now() + d);
-                rebuild(&mut site, Batch { rescan: Some("periodic rescan".into()), ..Batch::default() }, &metrics);
+                let polling = is_polling(&settings, watcher.is_some());
+                next_rescan = next_rescan_after(&settings, watcher.is_some());
+                let reason = if polling { "poll" } else { "periodic rescan" };
+                rebuild(&mut site, Batch { rescan: Some(reason.into()), routine: polling, ..Batch::default() }, &metrics);
             }
             _ = sleep(retry), if retry < MAX_SLEEP => {
                 if site.source.root.is_dir() {
                     // The directory is back, or the watch can be retried: watch, then compare.
-                    watcher = start_watch(&site, &settings);
                     watched_root = root_identity(&site);
+                    watcher = start_watch(&site, &settings);
+                    next_rescan = next_rescan_after(&settings, watcher.is_some());
                     if root_missing || watcher.is_some() {
                         let reason = if root_missing { "content directory is back" } else { "watching again" };
                         rebuild(&mut site, Batch { rescan: Some(reason.into()), ..Batch::default() }, &metrics);
@@ -242,7 +250,11 @@ fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
     }
     let applied: Applied = match &batch.rescan {
         Some(reason) => {
-            tracing::info!(reason = %reason, "rescanning the content directory");
+            if batch.routine {
+                tracing::debug!(reason = %reason, "rescanning the content directory");
+            } else {
+                tracing::info!(reason = %reason, "rescanning the content directory");
+            }
             metrics.rescan();
             site.rescan()
         }
@@ -262,6 +274,27 @@ fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
         );
     }
     systemd::status(&report(site, metrics, started.elapsed()));
+}
+
+/// Whether changes are found by comparing the tree with the disk, on a timer: in `watch:
+/// poll` mode, and as the fallback when kernel events cannot be had.
+fn is_polling(settings: &LiveSettings, watching: bool) -> bool {
+    match settings.watch {
+        WatchMode::Poll => true,
+        WatchMode::Notify => !watching,
+        WatchMode::Off => false,
+    }
+}
+
+/// When the next full comparison with the disk is due: every `poll_interval` while
+/// polling, else every `rescan_interval` (if set).
+fn next_rescan_after(settings: &LiveSettings, watching: bool) -> Option<Instant> {
+    let every = if is_polling(settings, watching) {
+        Some(settings.poll_interval)
+    } else {
+        settings.rescan_interval
+    };
+    every.map(|d| Instant::now() + d)
 }
 
 /// Device and inode of the content directory, `None` while it is missing.
@@ -298,18 +331,14 @@ fn start_watch(
     settings: &LiveSettings,
 ) -> Option<(Watcher, UnboundedReceiver<Change>)> {
     let root = &site.source.root;
-    match watch::watch(root, settings.watch, settings.poll_interval) {
-        Ok(watcher) => watcher,
-        Err(err) if settings.watch == WatchMode::Notify => {
-            // Typically the inotify watch limit. Polling sees every change too, only later.
-            tracing::warn!(error = %err, dir = %root.display(), "cannot watch the content directory with kernel events; polling it instead (raise fs.inotify.max_user_watches to avoid this)");
-            watch::watch(root, WatchMode::Poll, settings.poll_interval)
-                .map_err(|err| tracing::warn!(error = %err, dir = %root.display(), "cannot poll the content directory either; will retry"))
-                .ok()
-                .flatten()
-        }
+    if settings.watch != WatchMode::Notify {
+        return None;
+    }
+    match watch::watch(root) {
+        Ok(watcher) => Some(watcher),
         Err(err) => {
-            tracing::warn!(error = %err, dir = %root.display(), "cannot watch the content directory; will retry");
+            // Typically the inotify watch limit. Polling sees every change too, only later.
+            tracing::warn!(error = %err, dir = %root.display(), every_ms = settings.poll_interval.as_millis() as u64, "cannot watch the content directory with kernel events; polling it instead, and trying again every 30 s (raise fs.inotify.max_user_watches to avoid this)");
             None
         }
     }

@@ -180,6 +180,49 @@ fn a_bulk_change_of_two_thousand_files_lands_completely() {
         (titles(&server, "/categories/bulk/feed.json").len() == 2000).then_some(())
     });
     assert_eq!(titles(&server, "/feed.json").len(), 2002);
+
+    // And all of them gone at once (a `git checkout` of an older tree).
+    std::fs::remove_dir_all(site.content().join("bulk")).unwrap();
+    wait_for_titles(&server, "/feed.json", &["Beta", "Alpha"]);
+    assert_eq!(server.get("/categories/bulk/feed.json", &[]).status, 404);
+}
+
+#[test]
+fn poll_mode_sees_changes_where_kernel_events_are_missing() {
+    // `watch: poll` is also what Herald falls back to when inotify watches run out.
+    let site = Site::new("watch: poll\npoll_interval_ms: 100\nrescan_interval_secs: 0\n");
+    site.write("post/a.md", &post("Alpha", "2020-01-01", &["One"]));
+    let server = site.serve();
+    wait_for_titles(&server, "/feed.json", &["Alpha"]);
+    site.write("post/a.md", &post("Alpha polled", "2020-01-01", &["One"]));
+    site.write("post/b.md", &post("Beta polled", "2020-01-02", &["One"]));
+    wait_for_titles(&server, "/feed.json", &["Beta polled", "Alpha polled"]);
+    std::fs::remove_file(site.content().join("post/a.md")).unwrap();
+    wait_for_titles(&server, "/feed.json", &["Beta polled"]);
+}
+
+#[test]
+fn a_content_dir_replaced_by_a_symlink_to_another_tree_is_followed() {
+    let site = live_site();
+    let server = site.serve();
+    wait_for_titles(&server, "/feed.json", &["Beta", "Alpha"]);
+    // A deploy that builds the next tree beside the live one and swaps a symlink in.
+    let next = site.dir.path().join("content-next");
+    std::fs::create_dir_all(next.join("post")).unwrap();
+    std::fs::write(
+        next.join("post/c.md"),
+        post("Gamma", "2020-01-03", &["One"]),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(site.content()).unwrap();
+    std::os::unix::fs::symlink(&next, site.content()).unwrap();
+    wait_for_titles(&server, "/feed.json", &["Gamma"]);
+    std::fs::write(
+        next.join("post/d.md"),
+        post("Delta", "2020-01-04", &["One"]),
+    )
+    .unwrap();
+    wait_for_titles(&server, "/feed.json", &["Delta", "Gamma"]);
 }
 
 #[test]

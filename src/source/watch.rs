@@ -4,12 +4,9 @@
 //! the owner re-checks every reported path on disk.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
-
-pub use crate::config::WatchMode;
 
 /// A hint from the watcher.
 #[derive(Debug)]
@@ -22,15 +19,13 @@ pub enum Change {
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _inner: Box<dyn notify::Watcher + Send>,
+    _inner: notify::RecommendedWatcher,
 }
 
-/// Starts watching `root` recursively. Changes arrive on the returned channel.
-pub fn watch(
-    root: &Path,
-    mode: WatchMode,
-    poll_interval: Duration,
-) -> notify::Result<Option<(Watcher, mpsc::UnboundedReceiver<Change>)>> {
+/// Starts watching `root` recursively with kernel events (inotify on Linux). Changes
+/// arrive on the returned channel. (`watch: poll` needs no watcher: the owner compares the
+/// tree with what it read on a timer, with finer stamps than a poll watcher keeps.)
+pub fn watch(root: &Path) -> notify::Result<(Watcher, mpsc::UnboundedReceiver<Change>)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let handler = move |event: notify::Result<notify::Event>| {
         let change = match event {
@@ -45,17 +40,7 @@ pub fn watch(
         };
         let _ = tx.send(change);
     };
-    let mut inner: Box<dyn notify::Watcher + Send> = match mode {
-        WatchMode::Off => return Ok(None),
-        WatchMode::Notify => Box::new(notify::RecommendedWatcher::new(
-            handler,
-            notify::Config::default(),
-        )?),
-        WatchMode::Poll => Box::new(notify::PollWatcher::new(
-            handler,
-            notify::Config::default().with_poll_interval(poll_interval),
-        )?),
-    };
+    let mut inner = notify::RecommendedWatcher::new(handler, notify::Config::default())?;
     inner.watch(root, RecursiveMode::Recursive)?;
-    Ok(Some((Watcher { _inner: inner }, rx)))
+    Ok((Watcher { _inner: inner }, rx))
 }

@@ -61,7 +61,7 @@ impl Site {
             .args(args)
             .arg("--config")
             .arg(self.config())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", test_log_filter())
             .output()
             .unwrap();
         out
@@ -72,7 +72,7 @@ impl Site {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(self.config())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", test_log_filter())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -249,4 +249,10 @@ pub fn start(mut cmd: Command) -> Server {
         .parse()
         .unwrap();
     Server { child, addr }
+}
+
+/// The log filter for a `herald` started by a test: `warn`, or `HERALD_TEST_LOG` to see more
+/// while debugging a test.
+pub fn test_log_filter() -> String {
+    std::env::var("HERALD_TEST_LOG").unwrap_or_else(|_| "warn".into())
 }
