@@ -51,6 +51,8 @@ pub fn file_for(url_path: &str) -> Result<PathBuf, OutputError> {
 
 /// Writes every resource (and its `.gz` / `.br` variants) under `out`, replacing what was there.
 pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
+    // Compressed variants may still be in the making in the background: finish them on every core.
+    snapshot.finish();
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -83,7 +85,8 @@ fn write_tree(snapshot: &Snapshot, dir: &Path) -> Result<usize, OutputError> {
         }
         write_file(&file, &resource.identity.body)?;
         count += 1;
-        for (variant, ext) in [(&resource.gzip, "gz"), (&resource.brotli, "br")] {
+        let (gzip, brotli) = (resource.gzip.as_deref(), resource.brotli.as_deref());
+        for (variant, ext) in [(gzip, "gz"), (brotli, "br")] {
             if let Some(variant) = variant {
                 let mut name = file.clone().into_os_string();
                 name.push(format!(".{ext}"));
