@@ -326,16 +326,21 @@ impl Background {
         let gzip = std::thread::Builder::new()
             .name("herald-gzip".into())
             .spawn(move || {
+                lower_priority(GZIP_NICE);
                 while let Ok(batch) = rx.recv() {
-                    let batch: Vec<_> = batch.into_iter().filter(still_served).collect();
-                    batch.iter().for_each(|r| r.finish_gzip());
-                    let _ = to_brotli.send(batch);
+                    // Checked just before each: a burst of rebuilds supersedes most of them.
+                    let mut kept = Vec::with_capacity(batch.len());
+                    for resource in batch.into_iter().filter(still_served) {
+                        resource.finish_gzip();
+                        kept.push(resource);
+                    }
+                    let _ = to_brotli.send(kept);
                 }
             });
         let brotli = std::thread::Builder::new()
             .name("herald-brotli".into())
             .spawn(move || {
-                lower_priority();
+                lower_priority(BROTLI_NICE);
                 while let Ok(batch) = brotli_rx.recv() {
                     batch
                         .into_iter()
@@ -362,13 +367,20 @@ fn still_served(resource: &Arc<Resource>) -> bool {
     Arc::strong_count(resource) > 1
 }
 
-/// Lets serving and rebuilding win the CPU over background compression.
-fn lower_priority() {
+/// Nice values of the compressing threads: serving and rebuilding win the CPU over them
+/// when it is busy (a burst of rebuilds, heavy traffic); when it is idle they run at once.
+/// gzip, which most readers ask for, ahead of brotli.
+const GZIP_NICE: i32 = 5;
+const BROTLI_NICE: i32 = 10;
+
+fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscall; on Linux, `who = 0` with PRIO_PROCESS is the calling thread.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        libc::setpriority(libc::PRIO_PROCESS, 0, nice);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// The newest change among `items`, which is what `Last-Modified` and `lastBuildDate` mean.
