@@ -487,12 +487,12 @@ def report(args, builds, edits, http_res):
         h, g = b.get("herald"), b.get("hugo")
         if not h:
             continue
-        target = {1000: "", 10000: "≥ 10x", 100000: "≥ 15x"}.get(n, "")
+        target = {1000: "", 10000: "≥ 10", 100000: "≥ 15"}.get(n, "")
         mem_target = "≤ 0.10" if n == 100000 else ""
         if g:
-            rows.append((f"cold build {n:,}: wall", fmt_s(h["wall"]), fmt_s(g["wall"]), f"{g['wall'] / h['wall']:.1f}x faster", target))
-            rows.append((f"cold build {n:,}: CPU", fmt_s(h["cpu"]), fmt_s(g["cpu"]), f"{g['cpu'] / h['cpu']:.1f}x less", ""))
-            rows.append((f"cold build {n:,}: peak RSS", mib(h["rss_kib"]), mib(g["rss_kib"]), f"{h['rss_kib'] / g['rss_kib']:.2f} of Hugo's", mem_target))
+            rows.append((f"cold build {n:,}: wall", fmt_s(h["wall"]), fmt_s(g["wall"]), f"Hugo/Herald {g['wall'] / h['wall']:.2f}", target))
+            rows.append((f"cold build {n:,}: CPU", fmt_s(h["cpu"]), fmt_s(g["cpu"]), f"Hugo/Herald {g['cpu'] / h['cpu']:.2f}", ""))
+            rows.append((f"cold build {n:,}: peak RSS", mib(h["rss_kib"]), mib(g["rss_kib"]), f"Herald/Hugo {h['rss_kib'] / g['rss_kib']:.2f}", mem_target))
         else:
             rows.append((f"cold build {n:,}: wall / CPU / RSS", f"{fmt_s(h['wall'])} / {fmt_s(h['cpu'])} / {mib(h['rss_kib'])}", "", "", ""))
     for n, e in edits.items():
@@ -502,7 +502,7 @@ def report(args, builds, edits, http_res):
     if http_res:
         summary, ident_len, gz_len = http_res
         for kind, by in summary.items():
-            rows.append((f"HTTP {kind} (req/s)", f"{by['herald']:,.0f}", f"{by['nginx']:,.0f}", f"{by['herald'] / by['nginx']:.2f}", "≥ 1.00"))
+            rows.append((f"HTTP {kind} (req/s)", f"{by['herald']:,.0f}", f"{by['nginx']:,.0f}", f"Herald/nginx {by['herald'] / by['nginx']:.2f}", "≥ 1.00"))
     head = ("measure", "Herald", "Hugo / nginx", "ratio", "target")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
 
