@@ -49,9 +49,10 @@ impl SortKey {
 }
 
 /// One feed's members plus the spellings its term was written with (to choose a display name).
+/// Members are held by value, so listing a feed's items needs no lookup by path.
 #[derive(Debug, Default)]
 struct Members {
-    order: BTreeSet<SortKey>,
+    order: BTreeMap<SortKey, Arc<Post>>,
     spellings: BTreeMap<String, usize>,
 }
 
@@ -70,6 +71,12 @@ pub struct Index {
     feeds: BTreeMap<FeedKey, Members>,
     /// Which non-draft sources claim each id; the first (by path) owns it.
     ids: BTreeMap<String, BTreeSet<String>>,
+    /// How many ids more than one source claims: while none is, every post owns its id
+    /// and listing items needs no lookup by id.
+    contested: usize,
+    /// Instants at which a non-draft post comes due or expires, with its source, in order:
+    /// the next timed change is found without visiting every post.
+    timed: BTreeSet<(DateTime<FixedOffset>, String)>,
     taxonomies: Vec<String>,
 }
 
@@ -107,18 +114,21 @@ impl Index {
                 .entry(FeedKey::Global)
                 .or_default()
                 .order
-                .insert(key.clone());
+                .insert(key.clone(), post.clone());
             for (feed, spelling) in self.memberships(&post) {
                 let members = self.feeds.entry(feed).or_default();
-                members.order.insert(key.clone());
+                members.order.insert(key.clone(), post.clone());
                 *members.spellings.entry(spelling).or_default() += 1;
             }
         }
         if !post.draft {
-            self.ids
-                .entry(post.id.clone())
-                .or_default()
-                .insert(post.source.clone());
+            let claims = self.ids.entry(post.id.clone()).or_default();
+            if claims.insert(post.source.clone()) && claims.len() == 2 {
+                self.contested += 1;
+            }
+            for at in timed_instants(&post) {
+                self.timed.insert((at, post.source.clone()));
+            }
         }
         self.posts.insert(post.source.clone(), post);
         old
@@ -128,12 +138,17 @@ impl Index {
     pub fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
         let post = self.posts.remove(source)?;
         if let Some(claims) = self.ids.get_mut(&post.id) {
-            claims.remove(source);
+            if claims.remove(source) && claims.len() == 1 {
+                self.contested -= 1;
+            }
             if claims.is_empty() {
                 self.ids.remove(&post.id);
             }
         }
         if !post.draft {
+            for at in timed_instants(&post) {
+                self.timed.remove(&(at, post.source.clone()));
+            }
             let key = SortKey::of(&post);
             let mut feeds = vec![(FeedKey::Global, None)];
             feeds.extend(
@@ -207,8 +222,7 @@ impl Index {
         };
         members
             .order
-            .iter()
-            .filter_map(|k| self.posts.get(&k.source))
+            .values()
             .filter(|p| p.is_live_at(now) && self.owns_id(p))
             .take(limit)
             .cloned()
@@ -216,6 +230,9 @@ impl Index {
     }
 
     fn owns_id(&self, post: &Post) -> bool {
+        if self.contested == 0 {
+            return true;
+        }
         self.ids
             .get(&post.id)
             .and_then(|c| c.first())
@@ -242,14 +259,16 @@ impl Index {
     /// The next instant after `now` at which the set of live posts changes on its own
     /// (a future post comes due, or a post expires).
     pub fn next_change_after(&self, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
-        self.posts
-            .values()
-            .filter(|p| !p.draft)
-            .flat_map(|p| [Some(p.published), p.expires])
-            .flatten()
-            .filter(|t| *t > now)
-            .min()
+        self.timed
+            .range((now, String::new())..)
+            .map(|(at, _)| *at)
+            .find(|at| *at > now)
     }
+}
+
+/// The instants at which a post enters (`published`) or leaves (`expires`) the feeds.
+fn timed_instants(post: &Post) -> impl Iterator<Item = DateTime<FixedOffset>> {
+    [Some(post.published), post.expires].into_iter().flatten()
 }
 
 /// A term's URL slug: safe as one path segment, never empty, and distinct for names that

@@ -51,6 +51,8 @@ pub fn file_for(url_path: &str) -> Result<PathBuf, OutputError> {
 
 /// Writes every resource (and its `.gz` / `.br` variants) under `out`, replacing what was there.
 pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
+    // Compressed variants may still be in the making in the background: finish them on every core.
+    snapshot.finish();
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -74,7 +76,7 @@ pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
 
 fn write_tree(snapshot: &Snapshot, dir: &Path) -> Result<usize, OutputError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut count = 0;
+    let mut written = Vec::new();
     for (url_path, resource) in &snapshot.resources {
         let rel = file_for(url_path)?;
         let file = dir.join(&rel);
@@ -82,23 +84,51 @@ fn write_tree(snapshot: &Snapshot, dir: &Path) -> Result<usize, OutputError> {
             fs::create_dir_all(folder).map_err(io(folder))?;
         }
         write_file(&file, &resource.identity.body)?;
-        count += 1;
-        for (variant, ext) in [(&resource.gzip, "gz"), (&resource.brotli, "br")] {
+        written.push(file.clone());
+        let (gzip, brotli) = (resource.gzip.as_deref(), resource.brotli.as_deref());
+        for (variant, ext) in [(gzip, "gz"), (brotli, "br")] {
             if let Some(variant) = variant {
                 let mut name = file.clone().into_os_string();
                 name.push(format!(".{ext}"));
                 write_file(Path::new(&name), &variant.body)?;
-                count += 1;
+                written.push(PathBuf::from(name));
             }
         }
     }
-    Ok(count)
+    sync_all(&written)?;
+    Ok(written.len())
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let mut f = fs::File::create(path).map_err(io(path))?;
-    f.write_all(bytes).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
+    f.write_all(bytes).map_err(io(path))
+}
+
+/// Syncs every written file before the output is swapped into place. One `fsync` after
+/// each write made the disk's latency the build's: 558 files took 1.5 s of waiting on a
+/// 1,000-post site (strace -T). Syncing after everything is written, from several threads,
+/// lets the kernel write back and commit them together.
+fn sync_all(files: &[PathBuf]) -> Result<(), OutputError> {
+    const SYNC_THREADS: usize = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..SYNC_THREADS.min(files.len()))
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = files.get(i) else {
+                        return Ok(());
+                    };
+                    fs::File::open(path)
+                        .and_then(|f| f.sync_all())
+                        .map_err(io(path))?;
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("sync thread panicked"))
+    })
 }
 
 /// Puts `staging` at `out`. The old output, if any, ends up in `staging` and is removed.

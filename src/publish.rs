@@ -43,6 +43,8 @@ pub struct Publisher {
     cache_control: HeaderValue,
     feeds: BTreeMap<FeedKey, Rendered>,
     listing: Option<Listing>,
+    /// Makes the compressed variants of what was just published, off the edit → served path.
+    background: Option<Background>,
 }
 
 /// The OPML list and index page as last rendered, and what they were made from.
@@ -62,6 +64,7 @@ impl Publisher {
             cache_control,
             feeds: BTreeMap::new(),
             listing: None,
+            background: None,
         }
     }
 
@@ -134,14 +137,25 @@ impl Publisher {
             feeds: next.len(),
             rendered: todo.len(),
         };
+        let mut fresh: Vec<Arc<Resource>> = Vec::new();
         for (key, rendered) in self.render_all(todo) {
+            fresh.extend(rendered.resources.iter().map(|(_, r)| r.clone()));
             next.insert(key, Some(rendered));
         }
         self.feeds = next
             .into_iter()
             .map(|(k, v)| (k, v.expect("every feed was kept or rendered")))
             .collect();
-        self.refresh_listing();
+        if self.refresh_listing() {
+            let listing = self.listing.iter().flat_map(|l| &l.resources);
+            fresh.extend(listing.map(|(_, r)| r.clone()));
+        }
+        fresh.retain(|r| r.is_pending());
+        if !fresh.is_empty() {
+            // Global feed first: it is the most requested.
+            let background = self.background.get_or_insert_with(Background::start);
+            background.queue(fresh);
+        }
 
         let mut resources = BTreeMap::new();
         let listing = self.listing.iter().flat_map(|l| &l.resources);
@@ -157,6 +171,8 @@ impl Publisher {
     }
 
     /// Renders feeds on every core: Markdown, sanitizing and compression dominate the cost.
+    /// The unit of work is one format of one feed, so that the few feeds an edit touches
+    /// (the global one and the post's categories, three formats each) spread evenly.
     fn render_all(
         &self,
         todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)>,
@@ -164,29 +180,26 @@ impl Publisher {
         if todo.is_empty() {
             return Vec::new();
         }
+        let tasks: Vec<(usize, usize)> = (0..todo.len())
+            .flat_map(|feed| (0..Format::ALL.len()).map(move |format| (feed, format)))
+            .collect();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .min(todo.len());
-        let queue = std::sync::Mutex::new(todo.into_iter());
-        let mut out: Vec<(FeedKey, Rendered)> = std::thread::scope(|scope| {
+            .min(tasks.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, usize, (String, Arc<Resource>))> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
                         let mut done = Vec::new();
                         loop {
-                            let next = queue.lock().expect("render queue").next();
-                            let Some((key, info, items)) = next else {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&(feed, format)) = tasks.get(i) else {
                                 break;
                             };
-                            let resources = self.render_feed(&info, &items);
-                            done.push((
-                                key,
-                                Rendered {
-                                    info,
-                                    items,
-                                    resources,
-                                },
-                            ));
+                            let (_, info, items) = &todo[feed];
+                            let resource = self.render_one(Format::ALL[format], info, items);
+                            done.push((feed, format, resource));
                         }
                         done
                     })
@@ -197,32 +210,52 @@ impl Publisher {
                 .flat_map(|w| w.join().expect("render thread panicked"))
                 .collect()
         });
+        done.sort_by_key(|&(feed, format, _)| (feed, format));
+        let mut done = done.into_iter().peekable();
+        let mut out: Vec<(FeedKey, Rendered)> = todo
+            .into_iter()
+            .enumerate()
+            .map(|(feed, (key, info, items))| {
+                let mut resources = Vec::with_capacity(Format::ALL.len());
+                while let Some((_, _, resource)) = done.next_if(|d| d.0 == feed) {
+                    resources.push(resource);
+                }
+                (
+                    key,
+                    Rendered {
+                        info,
+                        items,
+                        resources,
+                    },
+                )
+            })
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
-    fn render_feed(&self, info: &FeedInfo, items: &[Arc<Post>]) -> Vec<(String, Arc<Resource>)> {
-        let modified = newest(items);
-        Format::ALL
-            .iter()
-            .map(|&format| {
-                let body = feed::render(format, &self.site, info, items);
-                let path = format!("/{}{}", info.dir, format.file_name());
-                (
-                    path,
-                    Arc::new(Resource::new(
-                        format.content_type(),
-                        Bytes::from(body),
-                        modified,
-                        &self.cache_control,
-                    )),
-                )
-            })
-            .collect()
+    fn render_one(
+        &self,
+        format: Format,
+        info: &FeedInfo,
+        items: &[Arc<Post>],
+    ) -> (String, Arc<Resource>) {
+        let body = feed::render(format, &self.site, info, items);
+        let path = format!("/{}{}", info.dir, format.file_name());
+        (
+            path,
+            Arc::new(Resource::with_late_compression(
+                format.content_type(),
+                Bytes::from(body),
+                newest(items),
+                &self.cache_control,
+            )),
+        )
     }
 
-    /// Re-renders the OPML list and the index page when the set of feeds or their dates changed.
-    fn refresh_listing(&mut self) {
+    /// Re-renders the OPML list and the index page when the set of feeds or their dates
+    /// changed; says whether it did.
+    fn refresh_listing(&mut self) -> bool {
         let infos: Vec<FeedInfo> = self.feeds.values().map(|r| r.info.clone()).collect();
         // The first item of every feed: together they hold the newest change anywhere.
         let heads: Vec<Arc<Post>> = self
@@ -232,7 +265,7 @@ impl Publisher {
             .collect();
         if let Some(listing) = &self.listing {
             if listing.infos == infos && same_posts(&listing.heads, &heads) {
-                return;
+                return false;
             }
         }
         let modified = newest(&heads);
@@ -242,7 +275,7 @@ impl Publisher {
         let resources = vec![
             (
                 OPML_PATH.to_string(),
-                Arc::new(Resource::new(
+                Arc::new(Resource::with_late_compression(
                     "text/x-opml; charset=utf-8",
                     Bytes::from(opml),
                     modified,
@@ -251,7 +284,7 @@ impl Publisher {
             ),
             (
                 FEED_LIST_PATH.to_string(),
-                Arc::new(Resource::new(
+                Arc::new(Resource::with_late_compression(
                     "application/json; charset=utf-8",
                     Bytes::from(list),
                     modified,
@@ -260,7 +293,7 @@ impl Publisher {
             ),
             (
                 INDEX_PATH.to_string(),
-                Arc::new(Resource::new(
+                Arc::new(Resource::with_late_compression(
                     "text/html; charset=utf-8",
                     Bytes::from(page),
                     modified,
@@ -273,7 +306,81 @@ impl Publisher {
             heads,
             resources,
         });
+        true
     }
+}
+
+/// Two threads that make the compressed representations of freshly published resources,
+/// so an edit is served as soon as its identity bytes exist: one makes gzip right away (a
+/// few milliseconds per feed), then hands the resources to one that makes brotli at low
+/// priority. Until a coding's bytes exist, requests for it get another coding; once they
+/// exist they never change.
+struct Background {
+    tx: std::sync::mpsc::Sender<Vec<Arc<Resource>>>,
+}
+
+impl Background {
+    fn start() -> Background {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Arc<Resource>>>();
+        let (to_brotli, brotli_rx) = std::sync::mpsc::channel::<Vec<Arc<Resource>>>();
+        let gzip = std::thread::Builder::new()
+            .name("herald-gzip".into())
+            .spawn(move || {
+                lower_priority(GZIP_NICE);
+                while let Ok(batch) = rx.recv() {
+                    // Checked just before each: a burst of rebuilds supersedes most of them.
+                    let mut kept = Vec::with_capacity(batch.len());
+                    for resource in batch.into_iter().filter(still_served) {
+                        resource.finish_gzip();
+                        kept.push(resource);
+                    }
+                    let _ = to_brotli.send(kept);
+                }
+            });
+        let brotli = std::thread::Builder::new()
+            .name("herald-brotli".into())
+            .spawn(move || {
+                lower_priority(BROTLI_NICE);
+                while let Ok(batch) = brotli_rx.recv() {
+                    batch
+                        .into_iter()
+                        .filter(still_served)
+                        .for_each(|r| r.finish());
+                }
+            });
+        if let Some(err) = gzip.err().or(brotli.err()) {
+            // Without the threads, the codings are made on first dereference (herald build)
+            // or never offered (serve): the identity bytes are still served.
+            tracing::warn!(error = %err, "cannot start the background compressor");
+        }
+        Background { tx }
+    }
+
+    fn queue(&self, resources: Vec<Arc<Resource>>) {
+        let _ = self.tx.send(resources);
+    }
+}
+
+/// Whether anyone but the background compressor still holds `resource`: one superseded by
+/// a newer publish before its turn is not worth compressing.
+fn still_served(resource: &Arc<Resource>) -> bool {
+    Arc::strong_count(resource) > 1
+}
+
+/// Nice values of the compressing threads: serving and rebuilding win the CPU over them
+/// when it is busy (a burst of rebuilds, heavy traffic); when it is idle they run at once.
+/// gzip, which most readers ask for, ahead of brotli.
+const GZIP_NICE: i32 = 5;
+const BROTLI_NICE: i32 = 10;
+
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscall; on Linux, `who = 0` with PRIO_PROCESS is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, nice);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// The newest change among `items`, which is what `Last-Modified` and `lastBuildDate` mean.

@@ -175,6 +175,11 @@ impl Site {
                 }
             }
         }
+        if !self.source.root.is_dir() {
+            // The whole directory went away while we looked: that is not every post being
+            // deleted. Keep serving what we have; the owner waits for it to come back.
+            return Applied::default();
+        }
         let mut applied = Applied::default();
         for key in gone {
             applied = applied + self.forget(&key);
@@ -192,6 +197,10 @@ impl Site {
     /// Compares the whole tree with what was read: re-reads changed files, drops vanished ones.
     pub fn rescan(&mut self) -> Applied {
         let (files, tree_problems) = self.source.list();
+        if !self.source.root.is_dir() {
+            // Vanished during the walk: an empty listing says nothing about the posts.
+            return Applied::default();
+        }
         self.tree_problems = tree_problems;
         let present: BTreeSet<String> = files.iter().map(|f| source::source_key(f)).collect();
         let vanished: Vec<String> = self
