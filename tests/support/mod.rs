@@ -69,42 +69,11 @@ impl Site {
 
     /// Starts `herald serve` on an ephemeral loopback port.
     pub fn serve(&self) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(self.config())
-            .env("RUST_LOG", test_log_filter())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {} // keep the pipe drained
-        });
-        let first = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(first) => first,
-            Err(_) => {
-                // Never leave a server behind a failed test.
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("herald serve did not print its address within 30 s");
-            }
-        };
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("address in the first line");
-        let addr: SocketAddr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap();
-        Server { child, addr }
+            .env("RUST_LOG", test_log_filter());
+        start(cmd)
     }
 }
 
@@ -235,8 +204,10 @@ pub fn start(mut cmd: Command) -> Server {
     let first = match rx.recv_timeout(Duration::from_secs(30)) {
         Ok(first) => first,
         Err(_) => {
+            // Never leave a server behind a failed test.
             let _ = child.kill();
-            panic!("herald serve did not print its address");
+            let _ = child.wait();
+            panic!("herald serve did not print its address within 30 s");
         }
     };
     let url = first
