@@ -131,6 +131,11 @@ impl Site {
 
     /// Drops everything known about the file `key`.
     fn forget(&mut self, key: &str) -> Applied {
+        if !self.source.root.is_dir() {
+            // Every file "vanishes" when the whole directory is moved away mid-read: that is
+            // no reason to unpublish anything. The owner rescans when it comes back.
+            return Applied::default();
+        }
         self.warnings.remove(key);
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
