@@ -110,7 +110,7 @@ impl Default for Config {
             max_post_bytes: 4 * 1024 * 1024,
             repair_mojibake: false,
             watch: WatchMode::Notify,
-            watch_debounce_ms: 10,
+            watch_debounce_ms: 5,
             poll_interval_ms: 1000,
             rescan_interval_secs: 600,
             log_format: LogFormat::Text,

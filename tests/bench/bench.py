@@ -77,7 +77,7 @@ def corpus(args, n):
             "items_per_feed: 50\n"
             "taxonomies: [categories]\n"
             "watch: notify\n"
-            "watch_debounce_ms: 10\n"
+            "watch_debounce_ms: 5\n"
             "rescan_interval_secs: 0\n"
         )
     return site
