@@ -151,7 +151,9 @@ pub async fn run(
             }
             change = events => {
                 let Some(change) = change else {
+                    // The watcher stopped: poll until a new watch can be set up.
                     watcher = None;
+                    next_rescan = next_rescan_after(&settings, false);
                     continue;
                 };
                 let mut batch = Batch::default();
