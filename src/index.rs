@@ -71,9 +71,10 @@ pub struct Index {
     feeds: BTreeMap<FeedKey, Members>,
     /// Which non-draft sources claim each id; the first (by path) owns it.
     ids: BTreeMap<String, BTreeSet<String>>,
-    /// How many ids more than one source claims: while none is, every post owns its id
-    /// and listing items needs no lookup by id.
-    contested: usize,
+    /// How many claims there are beyond the first of each id (the posts left out as
+    /// duplicates). While there are none, every post owns its id and listing items needs no
+    /// lookup by id.
+    duplicates: usize,
     /// Instants at which a non-draft post comes due or expires, with its source, in order:
     /// the next timed change is found without visiting every post.
     timed: BTreeSet<(DateTime<FixedOffset>, String)>,
@@ -123,8 +124,8 @@ impl Index {
         }
         if !post.draft {
             let claims = self.ids.entry(post.id.clone()).or_default();
-            if claims.insert(post.source.clone()) && claims.len() == 2 {
-                self.contested += 1;
+            if claims.insert(post.source.clone()) && claims.len() >= 2 {
+                self.duplicates += 1;
             }
             for at in timed_instants(&post) {
                 self.timed.insert((at, post.source.clone()));
@@ -138,8 +139,8 @@ impl Index {
     pub fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
         let post = self.posts.remove(source)?;
         if let Some(claims) = self.ids.get_mut(&post.id) {
-            if claims.remove(source) && claims.len() == 1 {
-                self.contested -= 1;
+            if claims.remove(source) && !claims.is_empty() {
+                self.duplicates -= 1;
             }
             if claims.is_empty() {
                 self.ids.remove(&post.id);
@@ -230,13 +231,18 @@ impl Index {
     }
 
     fn owns_id(&self, post: &Post) -> bool {
-        if self.contested == 0 {
+        if self.duplicates == 0 {
             return true;
         }
         self.ids
             .get(&post.id)
             .and_then(|c| c.first())
             .is_none_or(|first| *first == post.source)
+    }
+
+    /// How many posts [`Index::duplicate_ids`] would list, without visiting every id.
+    pub fn duplicate_count(&self) -> usize {
+        self.duplicates
     }
 
     /// Posts kept out of the feeds because an earlier path already uses the same id.
@@ -418,8 +424,18 @@ mod tests {
                 kept: "a.md".into()
             }]
         );
+        assert_eq!(index.duplicate_count(), 1);
+        let mut c = post("c.md", "2022-01-01T00:00:00Z", &[]);
+        Arc::get_mut(&mut c).unwrap().id = a.id.clone();
+        index.insert(c);
+        assert_eq!(index.duplicate_count(), 2);
+        assert_eq!(index.duplicate_ids().len(), 2);
         index.remove("a.md");
         assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["b.md"]);
+        assert_eq!(index.duplicate_count(), 1);
+        index.remove("c.md");
+        assert_eq!(index.duplicate_count(), 0);
+        assert!(index.duplicate_ids().is_empty());
     }
 
     #[test]

@@ -287,7 +287,7 @@ impl Site {
 
     /// How many problems [`Site::problems`] would list, without building the list.
     pub fn problem_count(&self) -> usize {
-        self.problems.len() + self.tree_problems.len() + self.index.duplicate_ids().len()
+        self.problems.len() + self.tree_problems.len() + self.index.duplicate_count()
     }
 
     /// Warnings about the content, sorted by path and line: things `herald check` reports
