@@ -12,8 +12,8 @@ use herald::config::{self, Settings};
 use herald::http::{self, HttpSettings, Ops};
 use herald::live::{self, Hooks};
 use herald::metrics::Metrics;
-use herald::rebuild::Site;
-use herald::{content::ParseError, logging, output, systemd};
+use herald::rebuild::{show, Site};
+use herald::{logging, output, systemd};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.
 const EXIT_CONFIG: u8 = 78;
@@ -84,36 +84,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// A problem as the operator opens it: the path under the content dir, then the line.
-/// Control characters in a file name (a newline, say) are escaped, so one problem is
-/// always one line.
-fn show(settings: &Settings, problem: &ParseError) -> String {
-    let path = settings
-        .content_dir
-        .join(&problem.path)
-        .display()
-        .to_string();
-    let path: String = path
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    match problem.line {
-        Some(line) => format!("{path}:{line}: {}", problem.message),
-        None => format!("{path}: {}", problem.message),
-    }
-}
-
 fn load_site(settings: &Settings) -> anyhow::Result<Site> {
     let site = Site::load(settings).context("cannot load the content")?;
-    for problem in site.problems() {
-        tracing::warn!("{}", show(settings, &problem));
-    }
+    site.log_problems(&settings.content_dir);
     Ok(site)
 }
 
@@ -122,11 +95,11 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
     let problems = site.problems();
     let warnings = site.warnings();
     for problem in &problems {
-        println!("{}", show(settings, problem));
+        println!("{}", show(&settings.content_dir, problem));
     }
     // Warnings (mojibake, dropped terms) are shown but do not fail the check.
     for warning in &warnings {
-        println!("{}", show(settings, warning));
+        println!("{}", show(&settings.content_dir, warning));
     }
     println!(
         "{} posts, {} feeds, {} problems, {} warnings",

@@ -93,8 +93,25 @@ impl Site {
         Ok(site)
     }
 
+    /// [`Site::take`], then logs what went wrong with the file: for changes while serving.
+    /// (After a whole load, the caller reports the complete list instead.)
+    fn take_and_log(&mut self, read: Read) -> Applied {
+        let key = read.key.clone();
+        let applied = self.take(read);
+        let root = &self.source.root;
+        for warning in self.warnings.get(&key).into_iter().flatten() {
+            tracing::warn!("{}", show(root, warning));
+        }
+        if applied.failed > 0 {
+            if let Some(problem) = self.problems.get(&key) {
+                tracing::warn!("{}", show(root, problem));
+            }
+        }
+        applied
+    }
+
     /// Records one file read: a good post replaces the old version; a broken one keeps the
-    /// last good version published and is reported; a vanished one is removed.
+    /// last good version published and is kept as a problem; a vanished one is removed.
     fn take(&mut self, read: Read) -> Applied {
         let Some(stamp) = read.stamp else {
             return self.forget(&read.key);
@@ -103,9 +120,6 @@ impl Site {
         if read.warnings.is_empty() {
             self.warnings.remove(&read.key);
         } else {
-            for warning in &read.warnings {
-                tracing::warn!("{warning}");
-            }
             self.warnings.insert(read.key.clone(), read.warnings);
         }
         match read.result {
@@ -118,7 +132,6 @@ impl Site {
                 }
             }
             Err(problem) => {
-                tracing::warn!("{problem}");
                 self.problems.insert(read.key, problem);
                 Applied {
                     read: 1,
@@ -194,7 +207,7 @@ impl Site {
             .filter(|rel| self.is_stale(rel))
             .collect();
         for read in self.source.load_many(&stale) {
-            applied = applied + self.take(read);
+            applied = applied + self.take_and_log(read);
         }
         applied
     }
@@ -221,7 +234,7 @@ impl Site {
         }
         let stale: Vec<PathBuf> = files.into_iter().filter(|rel| self.is_stale(rel)).collect();
         for read in self.source.load_many(&stale) {
-            applied = applied + self.take(read);
+            applied = applied + self.take_and_log(read);
         }
         applied
     }
@@ -285,6 +298,14 @@ impl Site {
         out
     }
 
+    /// Logs every problem and warning, each as [`show`] writes it: after a whole load
+    /// (start or reload), when nothing was logged file by file.
+    pub fn log_problems(&self, content_dir: &Path) {
+        for problem in self.problems().iter().chain(&self.warnings()) {
+            tracing::warn!("{}", show(content_dir, problem));
+        }
+    }
+
     /// How many problems [`Site::problems`] would list, without building the list.
     pub fn problem_count(&self) -> usize {
         self.problems.len() + self.tree_problems.len() + self.index.duplicate_count()
@@ -312,5 +333,26 @@ impl std::ops::Add for Applied {
             removed: self.removed + o.removed,
             failed: self.failed + o.failed,
         }
+    }
+}
+
+/// A problem as the operator opens it: the path under the content dir, then the line.
+/// Control characters in a file name (a newline, say) are escaped, so one problem is
+/// always one line.
+pub fn show(content_dir: &Path, problem: &ParseError) -> String {
+    let path = content_dir.join(&problem.path).display().to_string();
+    let path: String = path
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    match problem.line {
+        Some(line) => format!("{path}:{line}: {}", problem.message),
+        None => format!("{path}: {}", problem.message),
     }
 }

@@ -27,12 +27,12 @@ pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, 
         );
         new.keep_fixed(running);
     }
-    // Each unusable post is logged as it is read, as at startup.
     let site = Site::load_into(&new, shared.clone()).map_err(|err| {
         format!(
             "configuration rejected, still serving the previous one: {path}: {err}",
             path = path.display()
         )
     })?;
+    site.log_problems(&new.content_dir);
     Ok((new, site))
 }
