@@ -168,6 +168,28 @@ pub struct Settings {
     pub health_path: Option<String>,
     /// `None`: no metrics endpoint.
     pub metrics_path: Option<String>,
+    /// The site's languages, default first (one for a site without translations).
+    pub languages: Vec<Language>,
+    /// Which front-matter keys give each date.
+    pub dates: crate::content::DateRules,
+    pub build_drafts: bool,
+    pub build_expired: bool,
+}
+
+/// One language of the site: what its feeds say, and where its content lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Language {
+    /// What this language's feeds say about the site; `base_url` is the language's home
+    /// (the site's base URL plus its prefix, e.g. `https://example.org/es/`).
+    pub site: Site,
+    /// Code, URL prefix and content folder, as the parser needs them.
+    pub content: crate::content::ContentLanguage,
+}
+
+impl Language {
+    pub fn code(&self) -> &str {
+        &self.content.code
+    }
 }
 
 /// What a feed says about the site as a whole.
@@ -266,17 +288,27 @@ impl Config {
         }
         let folder = path.parent().unwrap_or(Path::new("."));
         let content_dir = folder.join(&self.content_dir);
+        let site = Site {
+            title: self.title.trim().to_owned(),
+            description: self.description.trim().to_owned(),
+            language: self.language.clone(),
+            author: self.author.filter(|a| !a.trim().is_empty()),
+            author_email: self.author_email.filter(|a| !a.trim().is_empty()),
+            base_url: base_url.to_string(),
+        };
+        let code = self.language.trim().to_lowercase();
+        let code = if code.is_empty() { "en".into() } else { code };
         Ok(Settings {
             config_path: path.to_owned(),
             content_dir,
-            site: Site {
-                title: self.title.trim().to_owned(),
-                description: self.description.trim().to_owned(),
-                language: self.language,
-                author: self.author.filter(|a| !a.trim().is_empty()),
-                author_email: self.author_email.filter(|a| !a.trim().is_empty()),
-                base_url: base_url.to_string(),
-            },
+            languages: vec![Language {
+                site: site.clone(),
+                content: crate::content::ContentLanguage::single(&code).remove(0),
+            }],
+            dates: crate::content::DateRules::default(),
+            build_drafts: false,
+            build_expired: false,
+            site,
             base_url,
             listen: self.listen,
             items_per_feed: self.items_per_feed,

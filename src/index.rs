@@ -12,19 +12,48 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::post::Post;
 
-/// Which feed: the site-wide one, or one term of one taxonomy.
+/// Which feed: one language's site-wide feed, or one term of one taxonomy in one language.
+/// Languages are codes (`en`, `es`); a single-language site has one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FeedKey {
-    Global,
-    Term { taxonomy: String, slug: String },
+    Global {
+        lang: String,
+    },
+    Term {
+        lang: String,
+        taxonomy: String,
+        slug: String,
+    },
 }
 
 impl FeedKey {
-    /// Folder of the feed relative to the base URL: `""` or `categories/rust/`.
+    pub fn global(lang: &str) -> FeedKey {
+        FeedKey::Global { lang: lang.into() }
+    }
+
+    pub fn term(lang: &str, taxonomy: &str, slug: &str) -> FeedKey {
+        FeedKey::Term {
+            lang: lang.into(),
+            taxonomy: taxonomy.into(),
+            slug: slug.into(),
+        }
+    }
+
+    pub fn lang(&self) -> &str {
+        match self {
+            FeedKey::Global { lang } | FeedKey::Term { lang, .. } => lang,
+        }
+    }
+
+    pub fn is_global(&self) -> bool {
+        matches!(self, FeedKey::Global { .. })
+    }
+
+    /// Folder of the feed under its language's URL prefix: `""` or `categories/rust/`.
     pub fn dir(&self) -> String {
         match self {
-            FeedKey::Global => String::new(),
-            FeedKey::Term { taxonomy, slug } => format!("{taxonomy}/{slug}/"),
+            FeedKey::Global { .. } => String::new(),
+            FeedKey::Term { taxonomy, slug, .. } => format!("{taxonomy}/{slug}/"),
         }
     }
 }
@@ -79,13 +108,22 @@ pub struct Index {
     /// the next timed change is found without visiting every post.
     timed: BTreeSet<(DateTime<FixedOffset>, String)>,
     taxonomies: Vec<String>,
+    /// Language codes whose global feed exists even while it has no post, default first.
+    languages: Vec<String>,
 }
 
 impl Index {
-    /// An empty index that makes feeds for the given taxonomies (lower-case names).
+    /// An empty index that makes feeds for the given taxonomies (lower-case names), for a
+    /// site in one language.
     pub fn new(taxonomies: &[String]) -> Index {
+        Index::with_languages(taxonomies, &["en".to_string()])
+    }
+
+    /// An empty index for a site in these languages (default first): each has its own feeds.
+    pub fn with_languages(taxonomies: &[String], languages: &[String]) -> Index {
         Index {
             taxonomies: taxonomies.to_vec(),
+            languages: languages.to_vec(),
             ..Index::default()
         }
     }
@@ -112,7 +150,7 @@ impl Index {
         if !post.draft {
             let key = SortKey::of(&post);
             self.feeds
-                .entry(FeedKey::Global)
+                .entry(FeedKey::global(&post.lang))
                 .or_default()
                 .order
                 .insert(key.clone(), post.clone());
@@ -151,7 +189,7 @@ impl Index {
                 self.timed.remove(&(at, post.source.clone()));
             }
             let key = SortKey::of(&post);
-            let mut feeds = vec![(FeedKey::Global, None)];
+            let mut feeds = vec![(FeedKey::global(&post.lang), None)];
             feeds.extend(
                 self.memberships(&post)
                     .into_iter()
@@ -170,7 +208,9 @@ impl Index {
                         }
                     }
                 }
-                if members.order.is_empty() && feed != FeedKey::Global {
+                if members.order.is_empty()
+                    && !self.languages.iter().any(|l| feed == FeedKey::global(l))
+                {
                     self.feeds.remove(&feed);
                 }
             }
@@ -183,10 +223,7 @@ impl Index {
         let mut out = Vec::new();
         for taxonomy in &self.taxonomies {
             for term in post.terms(taxonomy) {
-                let key = FeedKey::Term {
-                    taxonomy: taxonomy.clone(),
-                    slug: term_slug(term),
-                };
+                let key = FeedKey::term(&post.lang, taxonomy, &term_slug(term));
                 if !out.iter().any(|(k, _)| *k == key) {
                     out.push((key, term.clone()));
                 }
@@ -195,14 +232,13 @@ impl Index {
         out
     }
 
-    /// Every feed that exists now (the global one always), in a stable order: global first,
-    /// then by taxonomy and slug. A term feed exists while any non-draft post has the term.
+    /// Every feed that exists now, in a stable order: each configured language's global
+    /// feed (always, default language first), then the other languages' and the term feeds by
+    /// language, taxonomy and slug. A term feed exists while any non-draft post has the term.
     pub fn feed_keys(&self) -> Vec<FeedKey> {
-        let mut keys: Vec<FeedKey> = self.feeds.keys().cloned().collect();
-        if !keys.contains(&FeedKey::Global) {
-            keys.insert(0, FeedKey::Global);
-        }
-        keys
+        let globals: Vec<FeedKey> = self.languages.iter().map(|l| FeedKey::global(l)).collect();
+        let rest = self.feeds.keys().filter(|k| !globals.contains(k)).cloned();
+        globals.iter().cloned().chain(rest).collect()
     }
 
     /// The display name of a term feed: the spelling most posts use, ties to the smallest.
@@ -272,9 +308,9 @@ impl Index {
     }
 }
 
-/// The instants at which a post enters (`published`) or leaves (`expires`) the feeds.
+/// The instants at which a post enters (`live_from`) or leaves (`expires`) the feeds.
 fn timed_instants(post: &Post) -> impl Iterator<Item = DateTime<FixedOffset>> {
-    [Some(post.published), post.expires].into_iter().flatten()
+    [Some(post.live_from), post.expires].into_iter().flatten()
 }
 
 /// A term's URL slug: safe as one path segment, never empty, and distinct for names that
@@ -319,9 +355,11 @@ mod tests {
             source: source.into(),
             id: format!("https://e.org/{source}"),
             title: source.into(),
+            lang: "en".into(),
             permalink: format!("https://e.org/{source}"),
             external_url: None,
             published: DateTime::parse_from_rfc3339(date).unwrap(),
+            live_from: DateTime::parse_from_rfc3339(date).unwrap(),
             updated: None,
             expires: None,
             draft: false,
@@ -357,15 +395,12 @@ mod tests {
             .for_each(|p| drop(backward.insert(p.clone())));
         for index in [&forward, &backward] {
             assert_eq!(
-                titles(&index.items(&FeedKey::Global, now(), 10)),
+                titles(&index.items(&FeedKey::global("en"), now(), 10)),
                 ["c.md", "a.md", "b.md"]
             );
-            let rust = FeedKey::Term {
-                taxonomy: "categories".into(),
-                slug: "rust".into(),
-            };
+            let rust = FeedKey::term("en", "categories", "rust");
             assert_eq!(titles(&index.items(&rust, now(), 10)), ["a.md", "b.md"]);
-            assert_eq!(index.feed_keys(), vec![FeedKey::Global, rust]);
+            assert_eq!(index.feed_keys(), vec![FeedKey::global("en"), rust]);
         }
     }
 
@@ -378,8 +413,8 @@ mod tests {
         let slugs: Vec<String> = index.feed_keys().iter().map(FeedKey::dir).collect();
         assert_eq!(slugs, ["", "categories/zig/"]);
         index.remove("a.md");
-        assert_eq!(index.feed_keys(), vec![FeedKey::Global]);
-        assert!(index.items(&FeedKey::Global, now(), 10).is_empty());
+        assert_eq!(index.feed_keys(), vec![FeedKey::global("en")]);
+        assert!(index.items(&FeedKey::global("en"), now(), 10).is_empty());
     }
 
     #[test]
@@ -398,7 +433,7 @@ mod tests {
         index.insert(expired);
         // 2026-06-01 is in the future at `now`; x.md has expired.
         assert_eq!(
-            titles(&index.items(&FeedKey::Global, now(), 2)),
+            titles(&index.items(&FeedKey::global("en"), now(), 2)),
             ["3.md", "2.md"]
         );
         assert_eq!(
@@ -415,7 +450,10 @@ mod tests {
         Arc::get_mut(&mut b).unwrap().id = a.id.clone();
         index.insert(b);
         index.insert(a.clone());
-        assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["a.md"]);
+        assert_eq!(
+            titles(&index.items(&FeedKey::global("en"), now(), 10)),
+            ["a.md"]
+        );
         assert_eq!(
             index.duplicate_ids(),
             vec![DuplicateId {
@@ -431,7 +469,10 @@ mod tests {
         assert_eq!(index.duplicate_count(), 2);
         assert_eq!(index.duplicate_ids().len(), 2);
         index.remove("a.md");
-        assert_eq!(titles(&index.items(&FeedKey::Global, now(), 10)), ["b.md"]);
+        assert_eq!(
+            titles(&index.items(&FeedKey::global("en"), now(), 10)),
+            ["b.md"]
+        );
         assert_eq!(index.duplicate_count(), 1);
         index.remove("c.md");
         assert_eq!(index.duplicate_count(), 0);

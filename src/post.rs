@@ -18,12 +18,17 @@ pub struct Post {
     pub id: String,
     /// Plain-text title (control characters removed, never empty).
     pub title: String,
+    /// Language code of the post (`en`, `es`): which language's feeds it goes into.
+    pub lang: String,
     /// Absolute URL of the post's page on our site.
     pub permalink: String,
     /// For link posts: the absolute URL of the external article the post points at.
     pub external_url: Option<String>,
-    /// First publication (`date`, else `publishDate`, else `lastmod`).
+    /// The post's date as the site shows it (Hugo's `.Date`: by default `date`, else
+    /// `publishDate`, else `lastmod`): the item's publication date and its place in a feed.
     pub published: DateTime<FixedOffset>,
+    /// When the post goes live (Hugo's `.PublishDate`: `publishDate`, else the date).
+    pub live_from: DateTime<FixedOffset>,
     /// Last modification (`lastmod`), when it is given and later than `published`.
     pub updated: Option<DateTime<FixedOffset>>,
     /// The moment the post leaves every feed (`expiryDate`).
@@ -63,23 +68,25 @@ impl Post {
     }
 
     /// Every term of every taxonomy, categories first: what an item lists as its categories.
+    /// A term in several taxonomies (a category that is also a tag) is listed once.
     pub fn item_categories(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self
-            .terms("categories")
+        let others = self
+            .taxonomies
             .iter()
+            .filter(|(name, _)| *name != "categories")
+            .flat_map(|(_, terms)| terms);
+        let mut seen = std::collections::HashSet::new();
+        self.terms("categories")
+            .iter()
+            .chain(others)
             .map(String::as_str)
-            .collect();
-        for (name, terms) in &self.taxonomies {
-            if name != "categories" {
-                out.extend(terms.iter().map(String::as_str));
-            }
-        }
-        out
+            .filter(|t| seen.insert(t.to_lowercase()))
+            .collect()
     }
 
     /// Whether the post is in the feeds at instant `now`: not a draft, already published, not expired.
     pub fn is_live_at(&self, now: DateTime<FixedOffset>) -> bool {
-        !self.draft && self.published <= now && self.expires.is_none_or(|e| e > now)
+        !self.draft && self.live_from <= now && self.expires.is_none_or(|e| e > now)
     }
 }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 use hyper::header::HeaderValue;
 
-use crate::config::{Settings, Site};
+use crate::config::{Language, Settings, Site};
 use crate::feed::{self, FeedInfo, Format};
 use crate::index::{FeedKey, Index};
 use crate::post::Post;
@@ -38,7 +38,9 @@ pub struct PublishStats {
 
 /// Renders feeds and remembers them, so the next publish only redoes what changed.
 pub struct Publisher {
+    /// The default language's site: what the OPML list, feed list and index page say.
     site: Site,
+    languages: Vec<Language>,
     items_per_feed: usize,
     cache_control: HeaderValue,
     feeds: BTreeMap<FeedKey, Rendered>,
@@ -60,6 +62,7 @@ impl Publisher {
             .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
         Publisher {
             site: settings.site.clone(),
+            languages: settings.languages.clone(),
             items_per_feed: settings.items_per_feed,
             cache_control,
             feeds: BTreeMap::new(),
@@ -68,40 +71,57 @@ impl Publisher {
         }
     }
 
+    /// What the feeds of language `code` say about the site (the default language's for an
+    /// unknown code, which the parser never produces).
+    fn site_of(&self, code: &str) -> &Site {
+        self.languages
+            .iter()
+            .find(|l| l.code() == code)
+            .map_or(&self.site, |l| &l.site)
+    }
+
     /// The identity of one feed: titles and absolute URLs.
     pub fn feed_info(&self, index: &Index, key: &FeedKey) -> FeedInfo {
+        let site = self.site_of(key.lang());
         let dir = key.dir();
-        let url = |file: &str| format!("{}{dir}{file}", self.site.base_url);
+        let url = |file: &str| format!("{}{dir}{file}", site.base_url);
         let (title, description, term, html_url) = match key {
-            FeedKey::Global => {
-                let description = if self.site.description.is_empty() {
-                    self.site.title.clone()
+            FeedKey::Global { .. } => {
+                let description = if site.description.is_empty() {
+                    site.title.clone()
                 } else {
-                    self.site.description.clone()
+                    site.description.clone()
                 };
-                (
-                    self.site.title.clone(),
-                    description,
-                    None,
-                    self.site.base_url.clone(),
-                )
+                (site.title.clone(), description, None, site.base_url.clone())
             }
             FeedKey::Term { .. } => {
                 let name = index.term_name(key).unwrap_or_default().to_owned();
-                let title = format!("{}: {name}", self.site.title);
-                let description = format!("Posts about {name} from {}", self.site.title);
+                let title = format!("{}: {name}", site.title);
+                let description = format!("Posts about {name} from {}", site.title);
                 (title, description, Some(name), url(""))
             }
         };
+        let (taxonomy, slug) = match key {
+            FeedKey::Global { .. } => (None, None),
+            FeedKey::Term { taxonomy, slug, .. } => (Some(taxonomy.clone()), Some(slug.clone())),
+        };
+        // The served path: the language's folder under the site's base, then the feed's.
+        let prefix = site
+            .base_url
+            .strip_prefix(self.site.base_url.as_str())
+            .unwrap_or_default();
         FeedInfo {
             title,
             description,
             term,
+            taxonomy,
+            slug,
+            language: key.lang().to_string(),
             html_url,
             rss_url: url(Format::Rss.file_name()),
             atom_url: url(Format::Atom.file_name()),
             json_url: url(Format::Json.file_name()),
-            dir,
+            dir: format!("{prefix}{dir}"),
         }
     }
 
@@ -118,7 +138,7 @@ impl Publisher {
         for key in keys {
             let info = self.feed_info(index, &key);
             let items = index.items(&key, now, self.items_per_feed);
-            if items.is_empty() && key != FeedKey::Global {
+            if items.is_empty() && !key.is_global() {
                 // A term whose posts are all scheduled or expired has no feed yet: its
                 // existence alone would announce an unpublished post.
                 continue;
@@ -240,7 +260,7 @@ impl Publisher {
         info: &FeedInfo,
         items: &[Arc<Post>],
     ) -> (String, Arc<Resource>) {
-        let body = feed::render(format, &self.site, info, items);
+        let body = feed::render(format, self.site_of(&info.language), info, items);
         let path = format!("/{}{}", info.dir, format.file_name());
         (
             path,

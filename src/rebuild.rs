@@ -71,7 +71,14 @@ impl Site {
         let loaded = source.load_all();
         let mut site = Site {
             source,
-            index: Index::new(&settings.taxonomies),
+            index: Index::with_languages(
+                &settings.taxonomies,
+                &settings
+                    .languages
+                    .iter()
+                    .map(|l| l.code().to_string())
+                    .collect::<Vec<_>>(),
+            ),
             publisher: Publisher::new(settings),
             stamps: BTreeMap::new(),
             problems: BTreeMap::new(),
@@ -123,11 +130,21 @@ impl Site {
             self.warnings.insert(read.key.clone(), read.warnings);
         }
         match read.result {
-            Ok(post) => {
+            Ok(Some(post)) => {
                 self.problems.remove(&read.key);
                 self.index.insert(Arc::new(post));
                 Applied {
                     read: 1,
+                    ..Applied::default()
+                }
+            }
+            Ok(None) => {
+                // A page, not a post (it lost its date, say): out of the feeds, no problem.
+                self.problems.remove(&read.key);
+                let removed = self.index.remove(&read.key).is_some();
+                Applied {
+                    read: 1,
+                    removed: usize::from(removed),
                     ..Applied::default()
                 }
             }

@@ -31,6 +31,9 @@ fn site() -> Site {
 fn feed_info(title: &str, dir: &str, term: Option<&str>) -> FeedInfo {
     FeedInfo {
         title: title.into(),
+        taxonomy: None,
+        slug: None,
+        language: "en".into(),
         description: String::new(),
         term: term.map(Into::into),
         html_url: format!("{BASE}{dir}"),
@@ -95,9 +98,11 @@ impl P<'_> {
             source: self.source.into(),
             id: self.id.map_or_else(|| permalink.clone(), Into::into),
             title: self.title.into(),
+            lang: "en".into(),
             permalink: permalink.clone(),
             external_url: self.external_url.map(Into::into),
             published: date(self.published),
+            live_from: date(self.published),
             updated: self.updated.map(date),
             expires: None,
             draft: false,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use herald::config::Site;
-use herald::content::{parse, ContentSettings};
+use herald::content::{parse, ContentLanguage, ContentSettings};
 use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format};
 use herald::post::Post;
 use proptest::prelude::*;
@@ -21,6 +21,10 @@ fn settings() -> ContentSettings {
         permalink: "/:section/:slug/".into(),
         taxonomies: vec!["categories".into(), "tags".into()],
         repair_mojibake: true,
+        languages: ContentLanguage::single("en"),
+        dates: Default::default(),
+        build_drafts: false,
+        build_expired: false,
     }
 }
 
@@ -40,6 +44,9 @@ fn info(term: Option<&str>) -> FeedInfo {
     let base = "https://example.org/blog/";
     FeedInfo {
         title: format!("Site{}", term.map(|t| format!(": {t}")).unwrap_or_default()),
+        taxonomy: None,
+        slug: None,
+        language: "en".into(),
         description: "Posts".into(),
         term: term.map(Into::into),
         html_url: format!("{base}{dir}"),

@@ -90,6 +90,28 @@ pub(crate) fn parse_date(input: &str, tz: Tz) -> Result<DateTime<FixedOffset>, S
     }
 }
 
+/// A date at the start of a file name, as Hugo's `:filename` date rule reads it:
+/// `2019-03-12-my-post.md` (or a leaf bundle `2019-03-12-my-post/index.md`) gives the date
+/// and the slug `my-post`.
+pub(crate) fn from_file_name(path: &str) -> Option<(NaiveDateTime, String)> {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let file = parts.pop()?;
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let name = if stem == "index" { parts.pop()? } else { stem };
+    let day = chrono::NaiveDate::parse_from_str(name.get(..10)?, "%Y-%m-%d").ok()?;
+    let rest = &name[10..];
+    if !(rest.is_empty() || rest.starts_with('-') || rest.starts_with('_')) {
+        return None;
+    }
+    let slug = rest.trim_start_matches(['-', '_']).to_string();
+    Some((day.and_hms_opt(0, 0, 0)?, slug))
+}
+
+/// A naive date read in the site's zone.
+pub(crate) fn in_site_zone(naive: NaiveDateTime, tz: Tz) -> DateTime<FixedOffset> {
+    in_zone(naive, tz)
+}
+
 /// Resolves a wall-clock time in `tz`. In a fold (clocks set back) the earlier instant is
 /// taken; in a gap (clocks set forward) the time is read with the offset in force just
 /// before the gap, which lands the same distance past the transition (02:30 → 03:30 in a

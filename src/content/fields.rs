@@ -15,6 +15,16 @@ pub(crate) fn first<'m>(fm: &'m Map, keys: &[&'static str]) -> Option<(&'static 
     })
 }
 
+/// The value of one key when it is present and not null or blank, with the key's
+/// spelling as the caller gave it (for messages).
+pub(crate) fn first_of<'m, 'k>(fm: &'m Map, key: &'k str) -> Option<(&'k str, &'m Value)> {
+    match fm.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Str(s)) if s.trim().is_empty() => None,
+        Some(v) => Some((key, v)),
+    }
+}
+
 /// A scalar as one line of plain text (controls removed, whitespace collapsed); empty → None.
 pub(crate) fn line(v: &Value) -> Option<String> {
     v.scalar_text()
@@ -63,12 +73,15 @@ pub(crate) fn authors(fm: &Map) -> Vec<String> {
             other => out.extend(prose(other)),
         }
     }
+    // Themes' archetypes leave placeholders such as `author: "-"`: nobody to credit.
+    let placeholder = |n: &String| n.chars().all(|c| !c.is_alphanumeric());
     let mut all = Vec::new();
     for key in ["author", "authors"] {
         if let Some(v) = fm.get(key) {
             names(v, &mut all);
         }
     }
+    all.retain(|n| !placeholder(n));
     dedupe(all.into_iter())
 }
 
@@ -172,6 +185,8 @@ mod tests {
         assert_eq!(authors(&m), ["Ann", "Bob", "Cy"]);
         assert_eq!(authors(&fm("author:\n  name: Dee\n  email: d@x")), ["Dee"]);
         assert!(authors(&fm("title: x")).is_empty());
+        assert!(authors(&fm("author: '-'")).is_empty());
+        assert_eq!(authors(&fm("authors: ['', '—', Eve]")), ["Eve"]);
     }
 
     #[test]

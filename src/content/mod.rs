@@ -38,6 +38,77 @@ pub struct ContentSettings {
     /// Repair UTF-8-read-as-Windows-1252 mojibake (`â€”` → `—`). Found either way, and
     /// reported as a warning.
     pub repair_mojibake: bool,
+    /// The site's languages, default first: where each one's content lives and its URL prefix.
+    pub languages: Vec<ContentLanguage>,
+    /// Which front-matter keys give a post's dates (Hugo's `frontmatter` config).
+    pub dates: DateRules,
+    /// Hugo's `buildDrafts` and `buildExpired`: publish drafts / expired posts anyway.
+    pub build_drafts: bool,
+    pub build_expired: bool,
+}
+
+/// One language of the site, as the parser needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentLanguage {
+    /// Language code (`en`, `es`): also the file-name suffix of translations (`index.es.md`).
+    pub code: String,
+    /// URL prefix under the base URL: `""` or `es/`.
+    pub url_prefix: String,
+    /// Folder of this language's content relative to the content root, `/`-terminated, or
+    /// `""` when it shares the root (translations by file name).
+    pub content_dir: String,
+}
+
+impl ContentLanguage {
+    /// The only language of a site that has one.
+    pub fn single(code: &str) -> Vec<ContentLanguage> {
+        vec![ContentLanguage {
+            code: code.to_string(),
+            url_prefix: String::new(),
+            content_dir: String::new(),
+        }]
+    }
+}
+
+/// Front-matter keys (lower case) that give each date, first present wins, as in Hugo's
+/// `frontmatter` config. `:filename` takes a date from a file name such as
+/// `2019-03-12-my-post.md`; `:git` and `:filemodtime` are skipped (they would make the output
+/// depend on the checkout, not the content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateRules {
+    pub date: Vec<String>,
+    pub publish_date: Vec<String>,
+    pub lastmod: Vec<String>,
+    pub expiry_date: Vec<String>,
+}
+
+impl Default for DateRules {
+    /// Hugo 0.111's defaults.
+    fn default() -> Self {
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect();
+        DateRules {
+            date: keys(&[
+                ":filename",
+                "date",
+                "publishdate",
+                "pubdate",
+                "published",
+                "lastmod",
+                "modified",
+            ]),
+            publish_date: keys(&["publishdate", "pubdate", "published", "date"]),
+            lastmod: keys(&[
+                ":git",
+                "lastmod",
+                "modified",
+                "date",
+                "publishdate",
+                "pubdate",
+                "published",
+            ]),
+            expiry_date: keys(&["expirydate", "unpublishdate"]),
+        }
+    }
 }
 
 impl ContentSettings {
@@ -48,6 +119,10 @@ impl ContentSettings {
             permalink: s.permalink.clone(),
             taxonomies: s.taxonomies.clone(),
             repair_mojibake: s.repair_mojibake,
+            languages: s.languages.iter().map(|l| l.content.clone()).collect(),
+            dates: s.dates.clone(),
+            build_drafts: s.build_drafts,
+            build_expired: s.build_expired,
         }
     }
 }
@@ -69,17 +144,28 @@ pub const MAX_TITLE_CHARS: usize = 300;
 /// that pasted a whole tag cloud) would make hundreds. The rest are dropped with a warning.
 pub const MAX_TERMS_PER_TAXONOMY: usize = 50;
 
-/// A file parsed: the post or why it is not one, plus warnings (problems that do not keep
-/// the post out: mojibake, dropped terms). Warnings use the same `path:line: message` shape.
+/// A file parsed: the post, `None` for a page that is not a post (no date: a documentation
+/// page; or a file outside every language's content), or why it cannot be used; plus
+/// warnings (problems that do not keep the post out: mojibake, dropped terms). Warnings use
+/// the same `path:line: message` shape.
 #[derive(Debug)]
 pub struct Parsed {
-    pub result: Result<Post, ParseError>,
+    pub result: Result<Option<Post>, ParseError>,
     pub warnings: Vec<ParseError>,
 }
 
-/// Parses the file at `source` (relative to the content dir, `/`-separated) from its raw bytes.
+/// Parses the file at `source` (relative to the content dir, `/`-separated) from its raw
+/// bytes. A page that is not a post is an error here (for callers that expect a post).
 pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<Post, ParseError> {
-    parse_with_warnings(source, bytes, settings).result
+    parse_with_warnings(source, bytes, settings)
+        .result?
+        .ok_or_else(|| ParseError {
+            path: source.to_string(),
+            line: None,
+            message: "not a post: it has no date (add a `date:`), or lies outside every \
+                      language's content folder"
+                .into(),
+        })
 }
 
 /// Like [`parse`], keeping the warnings.
@@ -94,7 +180,10 @@ fn parse_inner(
     bytes: &[u8],
     settings: &ContentSettings,
     warnings: &mut Vec<ParseError>,
-) -> Result<Post, ParseError> {
+) -> Result<Option<Post>, ParseError> {
+    let Some(place) = locate(source, &settings.languages) else {
+        return Ok(None);
+    };
     let err = |line: Option<usize>, message: String| ParseError {
         path: source.to_string(),
         line,
@@ -117,33 +206,44 @@ fn parse_inner(
     let fm = frontmatter::decode(&split).map_err(|(l, m)| err(l, m))?;
     let at = |key: &str, message: String| err(frontmatter::key_line(&split, key), message);
 
-    // Dates.
-    let date = |keys: &[&'static str]| -> Result<Option<DateTime<FixedOffset>>, ParseError> {
-        match fields::first(&fm, keys) {
-            None => Ok(None),
-            Some((key, v)) => read_date(v, settings.timezone)
-                .map(Some)
-                .map_err(|m| at(key, format!("`{key}`: {m}"))),
+    // Dates, by the site's rules (Hugo's `frontmatter` config).
+    let named = dates::from_file_name(&place.path);
+    let date = |keys: &[String]| -> Result<Option<DateTime<FixedOffset>>, ParseError> {
+        for key in keys {
+            match key.as_str() {
+                ":filename" => {
+                    if let Some((d, _)) = &named {
+                        return Ok(Some(dates::in_site_zone(*d, settings.timezone)));
+                    }
+                }
+                k if k.starts_with(':') => {}
+                k => {
+                    if let Some((key, v)) = fields::first_of(&fm, k) {
+                        return read_date(v, settings.timezone)
+                            .map(Some)
+                            .map_err(|m| at(key, format!("`{key}`: {m}")));
+                    }
+                }
+            }
         }
+        Ok(None)
     };
-    let date_field = date(&["date"])?;
-    let publish_date = date(&["publishdate", "pubdate", "published"])?;
-    let lastmod = date(&["lastmod", "modified"])?;
-    let expires = date(&["expirydate", "unpublishdate"])?;
-    let published = match (date_field, publish_date) {
-        (Some(d), Some(p)) => d.max(p),
-        (d, p) => d.or(p).or(lastmod).ok_or_else(|| {
-            err(
-                Some(split.open_line),
-                "no date: add a `date:` to the front matter".into(),
-            )
-        })?,
+    let Some(published) = date(&settings.dates.date)? else {
+        // Hugo lists an undated page with the year 1: that is a documentation page, not a post.
+        return Ok(None);
+    };
+    let live_from = date(&settings.dates.publish_date)?.unwrap_or(published);
+    let lastmod = date(&settings.dates.lastmod)?;
+    let expires = if settings.build_expired {
+        None
+    } else {
+        date(&settings.dates.expiry_date)?
     };
     let updated = lastmod.filter(|&l| l > published);
 
     let draft = fields::draft(&fm).map_err(|m| at("draft", m))?;
     let opted_out = fields::opted_out(&fm).map_err(|(key, m)| at(key, m))?;
-    let draft = draft || opted_out;
+    let draft = (draft && !settings.build_drafts) || opted_out;
 
     // Body: shortcodes out, control characters out.
     let markdown = text::strip_controls(&shortcodes::strip(split.body));
@@ -163,8 +263,14 @@ fn parse_inner(
         });
 
     // Title, slug, permalink.
-    let parts = permalink::SourceParts::of(source);
-    let slug = fm.get("slug").and_then(fields::line);
+    let parts = permalink::SourceParts::of(&place.path);
+    // Hugo takes the slug from a dated file name (`2019-03-12-my-post.md` → `my-post`).
+    let slug = fm.get("slug").and_then(fields::line).or_else(|| {
+        named
+            .as_ref()
+            .map(|(_, s)| s.clone())
+            .filter(|s| !s.is_empty())
+    });
     let title = fm.get("title").and_then(fields::prose).unwrap_or_else(|| {
         summary
             .as_deref()
@@ -202,13 +308,15 @@ fn parse_inner(
         .and_then(|(_, v)| fields::line(v))
         .unwrap_or_else(|| permalink.to_string());
 
-    Ok(Post {
+    Ok(Some(Post {
         source: source.to_string(),
         id,
         title,
+        lang: place.lang.to_string(),
         permalink: permalink.to_string(),
         external_url,
         published,
+        live_from,
         updated,
         expires,
         draft,
@@ -225,6 +333,48 @@ fn parse_inner(
         authors: fields::authors(&fm),
         image,
         body: Body::new(markdown, permalink.to_string()),
+    }))
+}
+
+/// Where a content file belongs: its language and its path inside that language's content.
+#[derive(Debug, PartialEq, Eq)]
+struct Place<'a> {
+    lang: &'a str,
+    url_prefix: &'a str,
+    /// Path under the language's content folder, the language suffix removed
+    /// (`post/a/index.es.md` → `post/a/index.md`).
+    path: String,
+}
+
+/// Finds a file's language as Hugo does: the language whose content folder holds it (the
+/// most specific one), overridden by a language suffix in the file name (`x.es.md`). A file
+/// in no language's folder is not content.
+fn locate<'a>(source: &str, languages: &'a [ContentLanguage]) -> Option<Place<'a>> {
+    let mount = languages
+        .iter()
+        .filter(|l| source.starts_with(&l.content_dir))
+        .max_by_key(|l| l.content_dir.len())?;
+    let inner = &source[mount.content_dir.len()..];
+    let (dir, file) = inner.rsplit_once('/').map_or(("", inner), |(d, f)| (d, f));
+    let mut lang = mount;
+    let mut name = file.to_string();
+    if let Some((stem, ext)) = file.rsplit_once('.') {
+        if let Some((base, code)) = stem.rsplit_once('.') {
+            if let Some(l) = languages.iter().find(|l| l.code.eq_ignore_ascii_case(code)) {
+                lang = l;
+                name = format!("{base}.{ext}");
+            }
+        }
+    }
+    let path = if dir.is_empty() {
+        name
+    } else {
+        format!("{dir}/{name}")
+    };
+    Some(Place {
+        lang: &lang.code,
+        url_prefix: &lang.url_prefix,
+        path,
     })
 }
 

@@ -9,6 +9,10 @@ fn settings() -> ContentSettings {
         permalink: "/:section/:slug/".into(),
         taxonomies: vec!["categories".into(), "series".into()],
         repair_mojibake: false,
+        languages: ContentLanguage::single("en"),
+        dates: Default::default(),
+        build_drafts: false,
+        build_expired: false,
     }
 }
 
@@ -171,13 +175,30 @@ fn case_insensitive_keys_and_date_fallbacks() {
     let later_publish = post(
         "---\ntitle: T\ndate: 2019-01-01\npublishDate: 2019-02-01\nlastmod: 2019-01-15\n---\n",
     );
+    // Hugo: `.Date` is `date`; `.PublishDate` (when it goes live) is `publishDate`.
     assert_eq!(
         later_publish.published.to_rfc3339(),
+        "2019-01-01T00:00:00+00:00"
+    );
+    assert_eq!(
+        later_publish.live_from.to_rfc3339(),
         "2019-02-01T00:00:00+00:00"
     );
     assert_eq!(
-        later_publish.updated, None,
-        "lastmod before published is not an update"
+        later_publish.updated.unwrap().to_rfc3339(),
+        "2019-01-15T00:00:00+00:00"
+    );
+    let stale = post(
+        "---
+title: T
+date: 2019-02-01
+lastmod: 2019-01-15
+---
+",
+    );
+    assert_eq!(
+        stale.updated, None,
+        "lastmod before the date is not an update"
     );
 }
 
@@ -410,7 +431,7 @@ fn parse_error_display() {
 fn mojibake_is_a_warning_and_repaired_only_when_asked() {
     let src = "---\ntitle: Don\u{e2}\u{20ac}\u{2122}t\ndate: 2020-01-01\n---\nlitigation \u{e2}\u{20ac}\u{201d} all\n";
     let parsed = parse_with_warnings("post/m.md", src.as_bytes(), &settings());
-    let post = parsed.result.unwrap();
+    let post = parsed.result.unwrap().unwrap();
     assert_eq!(post.title, "Don\u{e2}\u{20ac}\u{2122}t");
     let lines: Vec<_> = parsed.warnings.iter().map(|w| w.line).collect();
     assert_eq!(lines, [Some(2), Some(5)]);
@@ -426,7 +447,7 @@ fn mojibake_is_a_warning_and_repaired_only_when_asked() {
         ..settings()
     };
     let parsed = parse_with_warnings("post/m.md", src.as_bytes(), &repair);
-    let post = parsed.result.unwrap();
+    let post = parsed.result.unwrap().unwrap();
     assert_eq!(post.title, "Don’t");
     assert_eq!(post.body.markdown, "litigation — all\n");
     assert_eq!(parsed.warnings.len(), 2);
@@ -474,7 +495,7 @@ fn huge_titles_are_cut_and_long_term_lists_capped_with_a_warning() {
         cats.join(", ")
     );
     let parsed = parse_with_warnings("post/h.md", src.as_bytes(), &settings());
-    let p = parsed.result.unwrap();
+    let p = parsed.result.unwrap().unwrap();
     assert!(p.title.chars().count() <= MAX_TITLE_CHARS + 1);
     assert!(p.title.ends_with('…'));
     assert_eq!(p.terms("categories").len(), MAX_TERMS_PER_TAXONOMY);
@@ -488,4 +509,82 @@ fn lone_cr_line_endings_are_lines() {
     let p = post("---\rtitle: Old Mac\rdate: 2020-01-01\r---\rbody\rmore\r");
     assert_eq!(p.title, "Old Mac");
     assert_eq!(p.body.markdown, "body\nmore\n");
+}
+
+#[test]
+fn undated_pages_are_not_posts_and_not_problems() {
+    let parsed = parse_with_warnings("docs/a.md", b"---\ntitle: Docs\n---\nText\n", &settings());
+    assert!(matches!(parsed.result, Ok(None)), "{:?}", parsed.result);
+    assert!(parsed.warnings.is_empty());
+}
+
+#[test]
+fn dates_and_slugs_from_file_names() {
+    let p = parse(
+        "post/2021-04-05-spring-notes.md",
+        b"---\ntitle: T\n---\n",
+        &settings(),
+    )
+    .unwrap();
+    assert_eq!(p.published.to_rfc3339(), "2021-04-05T00:00:00+00:00");
+    assert_eq!(p.permalink, "https://example.org/post/spring-notes/");
+    // A `date:` in the front matter comes after the file name in Hugo's default rules.
+    let p = parse(
+        "post/2021-04-05-x/index.md",
+        b"---\ntitle: T\ndate: 2022-01-01\n---\n",
+        &settings(),
+    )
+    .unwrap();
+    assert_eq!(p.published.to_rfc3339(), "2021-04-05T00:00:00+00:00");
+}
+
+#[test]
+fn translations_by_file_name_and_by_folder() {
+    let langs = |dirs: [&str; 2]| {
+        vec![
+            ContentLanguage {
+                code: "en".into(),
+                url_prefix: String::new(),
+                content_dir: dirs[0].into(),
+            },
+            ContentLanguage {
+                code: "es".into(),
+                url_prefix: "es/".into(),
+                content_dir: dirs[1].into(),
+            },
+        ]
+    };
+    let by_name = langs(["", ""]);
+    let at = |s: &str, l: &[ContentLanguage]| locate(s, l).map(|p| (p.lang.to_string(), p.path));
+    assert_eq!(
+        at("post/a/index.es.md", &by_name),
+        Some(("es".into(), "post/a/index.md".into()))
+    );
+    assert_eq!(
+        at("post/b.md", &by_name),
+        Some(("en".into(), "post/b.md".into()))
+    );
+    assert_eq!(
+        at("post/c.knit.md", &by_name),
+        Some(("en".into(), "post/c.knit.md".into()))
+    );
+    let by_dir = langs(["en/", "es/"]);
+    assert_eq!(
+        at("es/post/x.md", &by_dir),
+        Some(("es".into(), "post/x.md".into()))
+    );
+    assert_eq!(
+        at("en/post/x.es.md", &by_dir),
+        Some(("es".into(), "post/x.md".into()))
+    );
+    assert_eq!(at("other/x.md", &by_dir), None);
+    let p = parse_with_warnings(
+        "post/a.es.md",
+        b"---\ntitle: Hola\ndate: 2020-01-01\n---\n",
+        &ContentSettings {
+            languages: by_name,
+            ..settings()
+        },
+    );
+    assert_eq!(p.result.unwrap().unwrap().lang, "es");
 }

@@ -26,6 +26,7 @@ struct Entry<'a> {
     term: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     slug: Option<&'a str>,
+    language: &'a str,
     home_page_url: &'a str,
     rss: &'a str,
     atom: &'a str,
@@ -35,21 +36,16 @@ struct Entry<'a> {
 pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
     let feeds = feeds
         .iter()
-        .map(|f| {
-            // `dir` is `<taxonomy>/<slug>/` for a term feed, empty for the global one.
-            let mut parts = f.dir.trim_end_matches('/').splitn(2, '/');
-            let taxonomy = parts.next().filter(|t| !t.is_empty());
-            let slug = parts.next();
-            Entry {
-                title: &f.title,
-                taxonomy,
-                term: f.term.as_deref(),
-                slug,
-                home_page_url: &f.html_url,
-                rss: &f.rss_url,
-                atom: &f.atom_url,
-                json: &f.json_url,
-            }
+        .map(|f| Entry {
+            title: &f.title,
+            taxonomy: f.taxonomy.as_deref(),
+            term: f.term.as_deref(),
+            slug: f.slug.as_deref(),
+            language: &f.language,
+            home_page_url: &f.html_url,
+            rss: &f.rss_url,
+            atom: &f.atom_url,
+            json: &f.json_url,
         })
         .collect();
     let list = List {

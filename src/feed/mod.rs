@@ -53,9 +53,15 @@ pub struct FeedInfo {
     pub description: String,
     /// For a term feed, the term as written (e.g. `Medical Devices`); `None` for the global feed.
     pub term: Option<String>,
+    /// For a term feed, its taxonomy (`categories`) and the term's URL slug.
+    pub taxonomy: Option<String>,
+    pub slug: Option<String>,
+    /// Language code of the feed's posts (`en`, `es`).
+    pub language: String,
     /// The HTML page this feed mirrors (site home, or the term's page), absolute.
     pub html_url: String,
-    /// Folder of the feed relative to the base URL: `""` or `categories/rust/`.
+    /// Folder of the feed relative to the base URL: `""`, `categories/rust/`, `es/`,
+    /// `es/categories/rust/`.
     pub dir: String,
     /// Absolute URL of each format (`self` links).
     pub rss_url: String,

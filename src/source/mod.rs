@@ -10,6 +10,8 @@ use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
+#[cfg(test)]
+use crate::content::ContentLanguage;
 use crate::content::{self, ContentSettings, ParseError};
 use crate::post::Post;
 
@@ -62,7 +64,8 @@ impl Stamp {
 pub struct Read {
     pub key: String,
     pub stamp: Option<Stamp>,
-    pub result: Result<Post, ParseError>,
+    /// `Ok(None)`: a page that is not a post (no date), nothing to publish or report.
+    pub result: Result<Option<Post>, ParseError>,
     /// Problems that do not keep the post out (mojibake, dropped terms).
     pub warnings: Vec<ParseError>,
 }
@@ -77,8 +80,13 @@ pub struct Loaded {
     pub problems: Vec<ParseError>,
 }
 
-/// Whether a relative path names a post file: `.md`/`.markdown`, not a section page
-/// (`_index.md`), not hidden (no component starts with `.`), not an editor dropping.
+/// File extensions of the content files Hugo renders as pages without external helpers:
+/// Markdown, and HTML with front matter.
+const CONTENT_EXTENSIONS: &[&str] = &["md", "markdown", "mdown", "html", "htm"];
+
+/// Whether a relative path names a post file: Markdown or HTML content, not a section page
+/// (`_index.md`, `_index.es.md`), not hidden (no component starts with `.`), not an editor
+/// dropping.
 pub fn is_post_path(rel: &Path) -> bool {
     let mut components = rel.components().peekable();
     while let Some(c) = components.next() {
@@ -96,11 +104,11 @@ pub fn is_post_path(rel: &Path) -> bool {
                 || name.starts_with('#')
                 || name.ends_with(".swp")
                 || name.ends_with(".swx");
-            let stem_ext = name.rsplit_once('.');
-            let is_markdown =
-                matches!(stem_ext, Some((stem, "md" | "markdown")) if !stem.is_empty());
-            let is_section = matches!(stem_ext, Some(("_index", _)));
-            return is_markdown && !droppings && !is_section;
+            let is_content = name
+                .rsplit_once('.')
+                .is_some_and(|(stem, ext)| !stem.is_empty() && CONTENT_EXTENSIONS.contains(&ext));
+            let is_section = name.starts_with("_index.");
+            return is_content && !droppings && !is_section;
         }
     }
     false
@@ -362,6 +370,8 @@ mod tests {
             "a.markdown",
             "post/bundle/index.md",
             "deep/er/x.md",
+            "a.html",
+            "post/b/index.es.md",
         ] {
             assert!(is_post_path(Path::new(yes)), "{yes}");
         }
@@ -375,7 +385,7 @@ mod tests {
             "#a.md#",
             ".#a.md",
             "a.md.swp",
-            "a.html",
+            "post/_index.es.md",
             "a.txt",
             ".md",
         ] {
@@ -390,6 +400,10 @@ mod tests {
             permalink: "/:section/:slug/".into(),
             taxonomies: vec![],
             repair_mojibake: false,
+            languages: ContentLanguage::single("en"),
+            dates: Default::default(),
+            build_drafts: false,
+            build_expired: false,
         };
         Source::open(dir, 1000, settings).unwrap()
     }

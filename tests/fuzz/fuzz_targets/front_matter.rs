@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use herald::config::Site;
-use herald::content::{parse_with_warnings, ContentSettings};
+use herald::content::{parse_with_warnings, ContentLanguage, ContentSettings};
 use herald::feed::{render, render_opml, FeedInfo, Format};
 use libfuzzer_sys::fuzz_target;
 
@@ -13,6 +13,9 @@ fn info(term: Option<String>) -> FeedInfo {
     let base = "https://example.org/";
     FeedInfo {
         title: "T".into(),
+        taxonomy: None,
+        slug: None,
+        language: "en".into(),
         description: "D".into(),
         term,
         html_url: base.into(),
@@ -30,9 +33,13 @@ fuzz_target!(|data: &[u8]| {
         permalink: "/:section/:slug/".into(),
         taxonomies: vec!["categories".into(), "tags".into()],
         repair_mojibake: data.first().is_some_and(|b| b & 1 == 1),
+        languages: ContentLanguage::single("en"),
+        dates: Default::default(),
+        build_drafts: false,
+        build_expired: false,
     };
     let parsed = parse_with_warnings("post/fuzz.md", data, &settings);
-    let Ok(post) = parsed.result else { return };
+    let Ok(Some(post)) = parsed.result else { return };
     let site = Site {
         title: "Site".into(),
         description: String::new(),
