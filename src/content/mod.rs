@@ -350,8 +350,10 @@ struct Place<'a> {
 /// most specific one), overridden by a language suffix in the file name (`x.es.md`). A file
 /// in no language's folder is not content.
 fn locate<'a>(source: &str, languages: &'a [ContentLanguage]) -> Option<Place<'a>> {
+    // Among equally specific folders the default language (listed first) wins.
     let mount = languages
         .iter()
+        .rev()
         .filter(|l| source.starts_with(&l.content_dir))
         .max_by_key(|l| l.content_dir.len())?;
     let inner = &source[mount.content_dir.len()..];
