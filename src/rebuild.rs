@@ -200,7 +200,7 @@ impl Site {
                     );
                     changed.extend(files);
                 }
-                Ok(_) if source::is_post_path(rel) => {
+                Ok(_) if self.source.is_content(rel) => {
                     changed.insert(rel.to_owned());
                 }
                 Ok(_) => {}

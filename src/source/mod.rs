@@ -34,6 +34,9 @@ pub struct Source {
     pub root: PathBuf,
     pub max_post_bytes: u64,
     pub content: ContentSettings,
+    /// The site's `ignoreFiles`: files whose path (relative to the root, or absolute) matches
+    /// one are not content.
+    pub ignore: Vec<regex::Regex>,
 }
 
 /// What a file looked like on disk when it was read: if any part differs now, it changed.
@@ -114,6 +117,13 @@ pub fn is_post_path(rel: &Path) -> bool {
     false
 }
 
+/// `index.md`, `index.es.md`, `index.html`…: the file that makes its folder a leaf bundle.
+fn is_bundle_index(name: &str) -> bool {
+    name.strip_prefix("index.")
+        .and_then(|rest| rest.rsplit('.').next())
+        .is_some_and(|ext| CONTENT_EXTENSIONS.contains(&ext))
+}
+
 /// `rel` as the `/`-separated string the rest of Herald uses as a post's key.
 pub fn source_key(rel: &Path) -> String {
     rel.components()
@@ -149,6 +159,53 @@ impl Source {
             root,
             max_post_bytes,
             content,
+            ignore: Vec::new(),
+        })
+    }
+
+    /// Whether `rel` is a content file of this site: a post path, not matched by the site's
+    /// `ignoreFiles`, and not a resource inside a leaf bundle (`post/b/notes.md` beside
+    /// `post/b/index.md` belongs to that page, as in Hugo).
+    pub fn is_content(&self, rel: &Path) -> bool {
+        is_post_path(rel) && !self.is_ignored(rel) && !self.in_leaf_bundle(rel)
+    }
+
+    fn is_ignored(&self, rel: &Path) -> bool {
+        if self.ignore.is_empty() {
+            return false;
+        }
+        let key = source_key(rel);
+        let abs = self.root.join(rel);
+        let abs = abs.to_string_lossy();
+        self.ignore
+            .iter()
+            .any(|re| re.is_match(&key) || re.is_match(&abs))
+    }
+
+    /// Whether a folder above `rel` (below the root) holds a leaf bundle's `index.*` file,
+    /// `rel` not being that file itself.
+    fn in_leaf_bundle(&self, rel: &Path) -> bool {
+        let mut dir = rel.parent();
+        let own = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut first = true;
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            if !(first && is_bundle_index(own)) && self.holds_bundle_index(d) {
+                return true;
+            }
+            first = false;
+            dir = d.parent();
+        }
+        false
+    }
+
+    fn holds_bundle_index(&self, rel_dir: &Path) -> bool {
+        let Ok(entries) = std::fs::read_dir(self.root.join(rel_dir)) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|name| is_bundle_index(name) && !self.is_ignored(&rel_dir.join(name)))
         })
     }
 
@@ -248,10 +305,32 @@ impl Source {
                 );
                 continue;
             }
-            if is_post_path(rel) {
+            if is_post_path(rel) && !self.is_ignored(rel) {
                 files.push(rel.to_owned());
             }
         }
+        // Leaf bundles: other content files in a folder with an `index.*` are its resources.
+        let bundles: std::collections::BTreeSet<PathBuf> = files
+            .iter()
+            .filter(|f| {
+                f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_bundle_index)
+            })
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .filter(|d| !d.as_os_str().is_empty())
+            .collect();
+        files.retain(|f| {
+            let own = f.parent().map(Path::to_path_buf);
+            let is_index = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_bundle_index);
+            !f.ancestors()
+                .skip(1)
+                .filter(|a| !a.as_os_str().is_empty())
+                .any(|a| bundles.contains(a) && !(is_index && own.as_deref() == Some(a)))
+        });
         (files, problems.into_inner())
     }
 
@@ -451,6 +530,42 @@ mod tests {
         // Handed the FIFO directly (as a watcher event would), the read does not block.
         let pipe = src.load(Path::new("pipe.md"));
         assert!(pipe.result.is_err());
+    }
+
+    #[test]
+    fn bundle_resources_and_ignored_files_are_not_posts() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "post/b/index.md",
+            "post/b/notes.md",
+            "post/b/extra/deep.md",
+            "post/k/index.markdown",
+            "post/k/index.knit.md",
+            "post/plain.md",
+            "post/page.html",
+            "post/_index.es.md",
+        ] {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, POST).unwrap();
+        }
+        let mut src = source(dir.path());
+        src.ignore = vec![regex::Regex::new(r"\.knit\.md$").unwrap()];
+        let (files, _) = src.list();
+        let keys: Vec<String> = files.iter().map(|f| source_key(f)).collect();
+        assert_eq!(
+            keys,
+            [
+                "post/b/index.md",
+                "post/k/index.markdown",
+                "post/page.html",
+                "post/plain.md"
+            ]
+        );
+        assert!(!src.is_content(Path::new("post/b/notes.md")));
+        assert!(!src.is_content(Path::new("post/k/index.knit.md")));
+        assert!(src.is_content(Path::new("post/k/index.markdown")));
+        assert!(src.is_content(Path::new("post/plain.md")));
     }
 
     #[test]
