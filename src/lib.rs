@@ -29,6 +29,7 @@ pub mod config;
 pub mod content;
 pub mod feed;
 pub mod http;
+pub mod hugo;
 pub mod index;
 pub mod live;
 pub mod logging;

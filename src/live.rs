@@ -138,7 +138,7 @@ pub async fn run(
                         watched_root = root_identity(&site);
                         watcher = watch_and_catch_up(&mut site, &settings, &metrics);
                         next_rescan = next_rescan_after(&settings, watcher.is_some());
-                        tracing::info!(config = %config.config_path.display(), "configuration reloaded");
+                        tracing::info!(config = %config.config_path.as_deref().unwrap_or(std::path::Path::new("-")).display(), "configuration reloaded");
                         let status = report(&site, &metrics, started.elapsed());
                         systemd::ready(&status);
                     }

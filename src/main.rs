@@ -29,40 +29,69 @@ struct Cli {
     command: Command,
 }
 
+/// Where the settings come from, on every subcommand.
+#[derive(clap::Args)]
+struct Sources {
+    /// Config file [default: config/herald.yaml, unless --hugo-site is given].
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Root of a Hugo site: its own configuration is read (the config file's keys override
+    /// it); no config file is needed.
+    #[arg(long, value_name = "DIR")]
+    hugo_site: Option<PathBuf>,
+    /// Keep the list of feeds as DIR/herald.json (e.g. the Hugo site's `data/`), for the
+    /// site's templates to link each page's feeds (integrations/hugo).
+    #[arg(long, value_name = "DIR")]
+    hugo_data: Option<PathBuf>,
+}
+
+impl Sources {
+    fn load(&self) -> Result<Settings, config::ConfigError> {
+        let default = PathBuf::from("config/herald.yaml");
+        let file = match (&self.config, &self.hugo_site) {
+            (Some(c), _) => Some(c.as_path()),
+            (None, Some(_)) => None,
+            (None, None) => Some(default.as_path()),
+        };
+        let mut settings = config::load_with(file, self.hugo_site.as_deref())?;
+        settings.hugo_data = self.hugo_data.clone();
+        Ok(settings)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build every feed and serve them over HTTP.
     Serve {
-        /// Config file.
-        #[arg(long, short, default_value = "config/herald.yaml")]
-        config: PathBuf,
+        #[command(flatten)]
+        sources: Sources,
         /// Listen on this address instead of the config's `listen` (e.g. 127.0.0.1:0).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
     /// Write every feed (and its .gz/.br variants) to a folder, atomically.
     Build {
-        #[arg(long, short, default_value = "config/herald.yaml")]
-        config: PathBuf,
+        #[command(flatten)]
+        sources: Sources,
         /// Output folder; replaced as a whole.
         #[arg(long, short)]
         out: PathBuf,
     },
     /// Report every problem in the content as path:line: message; exit 1 if there is any.
     Check {
-        #[arg(long, short, default_value = "config/herald.yaml")]
-        config: PathBuf,
+        #[command(flatten)]
+        sources: Sources,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config_path = match &cli.command {
-        Command::Serve { config, .. }
-        | Command::Build { config, .. }
-        | Command::Check { config } => config.clone(),
+    let sources = match &cli.command {
+        Command::Serve { sources, .. }
+        | Command::Build { sources, .. }
+        | Command::Check { sources } => sources,
     };
-    let settings = match config::load(&config_path) {
+    let settings = match sources.load() {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("herald: {err}");
@@ -85,6 +114,9 @@ fn main() -> ExitCode {
 }
 
 fn load_site(settings: &Settings) -> anyhow::Result<Site> {
+    for warning in &settings.warnings {
+        tracing::warn!("Hugo site setting: {warning}");
+    }
     let site = Site::load(settings).context("cannot load the content")?;
     site.log_problems(&settings.content_dir);
     Ok(site)
@@ -94,6 +126,12 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
     let site = Site::load(settings).context("cannot load the content")?;
     let problems = site.problems();
     let warnings = site.warnings();
+    // Site settings Herald does not follow: said once each, never a failure.
+    if let Some(root) = &settings.hugo_site {
+        for warning in &settings.warnings {
+            println!("{}: warning: {warning}", root.display());
+        }
+    }
     for problem in &problems {
         println!("{}", show(&settings.content_dir, problem));
     }

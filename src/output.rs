@@ -31,6 +31,27 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     }
 }
 
+/// Writes the feed list (`/feeds.json`) of `snapshot` to `dir/herald.json`, for a Hugo
+/// site's templates (`site.Data.herald`). Replaced atomically (a temp file renamed over it),
+/// and only when its bytes changed, so Hugo's own watcher does not rebuild for nothing.
+pub fn write_feed_list(snapshot: &Snapshot, dir: &Path) -> Result<bool, OutputError> {
+    let Some(list) = snapshot.get(crate::publish::FEED_LIST_PATH) else {
+        return Ok(false);
+    };
+    let bytes = &list.identity.body;
+    let target = dir.join("herald.json");
+    if fs::read(&target).is_ok_and(|old| old == bytes.as_ref()) {
+        return Ok(false);
+    }
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let staging = dir.join(format!(".herald.json.tmp-{}", std::process::id()));
+    let mut file = fs::File::create(&staging).map_err(io(&staging))?;
+    file.write_all(bytes).map_err(io(&staging))?;
+    file.sync_all().map_err(io(&staging))?;
+    fs::rename(&staging, &target).map_err(io(&target))?;
+    Ok(true)
+}
+
 /// The file a URL path is written to, relative to the output folder: `/` is `index.html`,
 /// everything else keeps its path. Anything that is not plain relative segments is refused,
 /// so nothing can ever be written outside the output folder.

@@ -47,6 +47,8 @@ pub struct Site {
     /// Warnings by source path (mojibake, dropped terms): reported, never blocking.
     warnings: BTreeMap<String, Vec<ParseError>>,
     shared: SharedSnapshot,
+    /// Where the feed list is kept for a Hugo site's templates (`--hugo-data`).
+    hugo_data: Option<PathBuf>,
 }
 
 impl Site {
@@ -63,11 +65,12 @@ impl Site {
     /// `shared` unless the content directory can be opened.
     pub fn load_into(settings: &Settings, shared: SharedSnapshot) -> Result<Site, SourceError> {
         let started = Instant::now();
-        let source = Source::open(
+        let mut source = Source::open(
             &settings.content_dir,
             settings.max_post_bytes,
             ContentSettings::from_settings(settings),
         )?;
+        source.ignore = settings.ignore_files.clone();
         let loaded = source.load_all();
         let mut site = Site {
             source,
@@ -85,6 +88,7 @@ impl Site {
             tree_problems: loaded.problems,
             warnings: BTreeMap::new(),
             shared,
+            hugo_data: settings.hugo_data.clone(),
         };
         for read in loaded.reads {
             site.take(read);
@@ -181,6 +185,8 @@ impl Site {
     pub fn apply_paths(&mut self, paths: &BTreeSet<PathBuf>) -> Applied {
         let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
         let mut gone: BTreeSet<String> = BTreeSet::new();
+        // Files to re-read even though they did not change themselves.
+        let mut forced: BTreeSet<PathBuf> = BTreeSet::new();
         for path in paths {
             let Ok(rel) = path.strip_prefix(&self.source.root) else {
                 continue;
@@ -203,8 +209,19 @@ impl Site {
                 Ok(_) if self.source.is_content(rel) => {
                     changed.insert(rel.to_owned());
                 }
+                Ok(_) if is_section_page(rel) => {
+                    // Its `cascade` may have changed what every page below it says.
+                    self.source.forget_cascades();
+                    let dir = rel.parent().map(source::source_key).unwrap_or_default();
+                    forced.extend(self.keys_under(&dir).into_iter().map(PathBuf::from));
+                }
                 Ok(_) => {}
                 Err(_) => {
+                    if is_section_page(rel) {
+                        self.source.forget_cascades();
+                        let dir = rel.parent().map(source::source_key).unwrap_or_default();
+                        forced.extend(self.keys_under(&dir).into_iter().map(PathBuf::from));
+                    }
                     gone.insert(key.clone());
                     gone.extend(self.keys_under(&key));
                 }
@@ -216,13 +233,19 @@ impl Site {
             return Applied::default();
         }
         let mut applied = Applied::default();
-        for key in gone {
-            applied = applied + self.forget(&key);
+        for key in &gone {
+            applied = applied + self.forget(key);
         }
-        let stale: Vec<PathBuf> = changed
+        let mut stale: BTreeSet<PathBuf> = changed
             .into_iter()
             .filter(|rel| self.is_stale(rel))
             .collect();
+        stale.extend(
+            forced
+                .into_iter()
+                .filter(|rel| !gone.contains(&source::source_key(rel))),
+        );
+        let stale: Vec<PathBuf> = stale.into_iter().collect();
         for read in self.source.load_many(&stale) {
             applied = applied + self.take_and_log(read);
         }
@@ -231,6 +254,7 @@ impl Site {
 
     /// Compares the whole tree with what was read: re-reads changed files, drops vanished ones.
     pub fn rescan(&mut self) -> Applied {
+        self.source.forget_cascades();
         let (files, tree_problems) = self.source.list();
         if !self.source.root.is_dir() {
             // Vanished during the walk: an empty listing says nothing about the posts.
@@ -282,6 +306,12 @@ impl Site {
     /// Re-renders what changed as of now and swaps in the next snapshot.
     pub fn publish(&mut self) -> PublishStats {
         let (snapshot, stats) = self.publisher.publish(&self.index, now());
+        if let Some(dir) = &self.hugo_data {
+            // The site's templates must see the feeds the server is about to serve.
+            if let Err(e) = crate::output::write_feed_list(&snapshot, dir) {
+                tracing::warn!("cannot write the feed list for the Hugo site: {e}");
+            }
+        }
         self.shared.store(Arc::new(snapshot));
         stats
     }
@@ -351,6 +381,13 @@ impl std::ops::Add for Applied {
             failed: self.failed + o.failed,
         }
     }
+}
+
+/// `_index.md`, `_index.es.md`: a section page, whose `cascade` reaches the pages below.
+fn is_section_page(rel: &Path) -> bool {
+    rel.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("_index."))
 }
 
 /// A problem as the operator opens it: the path under the content dir, then the line.

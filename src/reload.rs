@@ -8,16 +8,20 @@
 //! [`Settings::needs_restart`]) are logged as needing a restart and keep their running
 //! values, so the next reload reports them again until the service is restarted.
 
+use std::path::Path;
+
 use crate::config::{self, Settings};
 use crate::http::SharedSnapshot;
 use crate::rebuild::Site;
 
-/// Re-reads `running.config_path`. On success returns the new settings and the new site,
-/// whose first snapshot is already published into `shared`.
+/// Re-reads the config file and the Hugo site the running settings came from. On success
+/// returns the new settings and the new site, whose first snapshot is already published
+/// into `shared`.
 pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, Site), String> {
-    let path = &running.config_path;
-    tracing::info!(config = %path.display(), "reloading the configuration");
-    let mut new = config::load(path)
+    let path = running.config_path.as_deref();
+    let shown = path.unwrap_or(Path::new("(no config file)"));
+    tracing::info!(config = %shown.display(), "reloading the configuration");
+    let mut new = config::load_with(path, running.hugo_site.as_deref())
         .map_err(|err| format!("configuration rejected, still serving the previous one: {err}"))?;
     let fixed = running.needs_restart(&new);
     if !fixed.is_empty() {
@@ -30,7 +34,7 @@ pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, 
     let site = Site::load_into(&new, shared.clone()).map_err(|err| {
         format!(
             "configuration rejected, still serving the previous one: {path}: {err}",
-            path = path.display()
+            path = shown.display()
         )
     })?;
     site.log_problems(&new.content_dir);

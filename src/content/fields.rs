@@ -141,6 +141,19 @@ pub(crate) fn draft(fm: &Map) -> Result<bool, String> {
     Ok(draft)
 }
 
+/// Hugo's `build`/`_build` `render: never` (also `render: false`): the page is listed but
+/// has no page of its own.
+pub(crate) fn unrendered(fm: &Map) -> bool {
+    ["build", "_build"].iter().any(|key| match fm.get(*key) {
+        Some(Value::Map(build)) => match build.get("render") {
+            Some(Value::Str(s)) => s.eq_ignore_ascii_case("never"),
+            Some(Value::Bool(b)) => !b,
+            _ => false,
+        },
+        _ => false,
+    })
+}
+
 /// The featured image reference as written: `featuredImage`, `featured_image`, `image`,
 /// else the first of `images`. Map values may carry `src` or `url`.
 pub(crate) fn image(fm: &Map) -> Option<String> {

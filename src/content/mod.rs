@@ -116,7 +116,11 @@ impl ContentSettings {
         ContentSettings {
             base_url: s.base_url.clone(),
             timezone: s.timezone,
-            permalink: s.permalink.clone(),
+            permalink: s
+                .permalinks
+                .get("*")
+                .cloned()
+                .unwrap_or_else(|| "/:section/:slug/".into()),
             taxonomies: s.taxonomies.clone(),
             repair_mojibake: s.repair_mojibake,
             languages: s.languages.iter().map(|l| l.content.clone()).collect(),
@@ -170,15 +174,81 @@ pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<P
 
 /// Like [`parse`], keeping the warnings.
 pub fn parse_with_warnings(source: &str, bytes: &[u8], settings: &ContentSettings) -> Parsed {
+    parse_in(source, bytes, settings, &Cascade::default())
+}
+
+/// Like [`parse_with_warnings`], for a page below section pages whose `cascade` passes it
+/// values (the page's own front matter wins).
+pub fn parse_in(
+    source: &str,
+    bytes: &[u8],
+    settings: &ContentSettings,
+    inherited: &Cascade,
+) -> Parsed {
     let mut warnings = Vec::new();
-    let result = parse_inner(source, bytes, settings, &mut warnings);
+    let result = parse_inner(source, bytes, settings, inherited, &mut warnings);
     Parsed { result, warnings }
+}
+
+/// Front-matter values a section page (`_index.md`) passes down to every page below it
+/// with `cascade:`, as Hugo 0.111 does: a map (or a list of maps without `_target`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cascade(Map);
+
+impl Cascade {
+    /// The `cascade` of a section page's bytes; empty when it has none or cannot be read
+    /// (a broken section page is no reason to lose its posts).
+    pub fn of_section_page(bytes: &[u8]) -> Cascade {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Cascade::default();
+        };
+        let text = text.replace("\r\n", "\n");
+        let Ok(split) = frontmatter::split(&text) else {
+            return Cascade::default();
+        };
+        let Ok(fm) = frontmatter::decode(&split) else {
+            return Cascade::default();
+        };
+        let mut out = Map::new();
+        let maps: Vec<&Map> = match fm.get("cascade") {
+            Some(Value::Map(m)) => vec![m],
+            Some(Value::List(items)) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::Map(m) if !m.contains_key("_target") => Some(m),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for m in maps {
+            for (k, v) in m {
+                // Hugo 0.111 cascades build options only as `_build`.
+                if k != "build" {
+                    out.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        Cascade(out)
+    }
+
+    /// `self` below `parent`: the nearer section's values win.
+    pub fn under(&self, parent: &Cascade) -> Cascade {
+        let mut out = parent.0.clone();
+        out.extend(self.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Cascade(out)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 fn parse_inner(
     source: &str,
     bytes: &[u8],
     settings: &ContentSettings,
+    inherited: &Cascade,
     warnings: &mut Vec<ParseError>,
 ) -> Result<Option<Post>, ParseError> {
     let Some(place) = locate(source, &settings.languages) else {
@@ -203,7 +273,10 @@ fn parse_inner(
     });
     let text = text::strip_controls(&text);
     let split = frontmatter::split(&text).map_err(|(l, m)| err(l, m))?;
-    let fm = frontmatter::decode(&split).map_err(|(l, m)| err(l, m))?;
+    let mut fm = frontmatter::decode(&split).map_err(|(l, m)| err(l, m))?;
+    for (k, v) in &inherited.0 {
+        fm.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     let at = |key: &str, message: String| err(frontmatter::key_line(&split, key), message);
 
     // Dates, by the site's rules (Hugo's `frontmatter` config).
@@ -302,6 +375,10 @@ fn parse_inner(
             .map_err(|m| at("link", m))?,
         None => None,
     };
+    if fields::unrendered(&fm) && external_url.is_none() {
+        // `_build: {render: never}`: the page has no URL of its own and nothing to link to.
+        return Ok(None);
+    }
     let image =
         fields::image(&fm).and_then(|i| permalink::site_url(&settings.base_url, &permalink, &i));
     let id = fields::first(&fm, &["id", "guid"])

@@ -6,13 +6,15 @@
 
 pub mod watch;
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use thiserror::Error;
 
 #[cfg(test)]
 use crate::content::ContentLanguage;
-use crate::content::{self, ContentSettings, ParseError};
+use crate::content::{self, Cascade, ContentSettings, ParseError};
 use crate::post::Post;
 
 /// The content directory cannot be used at all (as opposed to one bad file).
@@ -37,6 +39,8 @@ pub struct Source {
     /// The site's `ignoreFiles`: files whose path (relative to the root, or absolute) matches
     /// one are not content.
     pub ignore: Vec<regex::Regex>,
+    /// The `cascade` of each folder's section page (`_index.md`), read once per folder.
+    cascades: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Arc<Cascade>>>>,
 }
 
 /// What a file looked like on disk when it was read: if any part differs now, it changed.
@@ -160,7 +164,46 @@ impl Source {
             max_post_bytes,
             content,
             ignore: Vec::new(),
+            cascades: Default::default(),
         })
+    }
+
+    /// Forgets every section page's `cascade`: one changed, so they are read again.
+    pub fn forget_cascades(&self) {
+        self.cascades
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// What the section pages above `rel` pass down to it (the nearest wins).
+    fn cascade_for(&self, rel: &Path) -> Cascade {
+        let mut dirs: Vec<&Path> = rel.ancestors().skip(1).collect();
+        dirs.reverse();
+        let mut acc = Cascade::default();
+        for dir in dirs {
+            let here = self.section_cascade(dir);
+            if !here.is_empty() {
+                acc = here.under(&acc);
+            }
+        }
+        acc
+    }
+
+    fn section_cascade(&self, rel_dir: &Path) -> Arc<Cascade> {
+        let mut cache = self.cascades.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(rel_dir) {
+            return c.clone();
+        }
+        let found = CONTENT_EXTENSIONS
+            .iter()
+            .map(|ext| self.root.join(rel_dir).join(format!("_index.{ext}")))
+            .find_map(|p| read_capped(&p, self.max_post_bytes).ok())
+            .map(|bytes| Cascade::of_section_page(&bytes))
+            .unwrap_or_default();
+        let found = Arc::new(found);
+        cache.insert(rel_dir.to_owned(), found.clone());
+        found
     }
 
     /// Whether `rel` is a content file of this site: a post path, not matched by the site's
@@ -365,7 +408,8 @@ impl Source {
                 let stamp = Some(Stamp::of(&meta));
                 match read_capped(&path, self.max_post_bytes) {
                     Ok(bytes) => {
-                        let parsed = content::parse_with_warnings(&key, &bytes, &self.content);
+                        let inherited = self.cascade_for(rel);
+                        let parsed = content::parse_in(&key, &bytes, &self.content, &inherited);
                         warnings = parsed.warnings;
                         (stamp, parsed.result)
                     }

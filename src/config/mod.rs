@@ -11,10 +11,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod hugo_site;
+
 /// The file as written. Paths are still relative to the config file's folder.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Root of a Hugo site (relative to the config file's folder): its own configuration
+    /// (baseURL, languages, permalinks, taxonomies …) is read and keys set here override it.
+    pub hugo_site: Option<PathBuf>,
     /// Folder of Markdown posts, relative to the config file's folder.
     pub content_dir: PathBuf,
     /// Public URL the feeds are served under; every link in a feed is made absolute with it.
@@ -30,7 +35,9 @@ pub struct Config {
     pub items_per_feed: usize,
     /// IANA time zone for dates written without an offset.
     pub timezone: String,
-    /// Hugo-style permalink pattern: `:section`, `:slug`, `:filename`, `:year`, `:month`, `:day`.
+    /// Hugo permalink pattern for every section (`:year`, `:month`, `:day`, `:section`,
+    /// `:sections`, `:slug`, `:slugorfilename`, `:filename`, `:title` …); empty: Hugo's
+    /// default, the file's path (`post/linux/x.md` → `/post/linux/x/`, `slug` replacing `x`).
     pub permalink: String,
     /// Front-matter lists that get one feed per term.
     pub taxonomies: Vec<String>,
@@ -90,6 +97,7 @@ pub enum WatchMode {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            hugo_site: None,
             content_dir: PathBuf::from("content"),
             base_url: "http://127.0.0.1:8080/".into(),
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
@@ -100,7 +108,7 @@ impl Default for Config {
             author_email: None,
             items_per_feed: 50,
             timezone: "UTC".into(),
-            permalink: "/:section/:slug/".into(),
+            permalink: String::new(),
             taxonomies: vec!["categories".into()],
             cache_control: "public, max-age=300".into(),
             max_connections: 1024,
@@ -141,7 +149,10 @@ pub enum ConfigError {
 /// Validated settings, with paths resolved and strings parsed.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub config_path: PathBuf,
+    /// The herald.yaml this was loaded from (`None`: defaults and a Hugo site only).
+    pub config_path: Option<PathBuf>,
+    /// The Hugo site whose configuration was read, if any.
+    pub hugo_site: Option<PathBuf>,
     pub content_dir: PathBuf,
     /// Always ends with `/`.
     pub base_url: url::Url,
@@ -174,6 +185,24 @@ pub struct Settings {
     pub dates: crate::content::DateRules,
     pub build_drafts: bool,
     pub build_expired: bool,
+    /// Section → permalink pattern (`*`: every section); empty: Hugo's path-based default.
+    pub permalinks: std::collections::BTreeMap<String, String>,
+    pub ugly_urls: bool,
+    pub remove_path_accents: bool,
+    pub disable_path_to_lower: bool,
+    /// Raw HTML in Markdown: kept (sanitized) when true, left out when false (Hugo's default).
+    pub unsafe_html: bool,
+    /// Words in an automatic summary (Hugo's `summaryLength`).
+    pub summary_length: usize,
+    /// The site's `params`, for the `param` shortcode.
+    pub site_params: serde_json::Value,
+    /// Files that are not content (Hugo's `ignoreFiles`).
+    pub ignore_files: Vec<regex::Regex>,
+    /// Site settings Herald does not honour, each once: `check` prints them, `serve` logs them.
+    pub warnings: Vec<String>,
+    /// Folder (a Hugo site's `data/`) where the feed list is kept as `herald.json` for the
+    /// site's templates; set on the command line (`--hugo-data`).
+    pub hugo_data: Option<PathBuf>,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -252,7 +281,7 @@ impl Config {
         if self.max_connections == 0 {
             return Err(invalid("max_connections must be at least 1".into()));
         }
-        if !self.permalink.starts_with('/') {
+        if !self.permalink.is_empty() && !self.permalink.starts_with('/') {
             return Err(invalid(format!(
                 "permalink {:?} must start with '/'",
                 self.permalink
@@ -298,8 +327,24 @@ impl Config {
         };
         let code = self.language.trim().to_lowercase();
         let code = if code.is_empty() { "en".into() } else { code };
+        let permalinks = if self.permalink.is_empty() {
+            std::collections::BTreeMap::new()
+        } else {
+            [("*".to_string(), self.permalink.clone())].into()
+        };
         Ok(Settings {
-            config_path: path.to_owned(),
+            config_path: Some(path.to_owned()),
+            hugo_site: None,
+            permalinks,
+            ugly_urls: false,
+            remove_path_accents: false,
+            disable_path_to_lower: false,
+            unsafe_html: true,
+            summary_length: 70,
+            site_params: serde_json::Value::Null,
+            ignore_files: Vec::new(),
+            warnings: Vec::new(),
+            hugo_data: None,
             content_dir,
             languages: vec![Language {
                 site: site.clone(),
@@ -384,6 +429,8 @@ impl Settings {
 
     /// Takes the running values of every key [`Settings::needs_restart`] compares.
     pub fn keep_fixed(&mut self, running: &Settings) {
+        // Set on the command line, not in the file: a reload cannot change it.
+        self.hugo_data = running.hugo_data.clone();
         self.listen = running.listen;
         self.max_connections = running.max_connections;
         self.header_read_timeout = running.header_read_timeout;
@@ -397,11 +444,51 @@ impl Settings {
 
 /// Reads, parses and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    Config::from_yaml(path, &text)?.validate(path)
+    load_with(Some(path), None)
+}
+
+/// Loads the settings from a herald.yaml, a Hugo site, or both (the file's keys override
+/// the site's). `hugo_site` (from the command line) wins over the file's `hugo_site:`.
+/// With neither, the defaults.
+pub fn load_with(config: Option<&Path>, hugo_site: Option<&Path>) -> Result<Settings, ConfigError> {
+    let (config, set, file) = match config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let config = Config::from_yaml(path, &text)?;
+            (config, keys_set(&text), path.to_owned())
+        }
+        None => (
+            Config::default(),
+            Default::default(),
+            PathBuf::from("herald.yaml"),
+        ),
+    };
+    let folder = file.parent().unwrap_or(Path::new(".")).to_owned();
+    let site_root = hugo_site
+        .map(Path::to_path_buf)
+        .or_else(|| config.hugo_site.as_ref().map(|p| folder.join(p)));
+    let mut settings = match site_root {
+        Some(root) => hugo_site::apply(config, &set, &file, &root)?,
+        None => config.validate(&file)?,
+    };
+    if settings.config_path.is_some() && !file.exists() {
+        settings.config_path = None;
+    }
+    Ok(settings)
+}
+
+/// The top-level keys a YAML config sets (empty when it is not a mapping).
+fn keys_set(text: &str) -> std::collections::BTreeSet<String> {
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Mapping(m)) => m
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect(),
+        _ => Default::default(),
+    }
 }
 
 #[cfg(test)]
