@@ -21,6 +21,10 @@ fn settings() -> ContentSettings {
         permalink: "/:section/:slug/".into(),
         taxonomies: vec!["categories".into(), "tags".into()],
         repair_mojibake: true,
+        render: herald::content::RenderOptions::default(),
+        summary_length: 70,
+        site_params: serde_json::Value::Null,
+        shortcodes: std::collections::BTreeMap::new(),
     }
 }
 

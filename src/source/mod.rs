@@ -390,6 +390,10 @@ mod tests {
             permalink: "/:section/:slug/".into(),
             taxonomies: vec![],
             repair_mojibake: false,
+            render: crate::content::RenderOptions::default(),
+            summary_length: 70,
+            site_params: serde_json::Value::Null,
+            shortcodes: std::collections::BTreeMap::new(),
         };
         Source::open(dir, 1000, settings).unwrap()
     }

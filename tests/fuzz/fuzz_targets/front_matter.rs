@@ -30,6 +30,10 @@ fuzz_target!(|data: &[u8]| {
         permalink: "/:section/:slug/".into(),
         taxonomies: vec!["categories".into(), "tags".into()],
         repair_mojibake: data.first().is_some_and(|b| b & 1 == 1),
+        render: herald::content::RenderOptions::default(),
+        summary_length: 70,
+        site_params: serde_json::Value::Null,
+        shortcodes: std::collections::BTreeMap::new(),
     };
     let parsed = parse_with_warnings("post/fuzz.md", data, &settings);
     let Ok(post) = parsed.result else { return };
