@@ -315,4 +315,97 @@ mod tests {
     fn empty_markdown_renders_empty() {
         assert_eq!(render_html("  \n", BASE), "");
     }
+
+    fn with_policy(md: &str, unsafe_html: bool) -> String {
+        let render = RenderOptions {
+            unsafe_html,
+            ..RenderOptions::default()
+        };
+        render_body(md, &[], render, BASE, false)
+    }
+
+    /// The posts of the known failures: each must end with its last paragraph rendered.
+    const HOSTILE: &[&str] = &[
+        "Before.\n\n<STYLE>\np { color: red }\n</STYLE>\n\nAfter *emph*.\n\nFinal **para**.\n",
+        "An <iframe src=\"https://www.youtube.com/embed/abc\" width=\"5\">\nin *prose*.\n\nFinal **para**.\n",
+        "<iframe src=\"https://v.example/1\">\n\nFinal **para**.\n",
+        "A List<String> here and <b>bold</b>.\n\nFinal **para**.\n",
+        "Inline <script>x()\n\nFinal **para**.\n",
+        "<textarea>\n\nFinal **para**.\n",
+    ];
+
+    #[test]
+    fn no_raw_html_turns_the_rest_of_a_post_into_markup() {
+        for unsafe_html in [false, true] {
+            for md in HOSTILE {
+                let html = with_policy(md, unsafe_html);
+                assert!(
+                    html.trim_end()
+                        .ends_with("<p>Final <strong>para</strong>.</p>"),
+                    "unsafe={unsafe_html} {md:?} → {html}"
+                );
+                for bad in [
+                    "&lt;/",
+                    "&lt;p&gt;",
+                    "*",
+                    "<iframe",
+                    "<style",
+                    "color: red",
+                    "</p></p>",
+                ] {
+                    assert!(
+                        !html.contains(bad),
+                        "{bad}: unsafe={unsafe_html} {md:?} → {html}"
+                    );
+                }
+                // Hugo 0.111 (unsafe off) keeps the text after an omitted tag:
+                // "<p>Inline <!-- raw HTML omitted -->x()</p>". Kept, a script's code goes.
+                if unsafe_html {
+                    assert!(!html.contains("x()"), "{md:?} → {html}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hugo_default_drops_raw_html() {
+        // Hugo 0.111 (unsafe off): "<p>A List<!-- raw HTML omitted --> here and <!-- raw
+        // HTML omitted -->bold<!-- raw HTML omitted -->.</p>"; an iframe line gives nothing.
+        assert_eq!(
+            with_policy(
+                "A List<String> here and <b>bold</b>.\n\n<div>block</div>\n",
+                false
+            ),
+            "<p>A List here and bold.</p>\n"
+        );
+        assert_eq!(
+            with_policy(
+                "An <iframe src=\"https://v.example/1\"></iframe> in prose.",
+                false
+            ),
+            "<p>An  in prose.</p>\n"
+        );
+    }
+
+    #[test]
+    fn unsafe_html_is_kept_sanitized_with_iframes_as_links_and_tag_like_text_as_text() {
+        let html = with_policy("A List<String> and <b>bold</b> <iframe src=\"https://v.example/1\"></iframe>.\n\n<div>block</div>\n", true);
+        assert_eq!(
+            html,
+            "<p>A List&lt;String&gt; and <b>bold</b> <a href=\"https://v.example/1\" rel=\"noopener noreferrer\">https://v.example/1</a>.</p>\n<div>block</div>\n"
+        );
+    }
+
+    #[test]
+    fn typographer_makes_smart_punctuation() {
+        let render = RenderOptions {
+            typographer: true,
+            ..RenderOptions::default()
+        };
+        // Hugo 0.111 (typographer on): <p>“Quoted” – and it’s…</p>
+        assert_eq!(
+            render_body("\"Quoted\" -- and it's...", &[], render, BASE, false),
+            "<p>“Quoted” – and it’s…</p>\n"
+        );
+    }
 }

@@ -235,7 +235,8 @@ fn is_inline(end: &TagEnd) -> bool {
 
 /// pulldown-cmark ends a `<script>`/`<style>`/`<pre>`/`<textarea>` HTML block only at a
 /// lower-case closing tag, so `<STYLE>…</STYLE>` would swallow the rest of the post. The
-/// closing tags inside such blocks are lower-cased (only there: never in code or prose).
+/// closing tags inside such blocks are lower-cased (only there: never in code or prose);
+/// such a block never closed is closed at its first blank line.
 pub(crate) fn fix_block_closers(markdown: &str, options: pulldown_cmark::Options) -> String {
     let mut md = markdown.to_string();
     // Each pass fixes the first broken block; the next may only show after it.
@@ -257,15 +258,24 @@ pub(crate) fn fix_block_closers(markdown: &str, options: pulldown_cmark::Options
                         // Only when that closer does not end the block already.
                         let line_end = lower[at..].find('\n').map_or(lower.len(), |e| at + e);
                         if line_end < lower.trim_end().len() {
-                            fix = Some(range.start + at..range.start + at + close.len());
+                            fix = Some((range.start + at..range.start + at + close.len(), None));
                             break;
                         }
+                    } else if let Some(blank) =
+                        block.find("\n\n").filter(|_| !lower.contains(&close))
+                    {
+                        // Never closed: Hugo loses the rest of the post; end it at the
+                        // first blank line instead.
+                        let at = range.start + blank;
+                        fix = Some((at..at, Some(close)));
+                        break;
                     }
                 }
             }
         }
         match fix {
-            Some(r) => {
+            Some((r, Some(close))) => md.replace_range(r, &close),
+            Some((r, None)) => {
                 let lowered = md[r.clone()].to_ascii_lowercase();
                 md.replace_range(r, &lowered);
             }
@@ -309,6 +319,10 @@ mod tests {
         assert_eq!(
             fix_block_closers("<STYLE>\np{}\n</STYLE>\n\n*a*\n", opts),
             "<STYLE>\np{}\n</style>\n\n*a*\n"
+        );
+        assert_eq!(
+            fix_block_closers("<pre>\nx\n\n*a*\n", opts),
+            "<pre>\nx</pre>\n\n*a*\n"
         );
         // In code, nothing changes.
         let code = "```\n<STYLE>\n</STYLE>\n```\n\n*a*\n";
