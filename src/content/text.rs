@@ -1,6 +1,6 @@
 //! Plain-text helpers: removing characters XML 1.0 cannot carry, collapsing whitespace,
-//! decoding HTML entities (the full HTML5 table, via `html-escape`), dropping HTML tags from plain-text fields, and cutting a
-//! summary-like text at a word boundary.
+//! decoding HTML entities (the full HTML5 table, via `html-escape`), dropping HTML tags
+//! from plain-text fields, and cutting a summary-like text at a word boundary.
 
 /// Whether XML 1.0 can carry `c` (and it is not a C1 control or DEL, which are legal but
 /// never intended in prose). Tab, LF and CR are kept; callers collapse them where needed.
