@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::content::RenderOptions;
+
 /// One post: everything a feed item needs, already validated and made absolute.
 #[derive(Debug)]
 pub struct Post {
@@ -35,7 +37,8 @@ pub struct Post {
     pub expires: Option<DateTime<FixedOffset>>,
     /// `draft: true`: never published.
     pub draft: bool,
-    /// Plain-text summary: `description`/`summary`, else the text before `<!--more-->`.
+    /// Plain-text summary: `description`/`summary`, else the text before `<!--more-->`,
+    /// else Hugo's automatic summary (`summary_length` words, to the end of a sentence).
     pub summary: Option<String>,
     /// Taxonomy name (lower case, e.g. `categories`, `tags`) → terms as written (deduplicated
     /// case-insensitively, first spelling wins, order kept).
@@ -90,36 +93,54 @@ impl Post {
     }
 }
 
-/// A post body: Markdown source plus the bases its relative URLs resolve against.
+/// A post body: its source (Markdown, or HTML for `.html` content files) with Hugo
+/// shortcodes expanded, plus what rendering it needs. Rendering happens on first use.
 #[derive(Debug)]
 pub struct Body {
-    /// Markdown with Hugo shortcodes already dealt with.
+    /// Markdown (or HTML when `is_html`) with built-in shortcodes as placeholders.
     pub markdown: String,
+    /// The HTML of those shortcodes, by placeholder number; put back before sanitizing.
+    pub fragments: Vec<String>,
+    /// The raw-HTML policy and Markdown extensions.
+    pub render: RenderOptions,
     /// Absolute URL that relative links in the body resolve against (the post's permalink).
     pub base_url: String,
+    /// The source is an `.html` content file: sanitized as is, no Markdown pass.
+    pub is_html: bool,
     html: OnceLock<String>,
 }
 
 impl Body {
-    pub fn new(markdown: String, base_url: String) -> Self {
+    pub fn new(
+        markdown: String,
+        fragments: Vec<String>,
+        render: RenderOptions,
+        base_url: String,
+        is_html: bool,
+    ) -> Self {
         Body {
             markdown,
+            fragments,
+            render,
             base_url,
+            is_html,
             html: OnceLock::new(),
         }
     }
 
     /// Sanitized HTML with absolute URLs; empty when the body is empty. Rendered once.
     pub fn html(&self) -> &str {
-        self.html
-            .get_or_init(|| crate::content::render_html(&self.markdown, &self.base_url))
+        self.html.get_or_init(|| crate::content::render_body(self))
     }
 
     /// A body whose HTML is already known (tests, and callers that cache rendered HTML).
     pub fn with_html(markdown: String, base_url: String, html: String) -> Self {
         Body {
             markdown,
+            fragments: Vec::new(),
+            render: RenderOptions::default(),
             base_url,
+            is_html: false,
             html: OnceLock::from(html),
         }
     }

@@ -25,6 +25,10 @@ fn settings() -> ContentSettings {
         dates: Default::default(),
         build_drafts: false,
         build_expired: false,
+        render: herald::content::RenderOptions::default(),
+        summary_length: 70,
+        site_params: serde_json::Value::Null,
+        shortcodes: std::collections::BTreeMap::new(),
     }
 }
 

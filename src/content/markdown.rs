@@ -1,19 +1,31 @@
-//! Markdown → sanitized HTML with absolute URLs (for feed content), and Markdown → plain
-//! text (for summaries taken from the body).
+//! Markdown → sanitized HTML with absolute URLs, for feed content.
 //!
-//! pulldown-cmark renders (raw HTML passes through), then ammonia sanitizes: no script,
-//! style or iframe, no `on*` attributes, no `javascript:` URLs. The ammonia `Builder` is
-//! built once; because its relative-URL rewriting is fixed at build time, it uses a custom
-//! resolver that reads the base of the call in progress from a thread-local (`clean` runs
-//! synchronously on the calling thread, so the base cannot leak between calls).
+//! pulldown-cmark renders, with raw HTML handled by the [`super::rawhtml`] policy; then the
+//! HTML of Hugo's built-in shortcodes (which stood in the Markdown as placeholders, since
+//! Hugo inserts shortcode output after rendering) is put back; then ammonia sanitizes: no
+//! script, style or iframe, no `on*` attributes, no `javascript:` URLs. The ammonia
+//! `Builder` is built once; because its relative-URL rewriting is fixed at build time, it
+//! uses a custom resolver that reads the base of the call in progress from a thread-local
+//! (`clean` runs synchronously on the calling thread, so the base cannot leak between calls).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event, Options, Parser};
 
-use super::text;
+use super::{rawhtml, text};
+
+/// How Markdown is rendered: the site's `markup.goldmark` settings that matter to readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Keep raw HTML (sanitized). `false`, Hugo's default, drops it.
+    pub unsafe_html: bool,
+    /// Smart quotes and dashes (`"a"` → “a”, `--` → –).
+    pub typographer: bool,
+    /// Bare URLs as links. Not supported by pulldown-cmark 0.13: currently ignored.
+    pub linkify: bool,
+}
 
 thread_local! {
     /// Base URL for relative links of the `render_html` call running on this thread.
@@ -24,6 +36,8 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut b = ammonia::Builder::default();
     b.url_relative(ammonia::UrlRelative::Custom(Box::new(resolve_relative)));
     b.link_rel(Some("noopener noreferrer"));
+    // `language-go` on code blocks: readers that highlight code need it.
+    b.add_tag_attributes("code", &["class"]);
     b
 });
 
@@ -37,54 +51,167 @@ fn resolve_relative(url: &str) -> Option<Cow<'_, str>> {
     })
 }
 
-fn options() -> Options {
-    Options::ENABLE_TABLES
+pub(crate) fn options(render: RenderOptions) -> Options {
+    let mut o = Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_TASKLISTS;
+    if render.typographer {
+        o |= Options::ENABLE_SMART_PUNCTUATION;
+    }
+    o
 }
 
-/// Markdown → sanitized HTML with every URL absolute. Empty input gives an empty string.
-pub fn render_html(markdown: &str, base_url: &str) -> String {
-    if markdown.trim().is_empty() {
-        return String::new();
+/// Marks a fragment that embeds something (a video, a post): Hugo's version of it has no
+/// text, so plain text (summaries) leaves it out. Ammonia removes the comment.
+pub(crate) const EMBED_MARK: &str = "<!--herald:embed-->";
+
+const TOKEN_OPEN: &str = "HERALDSHORTCODE";
+const TOKEN_CLOSE: &str = "END";
+
+/// The placeholder for fragment `n`: letters and digits only, so Markdown leaves it alone
+/// wherever it stands (prose, link text, link destinations).
+pub(crate) fn placeholder(n: usize) -> String {
+    format!("{TOKEN_OPEN}{n}{TOKEN_CLOSE}")
+}
+
+/// Puts the fragments back in place of their placeholders; one alone in a paragraph
+/// replaces the paragraph (as Hugo does). `plain`: embeds give a space instead.
+pub(crate) fn substitute(html: &str, fragments: &[String], plain: bool) -> String {
+    if fragments.is_empty() || !html.contains(TOKEN_OPEN) {
+        return html.to_string();
     }
+    let mut out =
+        String::with_capacity(html.len() + fragments.iter().map(String::len).sum::<usize>());
+    let mut rest = html;
+    while let Some(pos) = rest.find(TOKEN_OPEN) {
+        let after = &rest[pos + TOKEN_OPEN.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let fragment = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .filter(|_| after[digits..].starts_with(TOKEN_CLOSE))
+            .and_then(|n| fragments.get(n));
+        let Some(fragment) = fragment else {
+            out.push_str(&rest[..pos + TOKEN_OPEN.len()]);
+            rest = after;
+            continue;
+        };
+        let mut head = &rest[..pos];
+        let mut tail = &after[digits + TOKEN_CLOSE.len()..];
+        if head.ends_with("<p>") && tail.starts_with("</p>") && is_block(fragment) {
+            head = &head[..head.len() - 3];
+            tail = &tail[4..];
+        }
+        out.push_str(head);
+        match fragment.strip_prefix(EMBED_MARK) {
+            Some(_) if plain => out.push(' '),
+            _ => out.push_str(fragment),
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a fragment is block-level HTML (that replaces the paragraph it stands alone in).
+fn is_block(fragment: &str) -> bool {
+    let f = fragment.strip_prefix(EMBED_MARK).unwrap_or(fragment);
+    let name: String = f
+        .strip_prefix('<')
+        .map(|t| t.strip_prefix('/').unwrap_or(t))
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    [
+        "p",
+        "div",
+        "figure",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "table",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+    ]
+    .contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// Markdown (with placeholders) → HTML before sanitizing: raw HTML per the policy, the
+/// fragments put back. Also the source of plain text (`plain` as in [`substitute`]).
+pub(crate) fn render_unsanitized(
+    markdown: &str,
+    fragments: &[String],
+    render: RenderOptions,
+    plain: bool,
+) -> String {
+    let opts = options(render);
+    let fixed = rawhtml::fix_block_closers(markdown, opts);
     // Task-list checkboxes are form controls, which sanitizing removes: show them as text.
-    let events = Parser::new_ext(markdown, options()).map(|e| match e {
+    let events = Parser::new_ext(&fixed, opts).map(|e| match e {
         Event::TaskListMarker(done) => {
             Event::Text(CowStr::Borrowed(if done { "☑ " } else { "☐ " }))
         }
         other => other,
     });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events);
+    pulldown_cmark::html::push_html(&mut html, rawhtml::Policy::new(events, render.unsafe_html));
+    substitute(&html, fragments, plain)
+}
 
+/// Inline Markdown (a caption) → HTML without the paragraph around it; raw HTML dropped.
+pub(crate) fn inline_html(markdown: &str) -> String {
+    let html = render_unsanitized(markdown, &[], RenderOptions::default(), false);
+    let t = html.trim();
+    match t.strip_prefix("<p>").and_then(|t| t.strip_suffix("</p>")) {
+        Some(inner) if !inner.contains("<p>") => inner.to_string(),
+        _ => t.to_string(),
+    }
+}
+
+/// Sanitizes HTML, making every URL absolute against `base_url`.
+pub(crate) fn sanitize(html: &str, base_url: &str) -> String {
     let base = url::Url::parse(base_url).ok();
     let previous = BASE.with(|b| b.replace(base));
-    let clean = SANITIZER.clean(&html).to_string();
+    let clean = SANITIZER.clean(html).to_string();
     BASE.with(|b| b.replace(previous));
     text::strip_controls(&clean)
 }
 
-/// The plain text of a Markdown fragment: text and code, raw HTML tags dropped, entities
-/// in raw HTML decoded, whitespace collapsed.
-pub(crate) fn plain_text(markdown: &str) -> String {
-    let mut out = String::new();
-    for event in Parser::new_ext(markdown, options()) {
-        match event {
-            Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::Html(h) | Event::InlineHtml(h) => {
-                out.push_str(&text::decode_entities(&text::strip_all_tags(&h)));
-            }
-            Event::SoftBreak | Event::HardBreak => out.push(' '),
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock,
-            ) => out.push(' '),
-            Event::Start(Tag::Image { .. }) | Event::FootnoteReference(_) => {}
-            _ => {}
-        }
+/// A body → sanitized HTML with every URL absolute. Empty input gives an empty string.
+/// `is_html`: the source is HTML (an `.html` content file), not Markdown.
+pub(crate) fn render_body(
+    source: &str,
+    fragments: &[String],
+    render: RenderOptions,
+    base_url: &str,
+    is_html: bool,
+) -> String {
+    if source.trim().is_empty() {
+        return String::new();
     }
-    text::one_line(&out)
+    let html = if is_html {
+        substitute(&rawhtml::defuse(source), fragments, false)
+    } else {
+        render_unsanitized(source, fragments, render, false)
+    };
+    sanitize(&html, base_url)
+}
+
+/// Markdown → sanitized HTML with every URL absolute, raw HTML kept (sanitized).
+pub fn render_html(markdown: &str, base_url: &str) -> String {
+    let keep = RenderOptions {
+        unsafe_html: true,
+        ..RenderOptions::default()
+    };
+    render_body(markdown, &[], keep, base_url, false)
 }
 
 #[cfg(test)]
@@ -189,11 +316,96 @@ mod tests {
         assert_eq!(render_html("  \n", BASE), "");
     }
 
+    fn with_policy(md: &str, unsafe_html: bool) -> String {
+        let render = RenderOptions {
+            unsafe_html,
+            ..RenderOptions::default()
+        };
+        render_body(md, &[], render, BASE, false)
+    }
+
+    /// The posts of the known failures: each must end with its last paragraph rendered.
+    const HOSTILE: &[&str] = &[
+        "Before.\n\n<STYLE>\np { color: red }\n</STYLE>\n\nAfter *emph*.\n\nFinal **para**.\n",
+        "An <iframe src=\"https://www.youtube.com/embed/abc\" width=\"5\">\nin *prose*.\n\nFinal **para**.\n",
+        "<iframe src=\"https://v.example/1\">\n\nFinal **para**.\n",
+        "A List<String> here and <b>bold</b>.\n\nFinal **para**.\n",
+        "Inline <script>x()\n\nFinal **para**.\n",
+        "<textarea>\n\nFinal **para**.\n",
+    ];
+
     #[test]
-    fn plain_text_drops_markup() {
+    fn no_raw_html_turns_the_rest_of_a_post_into_markup() {
+        for unsafe_html in [false, true] {
+            for md in HOSTILE {
+                let html = with_policy(md, unsafe_html);
+                assert!(
+                    html.trim_end()
+                        .ends_with("<p>Final <strong>para</strong>.</p>"),
+                    "unsafe={unsafe_html} {md:?} → {html}"
+                );
+                for bad in [
+                    "&lt;/",
+                    "&lt;p&gt;",
+                    "*",
+                    "<iframe",
+                    "<style",
+                    "color: red",
+                    "</p></p>",
+                ] {
+                    assert!(
+                        !html.contains(bad),
+                        "{bad}: unsafe={unsafe_html} {md:?} → {html}"
+                    );
+                }
+                // Hugo 0.111 (unsafe off) keeps the text after an omitted tag:
+                // "<p>Inline <!-- raw HTML omitted -->x()</p>". Kept, a script's code goes.
+                if unsafe_html {
+                    assert!(!html.contains("x()"), "{md:?} → {html}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hugo_default_drops_raw_html() {
+        // Hugo 0.111 (unsafe off): "<p>A List<!-- raw HTML omitted --> here and <!-- raw
+        // HTML omitted -->bold<!-- raw HTML omitted -->.</p>"; an iframe line gives nothing.
         assert_eq!(
-            plain_text("Hello *big* [world](x).\n<span>raw &amp; html</span>\n\n- `code` item"),
-            "Hello big world. raw & html code item"
+            with_policy(
+                "A List<String> here and <b>bold</b>.\n\n<div>block</div>\n",
+                false
+            ),
+            "<p>A List here and bold.</p>\n"
+        );
+        assert_eq!(
+            with_policy(
+                "An <iframe src=\"https://v.example/1\"></iframe> in prose.",
+                false
+            ),
+            "<p>An  in prose.</p>\n"
+        );
+    }
+
+    #[test]
+    fn unsafe_html_is_kept_sanitized_with_iframes_as_links_and_tag_like_text_as_text() {
+        let html = with_policy("A List<String> and <b>bold</b> <iframe src=\"https://v.example/1\"></iframe>.\n\n<div>block</div>\n", true);
+        assert_eq!(
+            html,
+            "<p>A List&lt;String&gt; and <b>bold</b> <a href=\"https://v.example/1\" rel=\"noopener noreferrer\">https://v.example/1</a>.</p>\n<div>block</div>\n"
+        );
+    }
+
+    #[test]
+    fn typographer_makes_smart_punctuation() {
+        let render = RenderOptions {
+            typographer: true,
+            ..RenderOptions::default()
+        };
+        // Hugo 0.111 (typographer on): <p>“Quoted” – and it’s…</p>
+        assert_eq!(
+            render_body("\"Quoted\" -- and it's...", &[], render, BASE, false),
+            "<p>“Quoted” – and it’s…</p>\n"
         );
     }
 }

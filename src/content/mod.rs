@@ -1,10 +1,11 @@
 //! Turns one content file into a [`Post`]: split front matter, map fields, parse dates,
-//! strip shortcodes, render and sanitize Markdown. Pure: never touches the filesystem.
+//! expand shortcodes, render and sanitize Markdown. Pure: never touches the filesystem.
 //!
 //! This file owns the entry points and the mapping from front-matter keys to [`Post`]
 //! fields. The steps live beside it: [`frontmatter`] (split and decode), [`dates`],
 //! [`fields`] (terms, authors, draft, image), [`permalink`] (and absolute URLs),
-//! [`shortcodes`], [`markdown`] (render, sanitize, plain text) and [`text`] (cleaning).
+//! [`shortcodes`], [`markdown`] (render, sanitize) with [`rawhtml`] (the raw-HTML policy),
+//! [`summary`] (plain text and automatic summaries) and [`text`] (cleaning).
 
 mod dates;
 mod fields;
@@ -12,7 +13,9 @@ mod frontmatter;
 mod markdown;
 mod mojibake;
 mod permalink;
+mod rawhtml;
 mod shortcodes;
+mod summary;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -20,6 +23,9 @@ mod text;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
+
+pub use markdown::RenderOptions;
+pub use shortcodes::ShortcodeRule;
 
 use crate::post::{Body, Post};
 use frontmatter::{Map, Value};
@@ -38,6 +44,14 @@ pub struct ContentSettings {
     /// Repair UTF-8-read-as-Windows-1252 mojibake (`â€”` → `—`). Found either way, and
     /// reported as a warning.
     pub repair_mojibake: bool,
+    /// Raw HTML policy and Markdown extensions (the site's `markup.goldmark`).
+    pub render: RenderOptions,
+    /// Words in an automatic summary (Hugo's `summaryLength`).
+    pub summary_length: usize,
+    /// The site's `params`, for the `param` shortcode.
+    pub site_params: serde_json::Value,
+    /// What to do with the site's own shortcodes (herald.yaml `shortcodes:`).
+    pub shortcodes: BTreeMap<String, ShortcodeRule>,
     /// The site's languages, default first: where each one's content lives and its URL prefix.
     pub languages: Vec<ContentLanguage>,
     /// Which front-matter keys give a post's dates (Hugo's `frontmatter` config).
@@ -127,6 +141,14 @@ impl ContentSettings {
             dates: s.dates.clone(),
             build_drafts: s.build_drafts,
             build_expired: s.build_expired,
+            // Herald's behaviour for non-Hugo sites: raw HTML kept, sanitized.
+            render: RenderOptions {
+                unsafe_html: true,
+                ..RenderOptions::default()
+            },
+            summary_length: 70,
+            site_params: serde_json::Value::Null,
+            shortcodes: BTreeMap::new(),
         }
     }
 }
@@ -318,10 +340,26 @@ fn parse_inner(
     let opted_out = fields::opted_out(&fm).map_err(|(key, m)| at(key, m))?;
     let draft = (draft && !settings.build_drafts) || opted_out;
 
-    // Body: shortcodes out, control characters out.
-    let markdown = text::strip_controls(&shortcodes::strip(split.body));
-
-    // Summary: description/summary, else the text before the divider.
+    // Body and summary: `description`/`summary`, else the text before the divider, else
+    // Hugo's automatic summary. The title may come from the summary and the permalink from
+    // the title, so shortcodes are expanded against the site's URL first (their plain text
+    // does not depend on the page), and again once the permalink is known.
+    let is_html = source.ends_with(".html") || source.ends_with(".htm");
+    let no_refs = |_: &str| None; // TODO(lead): resolve refs against the index
+    let expand = |page: &url::Url| {
+        shortcodes::expand(
+            split.body,
+            &shortcodes::ShortcodeContext {
+                base: &settings.base_url,
+                page,
+                site_params: &settings.site_params,
+                page_params: &fm,
+                custom: &settings.shortcodes,
+                resolve_ref: &no_refs,
+            },
+        )
+    };
+    let expanded = expand(&settings.base_url);
     let summary = fields::first(&fm, &["description", "summary"])
         .and_then(|(_, v)| v.scalar_text())
         .map(|s| {
@@ -329,11 +367,7 @@ fn parse_inner(
             text::one_line(&text::decode_entities(&s))
         })
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            before_divider(&markdown)
-                .map(markdown::plain_text)
-                .filter(|s| !s.is_empty())
-        });
+        .or_else(|| body_summary(&expanded, is_html, settings));
 
     // Title, slug, permalink.
     let parts = permalink::SourceParts::of(&place.path);
@@ -369,6 +403,21 @@ fn parse_inner(
         &tokens,
     )
     .map_err(|m| at(if url_field.is_some() { "url" } else { "slug" }, m))?;
+
+    let expanded = if split.body.contains("{{") {
+        expand(&permalink)
+    } else {
+        expanded
+    };
+    for name in &expanded.unknown {
+        warnings.push(err(
+            None,
+            format!(
+                "warning: shortcode `{name}` is not built into Hugo; its inner content is \
+                 kept (map it under `shortcodes:` in herald.yaml)"
+            ),
+        ));
+    }
 
     let external_url = match fm.get("link").and_then(Value::scalar_text) {
         Some(l) => permalink::external(&settings.base_url, &text::strip_controls(&l))
@@ -409,7 +458,13 @@ fn parse_inner(
         }),
         authors: fields::authors(&fm),
         image,
-        body: Body::new(markdown, permalink.to_string()),
+        body: Body::new(
+            text::strip_controls(&expanded.markdown),
+            expanded.fragments,
+            settings.render,
+            permalink.to_string(),
+            is_html,
+        ),
     }))
 }
 
@@ -457,9 +512,21 @@ fn locate<'a>(source: &str, languages: &'a [ContentLanguage]) -> Option<Place<'a
     })
 }
 
-/// Markdown → sanitized HTML with every URL absolute (relative ones resolved against `base_url`).
+/// Markdown → sanitized HTML with every URL absolute (relative ones resolved against
+/// `base_url`), raw HTML kept (sanitized).
 pub fn render_html(markdown: &str, base_url: &str) -> String {
     markdown::render_html(markdown, base_url)
+}
+
+/// A body → sanitized HTML with every URL absolute.
+pub fn render_body(body: &Body) -> String {
+    markdown::render_body(
+        &body.markdown,
+        &body.fragments,
+        body.render,
+        &body.base_url,
+        body.is_html,
+    )
 }
 
 /// Finds (and, when asked, repairs) mojibake; reports one warning per line that has some.
@@ -521,6 +588,29 @@ fn read_date(v: &Value, tz: chrono_tz::Tz) -> Result<DateTime<FixedOffset>, Stri
                 .scalar_text()
                 .unwrap_or_else(|| "a list or mapping".into())
         )),
+    }
+}
+
+/// The summary a body gives: the plain text before the divider, else Hugo's automatic one.
+fn body_summary(
+    expanded: &shortcodes::Expanded,
+    is_html: bool,
+    settings: &ContentSettings,
+) -> Option<String> {
+    let markdown = text::strip_controls(&expanded.markdown);
+    let plain_of = |src: &str| {
+        let html = if is_html {
+            markdown::substitute(src, &expanded.fragments, true)
+        } else {
+            markdown::render_unsanitized(src, &expanded.fragments, settings.render, true)
+        };
+        summary::plain(&html)
+    };
+    match before_divider(&markdown) {
+        Some(head) => {
+            Some(text::one_line(&text::decode_entities(&plain_of(head)))).filter(|s| !s.is_empty())
+        }
+        None => summary::auto_summary(&plain_of(&markdown), settings.summary_length),
     }
 }
 

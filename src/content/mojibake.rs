@@ -8,7 +8,8 @@
 //! (`€`, `”`, `©`, no-break space...). Repair replaces each such sequence by the character it
 //! encodes. Detection always runs (and `herald check` reports it); repair is opt-in
 //! (`repair_mojibake: true`), because a guess should never silently change what an author
-//! wrote.
+//! wrote. A letter of another script than Latin counts only inside a run of them
+//! (`Î±Î²` → `αβ`), so `5×…` or `×` before a no-break space never becomes Hebrew.
 
 /// The Windows-1252 byte a character was decoded from, if any. Latin-1 readings (C1
 /// controls U+0080–U+009F) map to their own byte too.
@@ -74,9 +75,18 @@ pub(crate) fn scan(text: &str, repair: bool) -> (Option<String>, Vec<Found>) {
     let mut out = repair.then(|| String::with_capacity(text.len()));
     let mut line = 1;
     let mut i = 0;
+    // End of the last damaged sequence that gave a letter of another script than Latin.
+    let mut foreign_until = usize::MAX;
     while i < chars.len() {
         let (_, c) = chars[i];
-        if let Some(seq) = sequence_at(&chars, i) {
+        let seq = sequence_at(&chars, i).filter(|&(meant, len)| {
+            // A letter of another script (Hebrew from `×…`, `×` + no-break space) only
+            // inside a run of them: real mojibake of Greek or Hebrew damages whole words.
+            !is_foreign_letter(meant)
+                || foreign_until == i
+                || sequence_at(&chars, i + len).is_some_and(|(next, _)| is_foreign_letter(next))
+        });
+        if let Some(seq) = seq {
             let (meant, len) = seq;
             let damaged: String = chars[i..i + len].iter().map(|&(_, c)| c).collect();
             found.push(Found {
@@ -84,6 +94,9 @@ pub(crate) fn scan(text: &str, repair: bool) -> (Option<String>, Vec<Found>) {
                 damaged,
                 meant,
             });
+            if is_foreign_letter(meant) {
+                foreign_until = i + len;
+            }
             if let Some(out) = out.as_mut() {
                 out.push(meant);
             } else if found.len() > 1000 {
@@ -104,8 +117,20 @@ pub(crate) fn scan(text: &str, repair: bool) -> (Option<String>, Vec<Found>) {
     (repaired, found)
 }
 
+/// A letter, but not a Latin one.
+fn is_foreign_letter(c: char) -> bool {
+    let latin = matches!(c,
+        'A'..='Z' | 'a'..='z' | '\u{aa}' | '\u{ba}' | '\u{c0}'..='\u{2af}'
+        | '\u{1e00}'..='\u{1eff}' | '\u{2c60}'..='\u{2c7f}' | '\u{a720}'..='\u{a7ff}'
+        | '\u{ab30}'..='\u{ab6f}' | '\u{fb00}'..='\u{fb06}');
+    c.is_alphabetic() && !latin
+}
+
 /// The character a damaged sequence starting at `chars[i]` encodes, and its length in chars.
 fn sequence_at(chars: &[(usize, char)], i: usize) -> Option<(char, usize)> {
+    if i >= chars.len() {
+        return None;
+    }
     let lead = cp1252_byte(chars[i].1)?;
     let more = continuation_len(lead)?;
     if i + 1 + more > chars.len() {
@@ -157,6 +182,34 @@ mod tests {
             assert!(found.is_empty(), "{text}: {found:?}");
             assert!(fixed.is_none());
         }
+    }
+
+    #[test]
+    fn symbols_before_ellipses_and_no_break_spaces_are_not_hebrew() {
+        // `×…` is D7 85 and `×` + NBSP is D7 A0: valid UTF-8 for Hebrew points and letters.
+        for text in [
+            "5×… and so on",
+            "3 ×\u{a0}4",
+            "wait…",
+            "a\u{a0}b\u{a0}c",
+            "中文的文本，日本語のテキスト、한국어 텍스트",
+            "×… ×\u{a0}",
+        ] {
+            let (fixed, found) = scan(text, true);
+            assert!(found.is_empty(), "{text}: {found:?}");
+            assert!(fixed.is_none());
+        }
+    }
+
+    #[test]
+    fn runs_of_another_script_are_still_repaired() {
+        // "αβγ" and "日本" read as Windows-1252.
+        let (fixed, found) = scan("Î±Î²Î³ and æ—¥æœ¬", true);
+        assert_eq!(fixed.unwrap(), "αβγ and 日本");
+        assert_eq!(found.len(), 5);
+        // A lone one is left alone.
+        let (fixed, _) = scan("x Î± y", true);
+        assert!(fixed.is_none());
     }
 
     #[test]

@@ -13,6 +13,10 @@ fn settings() -> ContentSettings {
         dates: Default::default(),
         build_drafts: false,
         build_expired: false,
+        render: crate::content::RenderOptions::default(),
+        summary_length: 70,
+        site_params: serde_json::Value::Null,
+        shortcodes: std::collections::BTreeMap::new(),
     }
 }
 
@@ -286,8 +290,71 @@ fn summary_sources() {
     let p =
         post("---\ntitle: T\ndate: 2020-01-01\n---\nIntro {{< x >}} two.\n<!-- more -->\nRest\n");
     assert_eq!(p.summary.as_deref(), Some("Intro two."));
+    // No description and no divider: Hugo 0.111's automatic summary (the whole text
+    // here, being under 70 words).
     let p = post("---\ntitle: T\ndate: 2020-01-01\n---\nNo divider here.\n");
+    assert_eq!(p.summary.as_deref(), Some("No divider here."));
+    let p = post("---\ntitle: T\ndate: 2020-01-01\n---\n");
     assert_eq!(p.summary, None);
+}
+
+#[test]
+fn automatic_summaries_follow_summary_length_and_block_text() {
+    // Hugo 0.111 with summaryLength 5 on this body: .Plain is "Head A b c d e. f g.\n
+    // item x item y code here " and .Summary "Head A b c d e." (5 spaces are reached at
+    // "d", then on to the full stop).
+    let body = "## Head\n\nA b c d e. f g.\n\n- item x\n- item y\n\n```\ncode here\n```\n";
+    let src = format!("---\ntitle: T\ndate: 2020-01-01\n---\n{body}");
+    let s = ContentSettings {
+        summary_length: 5,
+        ..settings()
+    };
+    let p = parse("post/a.md", src.as_bytes(), &s).unwrap();
+    assert_eq!(p.summary.as_deref(), Some("Head A b c d e."));
+    let p = parse("post/a.md", src.as_bytes(), &settings()).unwrap();
+    assert_eq!(
+        p.summary.as_deref(),
+        Some("Head A b c d e. f g. item x item y code here")
+    );
+}
+
+#[test]
+fn unknown_shortcodes_warn_once_per_name() {
+    let src = "---\ntitle: T\ndate: 2020-01-01\n---\n{{< aside >}}a{{< /aside >}} {{< aside >}}b{{< /aside >}} {{< youtube x >}}\n";
+    let parsed = parse_with_warnings("post/a.md", src.as_bytes(), &settings());
+    let warnings: Vec<String> = parsed.warnings.iter().map(|w| w.message.clone()).collect();
+    assert_eq!(
+        warnings,
+        ["warning: shortcode `aside` is not built into Hugo; its inner content is kept (map it under `shortcodes:` in herald.yaml)"]
+    );
+    let mut s = settings();
+    s.shortcodes.insert("aside".into(), ShortcodeRule::Drop);
+    let parsed = parse_with_warnings("post/a.md", src.as_bytes(), &s);
+    assert!(parsed.warnings.is_empty());
+    assert_eq!(parsed.result.unwrap().body.html(), "<p><a href=\"https://www.youtube.com/watch?v=x\" rel=\"noopener noreferrer\">YouTube video</a></p>\n");
+}
+
+#[test]
+fn html_content_files_are_sanitized_not_rendered() {
+    let src = "---\ntitle: T\ndate: 2020-01-01\n---\n<p>Some *text* {{< figure src=\"/i.png\" >}}</p>\n<script>x()</script><iframe src=\"https://v.example/1\">\n<p>after</p>\n";
+    let p = parse("post/page.html", src.as_bytes(), &settings()).unwrap();
+    let html = p.body.html();
+    // html5ever closes the <p> before a <figure>, as browsers do.
+    assert!(
+        html.starts_with("<p>Some *text* </p><figure><img src=\"https://example.org/i.png\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<a href=\"https://v.example/1\" rel=\"noopener noreferrer\">https://v.example/1</a>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<p>after</p>") && !html.contains("x()"),
+        "{html}"
+    );
+    assert_eq!(p.summary.as_deref(), Some("Some *text* after"));
 }
 
 #[test]
@@ -397,9 +464,21 @@ fn leaf_bundles_and_hostile_slugs() {
 #[test]
 fn shortcodes_never_reach_the_feed() {
     let p = post("---\ntitle: T\ndate: 2020-01-01\n---\n{{< figure src=\"a.jpg\" >}}\n{{% note %}}Kept{{% /note %}}\n\n```\n{{< code-stays >}}\n```\n");
-    assert_eq!(p.body.markdown, "\nKept\n\n```\n{{< code-stays >}}\n```\n");
+    assert_eq!(
+        p.body.markdown,
+        "HERALDSHORTCODE0END\nKept\n\n```\n{{< code-stays >}}\n```\n"
+    );
     let html = p.body.html();
-    assert!(html.contains("Kept") && !html.contains("figure"), "{html}");
+    assert!(
+        html.contains("Kept")
+            && html
+                .contains("<figure><img src=\"https://example.org/post/a-post/a.jpg\"></figure>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("{{") || !html.contains("figure src"),
+        "{html}"
+    );
     assert!(html.contains("{{&lt; code-stays &gt;}}"), "{html}");
 }
 

@@ -1,6 +1,6 @@
 //! Plain-text helpers: removing characters XML 1.0 cannot carry, collapsing whitespace,
-//! decoding HTML entities, dropping HTML tags from plain-text fields, and cutting a
-//! summary-like text at a word boundary.
+//! decoding HTML entities (the full HTML5 table, via `html-escape`), dropping HTML tags
+//! from plain-text fields, and cutting a summary-like text at a word boundary.
 
 /// Whether XML 1.0 can carry `c` (and it is not a C1 control or DEL, which are legal but
 /// never intended in prose). Tab, LF and CR are kept; callers collapse them where needed.
@@ -45,78 +45,14 @@ pub(crate) fn one_line(s: &str) -> String {
     out
 }
 
-/// Named entities common in real posts (WordPress exports, hand-written HTML).
-const NAMED: &[(&str, char)] = &[
-    ("amp", '&'),
-    ("lt", '<'),
-    ("gt", '>'),
-    ("quot", '"'),
-    ("apos", '\''),
-    ("nbsp", '\u{a0}'),
-    ("ndash", '–'),
-    ("mdash", '—'),
-    ("hellip", '…'),
-    ("lsquo", '‘'),
-    ("rsquo", '’'),
-    ("sbquo", '‚'),
-    ("ldquo", '“'),
-    ("rdquo", '”'),
-    ("bdquo", '„'),
-    ("laquo", '«'),
-    ("raquo", '»'),
-    ("copy", '©'),
-    ("reg", '®'),
-    ("trade", '™'),
-    ("deg", '°'),
-    ("middot", '·'),
-    ("bull", '•'),
-    ("times", '×'),
-    ("euro", '€'),
-    ("pound", '£'),
-    ("shy", '\u{ad}'),
-];
-
-/// Decodes `&name;`, `&#123;` and `&#x7b;` entities; unknown or malformed ones stay as
-/// written. Decoding happens once, so `&amp;#038;` becomes `&#038;`, never `&`.
+/// Decodes HTML entities: the full HTML5 table (`&eacute;`, `&hellip;`, `&nbsp;`) and
+/// numeric ones (`&#038;`, `&#x2014;`); unknown or malformed ones stay as written.
+/// Decoding happens once, so `&amp;#038;` becomes `&#038;`, never `&`.
 pub(crate) fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('&') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        match after.find(';').filter(|&end| end > 0 && end <= 10) {
-            Some(end) => match decode_one(&after[..end]) {
-                Some(c) => {
-                    out.push(c);
-                    rest = &after[end + 1..];
-                }
-                None => {
-                    out.push('&');
-                    rest = after;
-                }
-            },
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn decode_one(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse::<u32>().ok()?,
-        };
-        return char::from_u32(code).filter(|&c| c != '\0');
-    }
-    NAMED.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 /// HTML tags that plain-text fields (descriptions exported from WordPress) really carry.
@@ -310,6 +246,11 @@ mod tests {
         assert_eq!(
             decode_entities("AT&T & friends &bogus; &#0;"),
             "AT&T & friends &bogus; &#0;"
+        );
+        // Beyond the common few: the whole HTML5 table.
+        assert_eq!(
+            decode_entities("Caf&eacute; &Uuml;ber &frac12; &rarr; &lambda;"),
+            "Café Über ½ → λ"
         );
     }
 

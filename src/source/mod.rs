@@ -527,6 +527,10 @@ mod tests {
             dates: Default::default(),
             build_drafts: false,
             build_expired: false,
+            render: crate::content::RenderOptions::default(),
+            summary_length: 70,
+            site_params: serde_json::Value::Null,
+            shortcodes: std::collections::BTreeMap::new(),
         };
         Source::open(dir, 1000, settings).unwrap()
     }

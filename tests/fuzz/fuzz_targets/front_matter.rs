@@ -37,6 +37,10 @@ fuzz_target!(|data: &[u8]| {
         dates: Default::default(),
         build_drafts: false,
         build_expired: false,
+        render: herald::content::RenderOptions::default(),
+        summary_length: 70,
+        site_params: serde_json::Value::Null,
+        shortcodes: std::collections::BTreeMap::new(),
     };
     let parsed = parse_with_warnings("post/fuzz.md", data, &settings);
     let Ok(Some(post)) = parsed.result else { return };
