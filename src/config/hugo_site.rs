@@ -59,6 +59,7 @@ pub(super) fn apply(
     settings.disable_path_to_lower = site.disable_path_to_lower;
     settings.unsafe_html = site.goldmark_unsafe;
     settings.summary_length = site.summary_length;
+    settings.typographer = site.typographer;
     settings.site_params = site.params.clone();
     settings.build_drafts = site.build_drafts;
     settings.build_expired = site.build_expired;

@@ -33,6 +33,10 @@ pub struct Config {
     pub author_email: Option<String>,
     /// Items per feed, newest first.
     pub items_per_feed: usize,
+    /// A site's own shortcodes (Herald cannot run them; their inner content is kept by
+    /// default): `drop` removes one, a string is a small template (`{{ .Inner }}`,
+    /// `{{ .Get 0 }}`, `{{ .Get "name" }}`).
+    pub shortcodes: std::collections::BTreeMap<String, crate::content::ShortcodeRule>,
     /// IANA time zone for dates written without an offset.
     pub timezone: String,
     /// Hugo permalink pattern for every section (`:year`, `:month`, `:day`, `:section`,
@@ -107,6 +111,7 @@ impl Default for Config {
             author: None,
             author_email: None,
             items_per_feed: 50,
+            shortcodes: Default::default(),
             timezone: "UTC".into(),
             permalink: String::new(),
             taxonomies: vec!["categories".into()],
@@ -194,6 +199,10 @@ pub struct Settings {
     pub unsafe_html: bool,
     /// Words in an automatic summary (Hugo's `summaryLength`).
     pub summary_length: usize,
+    /// Typographic quotes and dashes (goldmark's typographer extension).
+    pub typographer: bool,
+    /// What to do with the site's own shortcodes.
+    pub shortcodes: std::collections::BTreeMap<String, crate::content::ShortcodeRule>,
     /// The site's `params`, for the `param` shortcode.
     pub site_params: serde_json::Value,
     /// Files that are not content (Hugo's `ignoreFiles`).
@@ -341,6 +350,8 @@ impl Config {
             disable_path_to_lower: false,
             unsafe_html: true,
             summary_length: 70,
+            typographer: false,
+            shortcodes: self.shortcodes.clone(),
             site_params: serde_json::Value::Null,
             ignore_files: Vec::new(),
             warnings: Vec::new(),

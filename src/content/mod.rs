@@ -141,14 +141,14 @@ impl ContentSettings {
             dates: s.dates.clone(),
             build_drafts: s.build_drafts,
             build_expired: s.build_expired,
-            // Herald's behaviour for non-Hugo sites: raw HTML kept, sanitized.
             render: RenderOptions {
-                unsafe_html: true,
-                ..RenderOptions::default()
+                unsafe_html: s.unsafe_html,
+                typographer: s.typographer,
+                linkify: false,
             },
-            summary_length: 70,
-            site_params: serde_json::Value::Null,
-            shortcodes: BTreeMap::new(),
+            summary_length: s.summary_length,
+            site_params: s.site_params.clone(),
+            shortcodes: s.shortcodes.clone(),
         }
     }
 }

@@ -331,7 +331,7 @@ fn unknown_shortcodes_warn_once_per_name() {
     s.shortcodes.insert("aside".into(), ShortcodeRule::Drop);
     let parsed = parse_with_warnings("post/a.md", src.as_bytes(), &s);
     assert!(parsed.warnings.is_empty());
-    assert_eq!(parsed.result.unwrap().body.html(), "<p><a href=\"https://www.youtube.com/watch?v=x\" rel=\"noopener noreferrer\">YouTube video</a></p>\n");
+    assert_eq!(parsed.result.unwrap().unwrap().body.html(), "<p><a href=\"https://www.youtube.com/watch?v=x\" rel=\"noopener noreferrer\">YouTube video</a></p>\n");
 }
 
 #[test]

@@ -35,6 +35,15 @@ pub enum ShortcodeRule {
 }
 
 /// The string `drop` (any case) is [`ShortcodeRule::Drop`]; any other string a template.
+impl serde::Serialize for ShortcodeRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ShortcodeRule::Drop => s.serialize_str("drop"),
+            ShortcodeRule::Template(t) => s.serialize_str(t),
+        }
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for ShortcodeRule {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
