@@ -163,13 +163,15 @@ fn parse_inner(
         });
 
     // Title, slug, permalink.
-    let parts = permalink::SourceParts::of(source);
     let slug = fm.get("slug").and_then(fields::line);
     let title = fm.get("title").and_then(fields::prose).unwrap_or_else(|| {
         summary
             .as_deref()
             .map(|s| text::truncate_words(s, 80))
-            .unwrap_or_else(|| slug.clone().unwrap_or_else(|| parts.filename.clone()))
+            .unwrap_or_else(|| {
+                slug.clone()
+                    .unwrap_or_else(|| permalink::file_name(source).to_string())
+            })
     });
     let title = if title.is_empty() {
         "Untitled".to_string()
@@ -177,19 +179,21 @@ fn parse_inner(
         text::truncate_words(&title, MAX_TITLE_CHARS)
     };
     let url_field = fm.get("url").and_then(fields::line);
-    let tokens = permalink::Tokens {
-        parts: &parts,
-        slug: slug.as_deref(),
-        title: &title,
-        published,
+    let rules = permalink::PermalinkRules {
+        patterns: BTreeMap::from([("*".to_string(), settings.permalink.clone())]),
+        ..Default::default()
     };
-    let permalink = permalink::permalink(
-        &settings.base_url,
-        &settings.permalink,
-        url_field.as_deref(),
-        &tokens,
-    )
-    .map_err(|m| at(if url_field.is_some() { "url" } else { "slug" }, m))?;
+    let raw_title = fm.get("title").and_then(fields::line).unwrap_or_default();
+    let page = permalink::Page {
+        path: source,
+        lang_prefix: "",
+        slug: slug.as_deref(),
+        title: &raw_title,
+        date: published,
+        url: url_field.as_deref(),
+    };
+    let permalink = permalink::permalink(&settings.base_url, &rules, &page)
+        .map_err(|m| at(if url_field.is_some() { "url" } else { "slug" }, m))?;
 
     let external_url = match fm.get("link").and_then(Value::scalar_text) {
         Some(l) => permalink::external(&settings.base_url, &text::strip_controls(&l))

@@ -321,7 +321,8 @@ fn links_ids_authors_and_images() {
     assert_eq!(p.authors, ["Ann", "Bob"]);
     assert_eq!(
         p.image.as_deref(),
-        Some("https://example.org/post/a-post/cover.jpg")
+        // Hugo's `:slug` without a slug is the urlized title.
+        Some("https://example.org/post/t/cover.jpg")
     );
     let e = error(b"---\ntitle: T\ndate: 2020-01-01\nlink: javascript:alert(1)\n---\n");
     assert_eq!(e.line, Some(4));
@@ -339,30 +340,28 @@ fn leaf_bundles_and_hostile_slugs() {
         &s,
     )
     .unwrap();
-    assert_eq!(p.permalink, "https://example.org/post/my-bundle/");
+    assert_eq!(p.permalink, "https://example.org/post/t/");
     assert_eq!(
         p.image.as_deref(),
-        Some("https://example.org/post/my-bundle/pic.png")
+        Some("https://example.org/post/t/pic.png")
     );
     assert!(p
         .body
         .html()
-        .contains("src=\"https://example.org/post/my-bundle/pic.png\""));
+        .contains("src=\"https://example.org/post/t/pic.png\""));
     for slug in ["../../etc", "a/b", "?x", "'#top'", "..", "'%2e%2e'"] {
         let p = post(&format!(
             "---\ntitle: T\ndate: 2020-01-01\nslug: {slug}\n---\n"
         ));
+        // As Hugo: `/` nests, `..` is cleaned away (never above the base), `#` is kept.
         assert!(
-            p.permalink.starts_with("https://example.org/post/"),
+            p.permalink.starts_with("https://example.org/"),
             "{slug} → {}",
             p.permalink
         );
-        assert!(
-            !p.permalink.contains("..") && !p.permalink.contains('?') && !p.permalink.contains('#'),
-            "{}",
-            p.permalink
-        );
-        assert!(url::Url::parse(&p.permalink).is_ok());
+        let u = url::Url::parse(&p.permalink).unwrap();
+        assert!(!u.path().split('/').any(|s| s == ".."), "{}", p.permalink);
+        assert!(!p.permalink.contains('?'), "{}", p.permalink);
     }
     let p = parse(
         "about.md",
