@@ -180,6 +180,7 @@ fn slug_sanitizing() {
             (s("  "), "post/-/"),
             (s("-"), "post/x/"),
             (s("a?b=c&d"), "post/abcd/"),
+            (s("C++ Tips"), "post/c++-tips/"),
             (s("https://evil.example/x"), "post/https/evil.example/x/"),
             // Hugo cleans these to stay under the base as well.
             (s("."), "post/"),
@@ -248,6 +249,7 @@ fn path_options() {
     assert_eq!(urlize("Café Ünï", &r), "Cafe-Uni");
     assert_eq!(urlize("C++ Tips & Tricks", &rules(&[])), "c++-tips-tricks");
     assert_eq!(urlize("東京", &rules(&[])), "%E6%9D%B1%E4%BA%AC");
+    assert_eq!(urlize("Café Ünï", &rules(&[])), "caf%C3%A9-%C3%BCn%C3%AF");
 }
 
 #[test]
@@ -357,6 +359,8 @@ fn pattern_tokens() {
             // Hugo urlizes, then query-unescapes the expansion.
             (p("pat/a.md").title("%4B é").slug("é %4C"), "p/k-%C3%A9/%C3%A9-l/"),
             (p("pat/b/index.md"), "p/t/t/"),
+            // … so a `+` in a title becomes a space, then a `-` (Hugo: `/p/c-tips-tricks/`).
+            (p("pat/a.md").title("C++ Tips & Tricks"), "p/c-tips-tricks/c-tips-tricks/"),
             // Not in Hugo 0.111: Herald reads them as `:filename` / `:slugorfilename`.
             (p("c/a.md").slug("s"), "c/a/s/"),
         ],
