@@ -18,7 +18,7 @@ fn settings() -> ContentSettings {
     ContentSettings {
         base_url: url::Url::parse("https://example.org/blog/").unwrap(),
         timezone: chrono_tz::Europe::Paris,
-        permalink: "/:section/:slug/".into(),
+        permalinks: Default::default(),
         taxonomies: vec!["categories".into(), "tags".into()],
         repair_mojibake: true,
         languages: ContentLanguage::single("en"),

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 
 pub use markdown::RenderOptions;
+pub use permalink::PermalinkRules;
 pub use shortcodes::ShortcodeRule;
 
 use crate::post::{Body, Post};
@@ -37,8 +38,8 @@ pub struct ContentSettings {
     pub base_url: url::Url,
     /// Zone for dates written without an offset.
     pub timezone: chrono_tz::Tz,
-    /// Hugo-style permalink pattern (`/:section/:slug/`).
-    pub permalink: String,
+    /// Where each page lives: the site's `permalinks`, `uglyURLs` and path rules.
+    pub permalinks: PermalinkRules,
     /// Taxonomies (lower case) to collect from front matter, besides `categories` and `tags`.
     pub taxonomies: Vec<String>,
     /// Repair UTF-8-read-as-Windows-1252 mojibake (`â€”` → `—`). Found either way, and
@@ -130,11 +131,12 @@ impl ContentSettings {
         ContentSettings {
             base_url: s.base_url.clone(),
             timezone: s.timezone,
-            permalink: s
-                .permalinks
-                .get("*")
-                .cloned()
-                .unwrap_or_else(|| "/:section/:slug/".into()),
+            permalinks: PermalinkRules {
+                patterns: s.permalinks.clone(),
+                ugly_urls: s.ugly_urls,
+                remove_path_accents: s.remove_path_accents,
+                disable_path_to_lower: s.disable_path_to_lower,
+            },
             taxonomies: s.taxonomies.clone(),
             repair_mojibake: s.repair_mojibake,
             languages: s.languages.iter().map(|l| l.content.clone()).collect(),
@@ -345,7 +347,37 @@ fn parse_inner(
     // the title, so shortcodes are expanded against the site's URL first (their plain text
     // does not depend on the page), and again once the permalink is known.
     let is_html = source.ends_with(".html") || source.ends_with(".htm");
-    let no_refs = |_: &str| None; // TODO(lead): resolve refs against the index
+    // `ref`/`relref` name another content file. Parsing sees one file, so the target's URL
+    // comes from its path under the site's rules (its own `slug`/`url` are not known here).
+    let page_dir = place.path.rsplit_once('/').map_or("", |(d, _)| d);
+    let resolve_ref = |target: &str| -> Option<String> {
+        let target = target.trim().split('#').next()?.trim();
+        if target.is_empty() || target.contains("://") {
+            return None;
+        }
+        let path = match target.strip_prefix('/') {
+            Some(abs) => abs.to_string(),
+            None if page_dir.is_empty() => target.to_string(),
+            None => format!("{page_dir}/{target}"),
+        };
+        let path = if path.rsplit('/').next().is_some_and(|f| f.contains('.')) {
+            path
+        } else {
+            format!("{path}.md")
+        };
+        let name = permalink::file_name(&path).to_string();
+        let page = permalink::Page {
+            path: &path,
+            lang_prefix: place.url_prefix,
+            slug: None,
+            title: &name,
+            date: published,
+            url: None,
+        };
+        permalink::permalink(&settings.base_url, &settings.permalinks, &page)
+            .ok()
+            .map(String::from)
+    };
     let expand = |page: &url::Url| {
         shortcodes::expand(
             split.body,
@@ -355,7 +387,7 @@ fn parse_inner(
                 site_params: &settings.site_params,
                 page_params: &fm,
                 custom: &settings.shortcodes,
-                resolve_ref: &no_refs,
+                resolve_ref: &resolve_ref,
             },
         )
     };
@@ -370,7 +402,6 @@ fn parse_inner(
         .or_else(|| body_summary(&expanded, is_html, settings));
 
     // Title, slug, permalink.
-    let parts = permalink::SourceParts::of(&place.path);
     // Hugo takes the slug from a dated file name (`2019-03-12-my-post.md` → `my-post`).
     let slug = fm.get("slug").and_then(fields::line).or_else(|| {
         named
@@ -382,7 +413,10 @@ fn parse_inner(
         summary
             .as_deref()
             .map(|s| text::truncate_words(s, 80))
-            .unwrap_or_else(|| slug.clone().unwrap_or_else(|| parts.filename.clone()))
+            .unwrap_or_else(|| {
+                slug.clone()
+                    .unwrap_or_else(|| permalink::file_name(&place.path).to_string())
+            })
     });
     let title = if title.is_empty() {
         "Untitled".to_string()
@@ -390,19 +424,17 @@ fn parse_inner(
         text::truncate_words(&title, MAX_TITLE_CHARS)
     };
     let url_field = fm.get("url").and_then(fields::line);
-    let tokens = permalink::Tokens {
-        parts: &parts,
+    let raw_title = fm.get("title").and_then(fields::line).unwrap_or_default();
+    let page = permalink::Page {
+        path: &place.path,
+        lang_prefix: place.url_prefix,
         slug: slug.as_deref(),
-        title: &title,
-        published,
+        title: &raw_title,
+        date: published,
+        url: url_field.as_deref(),
     };
-    let permalink = permalink::permalink(
-        &settings.base_url,
-        &settings.permalink,
-        url_field.as_deref(),
-        &tokens,
-    )
-    .map_err(|m| at(if url_field.is_some() { "url" } else { "slug" }, m))?;
+    let permalink = permalink::permalink(&settings.base_url, &settings.permalinks, &page)
+        .map_err(|m| at(if url_field.is_some() { "url" } else { "slug" }, m))?;
 
     let expanded = if split.body.contains("{{") {
         expand(&permalink)

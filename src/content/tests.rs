@@ -6,7 +6,7 @@ fn settings() -> ContentSettings {
     ContentSettings {
         base_url: url::Url::parse("https://example.org/").unwrap(),
         timezone: chrono_tz::UTC,
-        permalink: "/:section/:slug/".into(),
+        permalinks: Default::default(),
         taxonomies: vec!["categories".into(), "series".into()],
         repair_mojibake: false,
         languages: ContentLanguage::single("en"),
@@ -440,17 +440,15 @@ fn leaf_bundles_and_hostile_slugs() {
         let p = post(&format!(
             "---\ntitle: T\ndate: 2020-01-01\nslug: {slug}\n---\n"
         ));
+        // As Hugo: `/` nests, `..` is cleaned away (never above the base), `#` is kept.
         assert!(
-            p.permalink.starts_with("https://example.org/post/"),
+            p.permalink.starts_with("https://example.org/"),
             "{slug} → {}",
             p.permalink
         );
-        assert!(
-            !p.permalink.contains("..") && !p.permalink.contains('?') && !p.permalink.contains('#'),
-            "{}",
-            p.permalink
-        );
-        assert!(url::Url::parse(&p.permalink).is_ok());
+        let u = url::Url::parse(&p.permalink).unwrap();
+        assert!(!u.path().split('/').any(|s| s == ".."), "{}", p.permalink);
+        assert!(!p.permalink.contains('?'), "{}", p.permalink);
     }
     let p = parse(
         "about.md",

@@ -520,7 +520,7 @@ mod tests {
         let settings = ContentSettings {
             base_url: url::Url::parse("https://example.org/").unwrap(),
             timezone: chrono_tz::UTC,
-            permalink: "/:section/:slug/".into(),
+            permalinks: Default::default(),
             taxonomies: vec![],
             repair_mojibake: false,
             languages: ContentLanguage::single("en"),

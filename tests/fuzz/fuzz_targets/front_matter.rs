@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let settings = ContentSettings {
         base_url: url::Url::parse("https://example.org/").unwrap(),
         timezone: chrono_tz::America::New_York,
-        permalink: "/:section/:slug/".into(),
+        permalinks: Default::default(),
         taxonomies: vec!["categories".into(), "tags".into()],
         repair_mojibake: data.first().is_some_and(|b| b & 1 == 1),
         languages: ContentLanguage::single("en"),
