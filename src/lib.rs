@@ -3,11 +3,12 @@
 //! Data flows one way, one module a step:
 //!
 //! ```text
-//! content dir ──source──▶ posts ──index──▶ feeds ──snapshot──▶ http
-//!  (walk files)   (content: parse one file)  (feed: render)  (compressed, hashed, immutable)
+//! site (config + content) ──source──▶ posts ──index──▶ feeds ──snapshot──▶ http
+//!  (hugo, config; walk files)  (content: parse one file)  (feed: render)  (compressed, hashed, immutable)
 //! ```
 //!
-//! - [`config`]: the config file, its defaults and validation.
+//! - [`hugo`]: a Hugo site's own configuration, read and merged as Hugo does (never its content).
+//! - [`config`]: the config file, its defaults and validation, merged over a Hugo site's settings.
 //! - [`post`]: the parsed post every later step shares.
 //! - [`content`]: `parse(path, bytes) -> Post`, pure: front matter, dates, Markdown, sanitizing.
 //! - [`source`]: the only code that touches the content dir: walking, reading, watching.
