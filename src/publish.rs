@@ -41,6 +41,8 @@ pub struct Publisher {
     /// The default language's site: what the OPML list, feed list and index page say.
     site: Site,
     languages: Vec<Language>,
+    /// The site's URL rules, for term pages' URLs.
+    permalinks: crate::content::PermalinkRules,
     items_per_feed: usize,
     cache_control: HeaderValue,
     feeds: BTreeMap<FeedKey, Rendered>,
@@ -63,6 +65,7 @@ impl Publisher {
         Publisher {
             site: settings.site.clone(),
             languages: settings.languages.clone(),
+            permalinks: crate::content::ContentSettings::from_settings(settings).permalinks,
             items_per_feed: settings.items_per_feed,
             cache_control,
             feeds: BTreeMap::new(),
@@ -94,11 +97,17 @@ impl Publisher {
                 };
                 (site.title.clone(), description, None, site.base_url.clone())
             }
-            FeedKey::Term { .. } => {
+            FeedKey::Term { taxonomy, .. } => {
                 let name = index.term_name(key).unwrap_or_default().to_owned();
                 let title = format!("{}: {name}", site.title);
                 let description = format!("Posts about {name} from {}", site.title);
-                (title, description, Some(name), url(""))
+                // The term's page on the site, where Hugo puts it: what the feed mirrors.
+                let page = format!(
+                    "{}{}",
+                    site.base_url,
+                    crate::content::term_page_path(taxonomy, &name, &self.permalinks)
+                );
+                (title, description, Some(name), page)
             }
         };
         let (taxonomy, slug) = match key {

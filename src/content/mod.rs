@@ -155,6 +155,17 @@ impl ContentSettings {
     }
 }
 
+/// The path of a taxonomy term's page on a Hugo site, under its language's home:
+/// `categories/r%C3%A9colte/` (`categories/formats.html` with `uglyURLs`).
+pub fn term_page_path(taxonomy: &str, term: &str, rules: &PermalinkRules) -> String {
+    let slug = permalink::urlize(term, rules);
+    if rules.ugly_urls {
+        format!("{taxonomy}/{slug}.html")
+    } else {
+        format!("{taxonomy}/{slug}/")
+    }
+}
+
 /// Why a file is not a post. Displays as `path:line: message` (ripgrep style).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
