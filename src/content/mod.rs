@@ -86,7 +86,7 @@ impl ContentLanguage {
 }
 
 /// Front-matter keys (lower case) that give each date, first present wins, as in Hugo's
-/// `frontmatter` config. `:filename` takes a date from a file name such as
+/// `frontmatter` config (Hugo 0.111's defaults read no file name). `:filename` takes a date from a file name such as
 /// `2019-03-12-my-post.md`; `:git` and `:filemodtime` are skipped (they would make the output
 /// depend on the checkout, not the content).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,6 @@ impl Default for DateRules {
         let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect();
         DateRules {
             date: keys(&[
-                ":filename",
                 "date",
                 "publishdate",
                 "pubdate",
@@ -315,7 +314,17 @@ fn parse_inner(
     let at = |key: &str, message: String| err(frontmatter::key_line(&split, key), message);
 
     // Dates, by the site's rules (Hugo's `frontmatter` config).
-    let named = dates::from_file_name(&place.path);
+    let by_file_name = [
+        &settings.dates.date,
+        &settings.dates.publish_date,
+        &settings.dates.lastmod,
+        &settings.dates.expiry_date,
+    ]
+    .iter()
+    .any(|keys| keys.iter().any(|k| k == ":filename"));
+    let named = by_file_name
+        .then(|| dates::from_file_name(&place.path))
+        .flatten();
     let date = |keys: &[String]| -> Result<Option<DateTime<FixedOffset>>, ParseError> {
         for key in keys {
             match key.as_str() {

@@ -597,22 +597,35 @@ fn undated_pages_are_not_posts_and_not_problems() {
 
 #[test]
 fn dates_and_slugs_from_file_names() {
+    // A site whose `frontmatter.date` is [":filename", ":default"].
+    let mut s = settings();
+    s.dates.date.insert(0, ":filename".into());
     let p = parse(
         "post/2021-04-05-spring-notes.md",
         b"---\ntitle: T\n---\n",
-        &settings(),
+        &s,
     )
     .unwrap();
     assert_eq!(p.published.to_rfc3339(), "2021-04-05T00:00:00+00:00");
     assert_eq!(p.permalink, "https://example.org/post/spring-notes/");
-    // A `date:` in the front matter comes after the file name in Hugo's default rules.
+    // The file name comes before a `date:` in such rules.
     let p = parse(
         "post/2021-04-05-x/index.md",
+        b"---\ntitle: T\ndate: 2022-01-01\n---\n",
+        &s,
+    )
+    .unwrap();
+    assert_eq!(p.published.to_rfc3339(), "2021-04-05T00:00:00+00:00");
+    // Hugo 0.111's default rules read no file name: the date is the front matter's, and the
+    // file name is the slug as it is.
+    let p = parse(
+        "post/2021-04-05-x.md",
         b"---\ntitle: T\ndate: 2022-01-01\n---\n",
         &settings(),
     )
     .unwrap();
-    assert_eq!(p.published.to_rfc3339(), "2021-04-05T00:00:00+00:00");
+    assert_eq!(p.published.to_rfc3339(), "2022-01-01T00:00:00+00:00");
+    assert_eq!(p.permalink, "https://example.org/post/2021-04-05-x/");
 }
 
 #[test]

@@ -1,17 +1,13 @@
-//! Finding, parsing and merging a Hugo site's configuration files, in Hugo's order: the
-//! root file (`hugo.toml` … `config.json`), then `config/_default/`, then
-//! `config/<environment>/`. A file named after a top-level key (`params.toml`) lands under
-//! that key; `hugo.*`/`config.*` in a folder land at the top. Later values win; maps merge
-//! deeply. Every key is lower-cased, since Hugo reads its config case-insensitively.
-
-use std::path::{Path, PathBuf};
-
-use serde_json::{Map, Value};
+//! Finding a site's config files, parsing each into JSON, lower-casing keys and merging them,
+//! in the order Hugo 0.111 does (`hugolib/config.go`, `config/configLoader.go`).
 
 use super::HugoError;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-/// Root config files Hugo 0.111 looks for, first found wins.
-const ROOT_FILES: &[&str] = &[
+/// Hugo 0.111 reads only the first of these that exists; the others are ignored.
+pub(super) const ROOT_NAMES: [&str; 8] = [
     "hugo.toml",
     "hugo.yaml",
     "hugo.yml",
@@ -22,91 +18,149 @@ const ROOT_FILES: &[&str] = &[
     "config.json",
 ];
 
-/// The merged configuration of the site at `root`, keys lower-cased, plus the files read.
-pub(super) fn merged(root: &Path, environment: &str) -> Result<(Value, Vec<PathBuf>), HugoError> {
-    let mut merged = Value::Object(Map::new());
-    let mut read = Vec::new();
-    if let Some(file) = ROOT_FILES
+const EXTENSIONS: [&str; 4] = ["toml", "yaml", "yml", "json"];
+
+/// The merged configuration of one site, before any key is interpreted.
+#[derive(Debug)]
+pub(super) struct Merged {
+    /// Top-level map, every key lower-cased.
+    pub value: Value,
+    /// For each top-level key, the file that set it last: errors about a value name it.
+    pub origin: BTreeMap<String, PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// Reads the root config file, then `config/_default/`, then `config/<environment>/`.
+pub(super) fn merged(root: &Path, environment: &str) -> Result<Merged, HugoError> {
+    let mut out = Merged {
+        value: Value::Object(Map::new()),
+        origin: BTreeMap::new(),
+        warnings: Vec::new(),
+    };
+    let mut found = false;
+    if let Some(path) = ROOT_NAMES
         .iter()
-        .map(|f| root.join(f))
+        .map(|n| root.join(n))
         .find(|p| p.is_file())
     {
-        merge(&mut merged, parse_file(&file)?);
-        read.push(file);
+        let v = parse_file(&path)?;
+        out.add(&path, v);
+        found = true;
     }
-    for dir in ["_default", environment] {
-        let dir = root.join("config").join(dir);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    let config_dir = root.join("config");
+    for dir in [config_dir.join("_default"), config_dir.join(environment)] {
+        if !dir.is_dir() {
             continue;
-        };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && format_of(p).is_some())
-            .collect();
-        // Sorted: the result must not depend on the directory's listing order.
-        files.sort();
-        // `hugo.*`/`config.*` first, so that a `params.toml` beside it wins for its key.
-        files.sort_by_key(|p| !matches!(stem(p).as_str(), "hugo" | "config"));
-        for file in files {
-            let value = parse_file(&file)?;
-            let name = stem(&file).to_lowercase();
-            // `menus.en.toml`, `params.es.toml`: language-specific; Herald reads the
-            // site-wide part only.
-            let (key, lang) = name.split_once('.').unwrap_or((&name, ""));
-            if !lang.is_empty() {
-                if key == "params" {
-                    let mut wrapped = Map::new();
-                    let mut language = Map::new();
-                    let mut params = Map::new();
-                    params.insert("params".into(), value);
-                    language.insert(lang.into(), Value::Object(params));
-                    wrapped.insert("languages".into(), Value::Object(language));
-                    merge(&mut merged, Value::Object(wrapped));
-                }
-            } else if key == "hugo" || key == "config" {
-                merge(&mut merged, value);
-            } else {
-                let mut wrapped = Map::new();
-                wrapped.insert(key.to_string(), value);
-                merge(&mut merged, Value::Object(wrapped));
+        }
+        let mut files = Vec::new();
+        walk(&dir, &mut files)?;
+        for path in files {
+            let Some(key_path) = key_path(&path, &mut out.warnings) else {
+                continue;
+            };
+            let mut v = parse_file(&path)?;
+            for key in key_path.iter().rev() {
+                let mut m = Map::new();
+                m.insert(key.clone(), v);
+                v = Value::Object(m);
             }
-            read.push(file);
+            out.add(&path, v);
+            found = true;
         }
     }
-    if read.is_empty() {
-        return Err(HugoError::NoConfig {
+    if !found {
+        return Err(HugoError::NotFound {
             root: root.to_owned(),
         });
     }
-    Ok((merged, read))
+    Ok(out)
 }
 
-fn stem(p: &Path) -> String {
-    p.file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
-#[derive(Clone, Copy)]
-enum Format {
-    Toml,
-    Yaml,
-    Json,
-}
-
-fn format_of(p: &Path) -> Option<Format> {
-    match p.extension()?.to_str()? {
-        "toml" => Some(Format::Toml),
-        "yaml" | "yml" => Some(Format::Yaml),
-        "json" => Some(Format::Json),
-        _ => None,
+impl Merged {
+    fn add(&mut self, path: &Path, v: Value) {
+        if let Value::Object(m) = &v {
+            for k in m.keys() {
+                self.origin.insert(k.clone(), path.to_owned());
+            }
+        }
+        merge(&mut self.value, v);
     }
 }
 
-/// One config file as a lower-cased JSON value; errors name the file and line.
-fn parse_file(path: &Path) -> Result<Value, HugoError> {
+/// Every config file under `dir`, in the lexical walk order Hugo (afero.Walk) uses,
+/// subfolders included.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), HugoError> {
+    let read_err = |source| HugoError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_err)?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if extension(&path).is_some() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn extension(path: &Path) -> Option<String> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    EXTENSIONS.contains(&ext.as_str()).then_some(ext)
+}
+
+/// Where a config-dir file's content goes: `[]` for `hugo.*`/`config.*`, `["params"]` for
+/// `params.toml`, `["languages", "en", "menus"]` for `menus.en.toml`. `None`: skipped.
+fn key_path(path: &Path, warnings: &mut Vec<String>) -> Option<Vec<String>> {
+    let stem = path.file_stem()?.to_str()?.to_lowercase();
+    if stem == "hugo" || stem == "config" {
+        return Some(Vec::new());
+    }
+    match stem.rsplit_once('.') {
+        None => Some(vec![stem]),
+        Some((name, lang)) => match name {
+            "params" => Some(vec!["languages".into(), lang.into(), "params".into()]),
+            // Hugo 0.111 migrates `menu` to `menus`.
+            "menu" | "menus" => Some(vec!["languages".into(), lang.into(), "menus".into()]),
+            _ => {
+                // Hugo would merge such a file under `languages.<lang>`, a rare and surprising
+                // layout; Herald does not guess.
+                warnings.push(format!(
+                    "{}: language-suffixed config files other than params and menus are not read by Herald; move its keys under languages.{lang} in languages.toml",
+                    path.display()
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// Later sources win; maps merge deeply, everything else (arrays included) is replaced.
+/// Hugo 0.111 does this: a `params.list` set in config/_default replaces the root file's.
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(old) => merge(old, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (into, from) => *into = from,
+    }
+}
+
+/// Parses one TOML, YAML or JSON file into a map with lower-cased keys.
+pub(super) fn parse_file(path: &Path) -> Result<Value, HugoError> {
     let text = std::fs::read_to_string(path).map_err(|source| HugoError::Read {
         path: path.to_owned(),
         source,
@@ -116,58 +170,93 @@ fn parse_file(path: &Path) -> Result<Value, HugoError> {
         line,
         message,
     };
-    let value = match format_of(path) {
-        Some(Format::Toml) => {
-            let v: toml::Value = toml::from_str(&text).map_err(|e| {
-                let line = e.span().map_or(1, |s| {
-                    1 + text[..s.start.min(text.len())].matches('\n').count()
-                });
-                syntax(line, e.message().to_string())
-            })?;
-            serde_json::to_value(v).map_err(|e| syntax(1, e.to_string()))?
-        }
-        Some(Format::Yaml) => {
-            if text.trim().is_empty() {
-                Value::Object(Map::new())
-            } else {
-                let v: serde_yaml::Value = serde_yaml::from_str(&text)
-                    .map_err(|e| syntax(e.location().map_or(1, |l| l.line()), e.to_string()))?;
-                serde_json::to_value(v).map_err(|e| syntax(1, e.to_string()))?
+    let value = match extension(path).as_deref() {
+        Some("toml") => match text.parse::<toml::Table>() {
+            Ok(t) => from_toml(toml::Value::Table(t)),
+            Err(e) => {
+                let line = e.span().map_or(1, |s| line_of(&text, s.start));
+                return Err(syntax(line, e.message().trim().to_owned()));
             }
+        },
+        Some("json") => serde_json::from_str::<Value>(&text)
+            .map_err(|e| syntax(e.line().max(1), e.to_string()))?,
+        _ => {
+            let v = serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(|e| {
+                let line = e.location().map_or(1, |l| l.line());
+                syntax(line, e.to_string())
+            })?;
+            from_yaml(v)
         }
-        Some(Format::Json) => {
-            serde_json::from_str(&text).map_err(|e| syntax(e.line(), e.to_string()))?
-        }
-        None => Value::Object(Map::new()),
     };
-    Ok(lower_keys(value))
-}
-
-fn lower_keys(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (k.to_lowercase(), lower_keys(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(lower_keys).collect()),
-        other => other,
+    match lower_keys(value) {
+        // An empty YAML file is a valid, empty config.
+        Value::Null => Ok(Value::Object(Map::new())),
+        v @ Value::Object(_) => Ok(v),
+        _ => Err(syntax(1, "a config file must hold a map of keys".into())),
     }
 }
 
-/// Deep merge: maps merge key by key, anything else in `over` replaces what `base` had.
-fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn from_toml(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => Value::from(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(from_toml).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, from_toml(v))).collect())
         }
-        (b, o) => *b = o,
+    }
+}
+
+fn from_yaml(v: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(s) => Value::Array(s.into_iter().map(from_yaml).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    // Keys such as `2020:` or `true:` are still keys.
+                    let k = match from_yaml(k) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, from_yaml(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(t) => from_yaml(t.value),
+    }
+}
+
+/// Hugo config keys are case-insensitive: `baseURL` and `baseurl` are one key.
+/// Two spellings in one map merge, the later (in sorted order) winning.
+fn lower_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Value::Object(Map::new());
+            for (k, v) in m {
+                let mut one = Map::new();
+                one.insert(k.to_lowercase(), lower_keys(v));
+                merge(&mut out, Value::Object(one));
+            }
+            out
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(lower_keys).collect()),
+        v => v,
     }
 }
