@@ -25,6 +25,7 @@ fn settings() -> ContentSettings {
         dates: Default::default(),
         build_drafts: false,
         build_expired: false,
+        pages_need_no_front_matter: false,
         render: herald::content::RenderOptions::default(),
         summary_length: 70,
         site_params: serde_json::Value::Null,

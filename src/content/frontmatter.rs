@@ -63,6 +63,26 @@ fn is_delim(line: &str, delim: &str) -> bool {
         .is_some_and(|rest| rest.trim().is_empty())
 }
 
+/// Whether `text` has no front matter at all, or only an empty one (`---` right after
+/// `---`): in a Hugo site such a file is a page without a date, not a broken post.
+pub(crate) fn is_absent_or_empty(text: &str) -> bool {
+    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+    let Some(first) = lines.next() else {
+        return true;
+    };
+    let delim = if is_delim(first, "---") {
+        "---"
+    } else if is_delim(first, "+++") {
+        "+++"
+    } else {
+        return !first.trim_start().starts_with('{');
+    };
+    // Comment lines hold no keys (`# Do not remove front matter.`).
+    lines
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .is_none_or(|l| is_delim(l, delim))
+}
+
 /// Finds the front matter. `text` has LF line endings.
 pub(crate) fn split(text: &str) -> Result<Split<'_>, Problem> {
     let mut offset = 0;

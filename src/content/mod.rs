@@ -57,6 +57,9 @@ pub struct ContentSettings {
     pub languages: Vec<ContentLanguage>,
     /// Which front-matter keys give a post's dates (Hugo's `frontmatter` config).
     pub dates: DateRules,
+    /// A file without front matter (or with an empty one) is a page without a date, as in a
+    /// Hugo site, rather than a broken post (Herald's own content folders).
+    pub pages_need_no_front_matter: bool,
     /// Hugo's `buildDrafts` and `buildExpired`: publish drafts / expired posts anyway.
     pub build_drafts: bool,
     pub build_expired: bool,
@@ -142,6 +145,7 @@ impl ContentSettings {
             dates: s.dates.clone(),
             build_drafts: s.build_drafts,
             build_expired: s.build_expired,
+            pages_need_no_front_matter: s.hugo_site.is_some(),
             render: RenderOptions {
                 unsafe_html: s.unsafe_html,
                 typographer: s.typographer,
@@ -306,6 +310,10 @@ fn parse_inner(
         warnings.push(err(Some(line), message))
     });
     let text = text::strip_controls(&text);
+    if settings.pages_need_no_front_matter && frontmatter::is_absent_or_empty(&text) {
+        // Hugo publishes such a file as a page without a date: not a post, not a problem.
+        return Ok(None);
+    }
     let split = frontmatter::split(&text).map_err(|(l, m)| err(l, m))?;
     let mut fm = frontmatter::decode(&split).map_err(|(l, m)| err(l, m))?;
     for (k, v) in &inherited.0 {

@@ -13,6 +13,7 @@ fn settings() -> ContentSettings {
         dates: Default::default(),
         build_drafts: false,
         build_expired: false,
+        pages_need_no_front_matter: false,
         render: crate::content::RenderOptions::default(),
         summary_length: 70,
         site_params: serde_json::Value::Null,
@@ -677,4 +678,30 @@ fn translations_by_file_name_and_by_folder() {
         },
     );
     assert_eq!(p.result.unwrap().unwrap().lang, "es");
+}
+
+#[test]
+fn in_a_hugo_site_a_file_without_front_matter_is_a_page() {
+    let hugo = ContentSettings {
+        pages_need_no_front_matter: true,
+        ..settings()
+    };
+    for text in [
+        "Just Markdown\n",
+        "\n---\n---\nbody\n",
+        "+++\n\n+++\n",
+        "",
+        "---\n# Do not remove front matter.\n---\nText\n",
+    ] {
+        let parsed = parse_with_warnings("docs/x.md", text.as_bytes(), &hugo);
+        assert!(
+            matches!(parsed.result, Ok(None)),
+            "{text:?}: {:?}",
+            parsed.result
+        );
+    }
+    // Broken front matter is still a problem, and Herald's own folders still report both.
+    let parsed = parse_with_warnings("docs/x.md", b"---\ntitle: [x\n---\n", &hugo);
+    assert!(parsed.result.is_err());
+    assert!(parse("docs/x.md", b"Just Markdown\n", &settings()).is_err());
 }

@@ -58,6 +58,17 @@ pub(super) fn extract(root: &Path, merged: Merged) -> Result<HugoConfig, HugoErr
         }
         v => v.and_then(boolean).unwrap_or(false),
     };
+    // Module mounts can map any folder into `content`: Herald reads `contentDir` only.
+    if let Some(Value::Array(mounts)) = get("module.mounts") {
+        let content_mount = mounts.iter().any(|m| {
+            m.get("target")
+                .and_then(string)
+                .is_some_and(|t| t.trim_matches('/').starts_with("content"))
+        });
+        if content_mount {
+            warnings.push("module.mounts: content mounts are not followed; Herald reads contentDir (and each language's contentDir)".into());
+        }
+    }
     if let Some(h) = get("markup.defaultmarkdownhandler").and_then(string) {
         if !h.eq_ignore_ascii_case("goldmark") {
             warnings.push(format!(

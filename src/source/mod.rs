@@ -527,6 +527,7 @@ mod tests {
             dates: Default::default(),
             build_drafts: false,
             build_expired: false,
+            pages_need_no_front_matter: false,
             render: crate::content::RenderOptions::default(),
             summary_length: 70,
             site_params: serde_json::Value::Null,
