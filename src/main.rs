@@ -217,7 +217,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             reload: reload_rx,
             watchdog: systemd::watchdog_interval(),
         };
-        let owner = tokio::spawn(live::run(site, settings, hooks, wait_for(stop_rx.clone())));
+        let mut owner = tokio::spawn(live::run(site, settings, hooks, wait_for(stop_rx.clone())));
         let server = tokio::spawn(http::serve_with(
             listener,
             snapshot,
@@ -229,7 +229,16 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         // accepts them) and the first snapshot is published.
         systemd::ready(&status);
         tracing::info!(address = %local, "{status}");
-        signals.serve_until_stopped(&reload_tx).await;
+        // The owner never returns before it is told to stop: if it does (a panic), the
+        // served feeds would silently freeze, so stop and exit non-zero for systemd to
+        // restart the service.
+        let owner_died = tokio::select! {
+            _ = signals.serve_until_stopped(&reload_tx) => false,
+            ended = &mut owner => {
+                tracing::error!(error = ?ended.err(), "the rebuild task stopped unexpectedly; exiting so that the service is restarted");
+                true
+            }
+        };
         systemd::stopping();
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
@@ -237,6 +246,9 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             .await
             .context("server task failed")?
             .context("server failed")?;
+        if owner_died {
+            return Ok(ExitCode::FAILURE);
+        }
         owner.await.context("rebuild task failed")?;
         Ok(ExitCode::SUCCESS)
     })

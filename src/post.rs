@@ -129,8 +129,21 @@ impl Body {
     }
 
     /// Sanitized HTML with absolute URLs; empty when the body is empty. Rendered once.
+    /// A panic while rendering (a bug on some input) stays inside this post: its content is
+    /// left out of the feeds (the item keeps its title, link and summary) and is logged.
     pub fn html(&self) -> &str {
-        self.html.get_or_init(|| crate::content::render_body(self))
+        self.html.get_or_init(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::content::render_body(self)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!(
+                    page = %self.base_url,
+                    "rendering this post's content panicked (a bug in Herald: please report it); its content is left out of the feeds"
+                );
+                String::new()
+            })
+        })
     }
 
     /// A body whose HTML is already known (tests, and callers that cache rendered HTML).

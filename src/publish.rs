@@ -144,6 +144,8 @@ impl Publisher {
         let keys = index.feed_keys();
         let mut next: BTreeMap<FeedKey, Option<Rendered>> = BTreeMap::new();
         let mut todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)> = Vec::new();
+        // What each re-rendered feed served until now: kept if its new rendering fails.
+        let mut previous: BTreeMap<String, Arc<Resource>> = BTreeMap::new();
         for key in keys {
             let info = self.feed_info(index, &key);
             let items = index.items(&key, now, self.items_per_feed);
@@ -156,7 +158,10 @@ impl Publisher {
                 Some(old) if old.info == info && same_posts(&old.items, &items) => {
                     next.insert(key, Some(old));
                 }
-                _ => {
+                old => {
+                    if let Some(old) = old {
+                        previous.extend(old.resources);
+                    }
                     next.insert(key.clone(), None);
                     todo.push((key, info, items));
                 }
@@ -167,7 +172,7 @@ impl Publisher {
             rendered: todo.len(),
         };
         let mut fresh: Vec<Arc<Resource>> = Vec::new();
-        for (key, rendered) in self.render_all(todo) {
+        for (key, rendered) in self.render_all(todo, &previous) {
             fresh.extend(rendered.resources.iter().map(|(_, r)| r.clone()));
             next.insert(key, Some(rendered));
         }
@@ -205,6 +210,7 @@ impl Publisher {
     fn render_all(
         &self,
         todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)>,
+        previous: &BTreeMap<String, Arc<Resource>>,
     ) -> Vec<(FeedKey, Rendered)> {
         if todo.is_empty() {
             return Vec::new();
@@ -227,7 +233,8 @@ impl Publisher {
                                 break;
                             };
                             let (_, info, items) = &todo[feed];
-                            let resource = self.render_one(Format::ALL[format], info, items);
+                            let resource =
+                                self.render_one(Format::ALL[format], info, items, previous);
                             done.push((feed, format, resource));
                         }
                         done
@@ -263,14 +270,33 @@ impl Publisher {
         out
     }
 
+    /// Renders one format of one feed. A panic in a writer stays inside this feed: it keeps
+    /// the bytes it served before (or, new, is published without items) and is logged.
     fn render_one(
         &self,
         format: Format,
         info: &FeedInfo,
         items: &[Arc<Post>],
+        previous: &BTreeMap<String, Arc<Resource>>,
     ) -> (String, Arc<Resource>) {
-        let body = feed::render(format, self.site_of(&info.language), info, items);
         let path = format!("/{}{}", info.dir, format.file_name());
+        let site = self.site_of(&info.language);
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            feed::render(format, site, info, items)
+        }));
+        let body = match rendered {
+            Ok(body) => body,
+            Err(_) => {
+                tracing::error!(
+                    feed = %path,
+                    "rendering this feed panicked (a bug in Herald: please report it); it keeps what it served before"
+                );
+                if let Some(old) = previous.get(&path) {
+                    return (path, old.clone());
+                }
+                feed::render(format, site, info, &[])
+            }
+        };
         (
             path,
             Arc::new(Resource::with_late_compression(

@@ -17,7 +17,7 @@ mod rawhtml;
 mod shortcodes;
 mod summary;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod text;
 
 use std::collections::BTreeMap;
@@ -223,6 +223,11 @@ pub fn parse_in(
     settings: &ContentSettings,
     inherited: &Cascade,
 ) -> Parsed {
+    // Unit tests prove that a parser panic stays inside its file.
+    #[cfg(test)]
+    if bytes.starts_with(tests::PANIC_IN_PARSE) {
+        panic!("a parser bug, simulated");
+    }
     let mut warnings = Vec::new();
     let result = parse_inner(source, bytes, settings, inherited, &mut warnings);
     Parsed { result, warnings }
@@ -580,6 +585,11 @@ pub fn render_html(markdown: &str, base_url: &str) -> String {
 
 /// A body → sanitized HTML with every URL absolute.
 pub fn render_body(body: &Body) -> String {
+    // Unit tests prove that a renderer panic stays inside its post.
+    #[cfg(test)]
+    if body.markdown.starts_with(tests::PANIC_IN_RENDER) {
+        panic!("a renderer bug, simulated");
+    }
     markdown::render_body(
         &body.markdown,
         &body.fragments,

@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// Input that makes `parse_in` / `render_body` panic in unit tests (never in a build).
+pub(crate) const PANIC_IN_PARSE: &[u8] = b"HERALD-TEST-PANIC-IN-PARSE";
+pub(crate) const PANIC_IN_RENDER: &str = "HERALD-TEST-PANIC-IN-RENDER";
+
 fn settings() -> ContentSettings {
     ContentSettings {
         base_url: url::Url::parse("https://example.org/").unwrap(),
@@ -704,4 +708,13 @@ fn in_a_hugo_site_a_file_without_front_matter_is_a_page() {
     let parsed = parse_with_warnings("docs/x.md", b"---\ntitle: [x\n---\n", &hugo);
     assert!(parsed.result.is_err());
     assert!(parse("docs/x.md", b"Just Markdown\n", &settings()).is_err());
+}
+
+#[test]
+fn a_renderer_panic_leaves_the_post_without_content_not_the_owner_dead() {
+    let p = post(&format!(
+        "---\ntitle: T\ndate: 2020-01-01\n---\n{PANIC_IN_RENDER}\n"
+    ));
+    assert_eq!(p.body.html(), "");
+    assert_eq!(p.title, "T");
 }

@@ -409,7 +409,16 @@ impl Source {
                 match read_capped(&path, self.max_post_bytes) {
                     Ok(bytes) => {
                         let inherited = self.cascade_for(rel);
-                        let parsed = content::parse_in(&key, &bytes, &self.content, &inherited);
+                        // A panic on hostile input is this file's problem, never the owner's.
+                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            content::parse_in(&key, &bytes, &self.content, &inherited)
+                        }))
+                        .unwrap_or_else(|_| content::Parsed {
+                            result: Err(fail(
+                                "parsing this file panicked (a bug in Herald: please report it with the file); its last good version stays published".into(),
+                            )),
+                            warnings: Vec::new(),
+                        });
                         warnings = parsed.warnings;
                         (stamp, parsed.result)
                     }
@@ -615,6 +624,21 @@ mod tests {
         assert!(!src.is_content(Path::new("post/k/index.knit.md")));
         assert!(src.is_content(Path::new("post/k/index.markdown")));
         assert!(src.is_content(Path::new("post/plain.md")));
+    }
+
+    #[test]
+    fn a_parser_panic_is_that_files_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.md"), POST).unwrap();
+        let mut bad = crate::content::tests::PANIC_IN_PARSE.to_vec();
+        bad.extend_from_slice(b"\n");
+        std::fs::write(dir.path().join("b.md"), bad).unwrap();
+        let src = source(dir.path());
+        let loaded = src.load_all();
+        assert!(matches!(loaded.reads[0].result, Ok(Some(_))));
+        let problem = loaded.reads[1].result.as_ref().unwrap_err();
+        assert_eq!(problem.path, "b.md");
+        assert!(problem.message.contains("panicked"), "{problem}");
     }
 
     #[test]
