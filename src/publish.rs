@@ -431,8 +431,13 @@ const BROTLI_NICE: i32 = 10;
 fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscall; on Linux, `who = 0` with PRIO_PROCESS is the calling thread.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, nice);
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+        // Once per process: the sandbox (a seccomp filter, say) refused it for every thread.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        let err = std::io::Error::last_os_error();
+        SAID.call_once(|| {
+            tracing::warn!("cannot lower the compressing threads' priority ({err}); compression then competes with serving for the CPU");
+        });
     }
     #[cfg(not(target_os = "linux"))]
     let _ = nice;
