@@ -217,7 +217,17 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             reload: reload_rx,
             watchdog: systemd::watchdog_interval(),
         };
-        let mut owner = tokio::spawn(live::run(site, settings, hooks, wait_for(stop_rx.clone())));
+        // The owner reads, parses, renders and reloads: blocking work that must never take
+        // the HTTP runtime's worker threads. It gets a thread and a runtime of its own.
+        let owner_stop = wait_for(stop_rx.clone());
+        let mut owner = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("herald-owner")
+                .build()
+                .expect("a current-thread runtime starts");
+            runtime.block_on(live::run(site, settings, hooks, owner_stop));
+        });
         let server = tokio::spawn(http::serve_with(
             listener,
             snapshot,
