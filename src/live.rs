@@ -47,8 +47,8 @@ impl LiveSettings {
 /// What the loop reports to, and hears from, the rest of the process.
 pub struct Hooks {
     pub metrics: Arc<Metrics>,
-    /// One message per reload request (SIGHUP): re-read the config file.
-    pub reload: UnboundedReceiver<()>,
+    /// Reload requests (SIGHUP), coalesced by the sender: re-read the config file.
+    pub reload: tokio::sync::mpsc::Receiver<()>,
     /// How often to send `WATCHDOG=1`; `None` when systemd armed no watchdog.
     pub watchdog: Option<Duration>,
 }

@@ -211,7 +211,9 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             metrics_path: settings.metrics_path.clone(),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Room for one pending reload: SIGHUPs that arrive while one waits are the same
+        // request (a storm of them becomes one reload).
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let hooks = Hooks {
             metrics,
             reload: reload_rx,
@@ -305,13 +307,13 @@ impl Signals {
     }
 
     /// Passes each SIGHUP on as a reload request; returns on SIGTERM or SIGINT (Ctrl-C).
-    async fn serve_until_stopped(&mut self, reload: &tokio::sync::mpsc::UnboundedSender<()>) {
+    async fn serve_until_stopped(&mut self, reload: &tokio::sync::mpsc::Sender<()>) {
         loop {
             tokio::select! {
                 _ = self.term.recv() => return,
                 _ = self.int.recv() => return,
                 _ = self.hup.recv() => {
-                    let _ = reload.send(());
+                    let _ = reload.try_send(());
                 }
             }
         }
