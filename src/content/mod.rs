@@ -602,30 +602,58 @@ pub fn render_body(body: &Body) -> String {
 /// Finds (and, when asked, repairs) mojibake; reports one warning per line that has some.
 fn mojibake(text: String, repair: bool, mut warn: impl FnMut(usize, String)) -> String {
     let (repaired, found) = mojibake::scan(&text, repair);
-    let mut lines = found.iter().map(|f| f.line).collect::<Vec<_>>();
-    lines.dedup();
-    for line in lines {
-        let here: Vec<String> = found
-            .iter()
-            .filter(|f| f.line == line)
-            .take(3)
-            .map(|f| format!("`{}` → `{}`", f.damaged, f.meant))
-            .collect();
-        let action = if repair {
-            "repaired"
-        } else {
-            "left as is; set `repair_mojibake: true` to repair it"
-        };
+    let action = if repair {
+        "repaired"
+    } else {
+        "left as is; set `repair_mojibake: true` to repair it"
+    };
+    // `found` is in line order: one pass groups it. The first lines are named one by one;
+    // a file damaged throughout gets one summary line, not one warning per line.
+    let mut lines: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut damaged_lines = 0;
+    for f in &found {
+        if lines.last().is_none_or(|(l, _)| *l != f.line) {
+            damaged_lines += 1;
+            if lines.len() < MAX_MOJIBAKE_WARNINGS {
+                lines.push((f.line, Vec::new()));
+            } else {
+                continue;
+            }
+        }
+        if let Some((line, examples)) = lines.last_mut() {
+            if *line == f.line && examples.len() < 3 {
+                examples.push(format!("`{}` → `{}`", f.damaged, f.meant));
+            }
+        }
+    }
+    for (line, examples) in &lines {
         warn(
-            line,
+            *line,
             format!(
                 "warning: mojibake (UTF-8 once read as Windows-1252): {}; {action}",
-                here.join(", ")
+                examples.join(", ")
+            ),
+        );
+    }
+    if damaged_lines > lines.len() {
+        let first_unnamed = found
+            .iter()
+            .map(|f| f.line)
+            .find(|l| *l > lines.last().map_or(0, |(l, _)| *l))
+            .unwrap_or(1);
+        warn(
+            first_unnamed,
+            format!(
+                "warning: mojibake on {} more lines; {action}",
+                damaged_lines - lines.len()
             ),
         );
     }
     repaired.unwrap_or(text)
 }
+
+/// Lines with mojibake named one by one in warnings; the rest are counted in one more.
+const MAX_MOJIBAKE_WARNINGS: usize = 20;
 
 /// BOM stripped, CRLF (and a lone CR) → LF; `Err(line)` names the line of the first invalid byte.
 fn decode_utf8(bytes: &[u8]) -> Result<String, usize> {

@@ -718,3 +718,14 @@ fn a_renderer_panic_leaves_the_post_without_content_not_the_owner_dead() {
     assert_eq!(p.body.html(), "");
     assert_eq!(p.title, "T");
 }
+
+#[test]
+fn mojibake_on_every_line_gives_a_bounded_number_of_warnings() {
+    let body = "caf\u{c3}\u{a9} \n".repeat(5000);
+    let src = format!("---\ntitle: T\ndate: 2020-01-01\n---\n{body}");
+    let parsed = parse_with_warnings("post/m.md", src.as_bytes(), &settings());
+    assert!(parsed.result.is_ok());
+    assert_eq!(parsed.warnings.len(), 21, "{:?}", &parsed.warnings[..3]);
+    let last = &parsed.warnings[20];
+    assert!(last.message.contains(" more lines"), "{last}");
+}
