@@ -13,9 +13,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::config::Settings;
 use crate::content::{ContentSettings, ParseError};
-use crate::http::SharedSnapshot;
 use crate::index::Index;
 use crate::publish::{PublishStats, Publisher};
+use crate::snapshot::SharedSnapshot;
 use crate::snapshot::Snapshot;
 use crate::source::{self, Read, Source, SourceError, Stamp};
 

@@ -11,8 +11,8 @@
 use std::path::Path;
 
 use crate::config::{self, Settings};
-use crate::http::SharedSnapshot;
 use crate::rebuild::Site;
+use crate::snapshot::SharedSnapshot;
 
 /// Re-reads the config file and the Hugo site the running settings came from. On success
 /// returns the new settings and the new site, whose first snapshot is already published

@@ -11,6 +11,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+
+/// The served state: swapped whole by the owner, read by every request.
+pub type SharedSnapshot = Arc<arc_swap::ArcSwap<Snapshot>>;
 use chrono::{DateTime, FixedOffset};
 use hyper::header::HeaderValue;
 

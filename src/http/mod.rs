@@ -42,7 +42,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
 use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -54,10 +53,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::snapshot::Snapshot;
-
-/// The served state: swapped whole by the publisher, read by every request.
-pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+pub use crate::snapshot::SharedSnapshot;
 
 /// Limits and timeouts for the server.
 #[derive(Debug, Clone)]
