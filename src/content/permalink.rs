@@ -436,7 +436,9 @@ fn unescape(s: &str, plus_is_space: bool) -> Result<Vec<u8>, String> {
                     .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| {
-                        format!("invalid URL escape `{}`", &s[i..(i + 3).min(s.len())])
+                        // Three characters, not bytes: the escape may be cut inside one.
+                        let shown: String = s[i..].chars().take(3).collect();
+                        format!("invalid URL escape `{shown}`")
                     })?;
                 out.push(v);
                 i += 3;

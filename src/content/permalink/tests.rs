@@ -448,3 +448,18 @@ fn site_urls_and_external_links() {
         .contains("http(s)"));
     assert!(external(&b, "ftp://x.org/").is_err());
 }
+
+#[test]
+fn a_broken_escape_before_a_multibyte_character_is_an_error_not_a_panic() {
+    let base = url::Url::parse("https://example.org/").unwrap();
+    let date = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap();
+    let page = Page {
+        path: "post/x.md",
+        lang_prefix: "",
+        slug: None,
+        title: "T",
+        date,
+        url: Some("/a%ꮶu/"),
+    };
+    let _ = permalink(&base, &PermalinkRules::default(), &page);
+}
