@@ -22,6 +22,8 @@ pub enum OutputError {
     },
     #[error("refusing to write {0:?}: not a plain relative path")]
     UnsafePath(String),
+    #[error("{0}: exists and is not a folder; refusing to replace it (give --out a folder)")]
+    NotAFolder(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -78,11 +80,16 @@ pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
+    // Before anything moves: a build never replaces a file that is not an earlier output.
+    if fs::symlink_metadata(out).is_ok_and(|m| !m.is_dir()) {
+        return Err(OutputError::NotAFolder(out.to_owned()));
+    }
     fs::create_dir_all(&parent).map_err(io(&parent))?;
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
+    remove_dead_staging(&parent, &name);
     let staging = parent.join(format!(".{name}.herald-tmp-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(io(&staging))?;
@@ -93,6 +100,33 @@ pub fn write(snapshot: &Snapshot, out: &Path) -> Result<usize, OutputError> {
         let _ = fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// Removes the staging folders of earlier builds of `name` whose process is gone (killed
+/// with SIGKILL, say): they would otherwise pile up beside the output for ever. A folder of
+/// a build still running (its pid alive) is left alone.
+fn remove_dead_staging(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.herald-tmp-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+        let alive = pid == std::process::id() as i32
+            || unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn write_tree(snapshot: &Snapshot, dir: &Path) -> Result<usize, OutputError> {
@@ -198,6 +232,33 @@ fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_named_as_the_output_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        fs::write(&out, "precious").unwrap();
+        let err = write(&Snapshot::default(), &out).unwrap_err();
+        assert!(matches!(err, OutputError::NotAFolder(_)), "{err}");
+        assert_eq!(fs::read_to_string(&out).unwrap(), "precious");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "nothing moved aside or staged");
+    }
+
+    #[test]
+    fn staging_left_by_a_killed_build_is_removed_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        // A pid that cannot be running: above the kernel's pid_max limit (2^22).
+        let dead = dir.path().join(".public.herald-tmp-99999999");
+        fs::create_dir_all(dead.join("categories")).unwrap();
+        let alive = dir.path().join(format!(".public.herald-tmp-{}", 1));
+        fs::create_dir_all(&alive).unwrap();
+        write(&Snapshot::default(), &out).unwrap();
+        assert!(!dead.exists(), "the dead build's staging is gone");
+        assert!(alive.exists(), "a live process's staging is left alone");
+        assert!(out.is_dir());
+    }
 
     #[test]
     fn url_paths_map_to_files_and_nothing_escapes() {
