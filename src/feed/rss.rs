@@ -33,10 +33,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     let managing_editor = site
         .author_email
         .as_deref()
-        .map(|email| match site.author.as_deref() {
-            Some(name) => format!("{} ({})", cleaned(email.trim()), cleaned(name.trim())),
-            None => cleaned(email.trim()),
-        });
+        .map(|email| managing_editor(site, email));
 
     let channel = Channel {
         title: cleaned(&feed.title),
@@ -67,6 +64,17 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     out
 }
 
+/// `email (Real Name)`: the W3C validator warns of a bare address (MissingRealName). The
+/// name is the site's author, else the site title (as Atom's feed-level author is).
+fn managing_editor(site: &Site, email: &str) -> String {
+    let email = cleaned(email.trim());
+    [site.author.as_deref().unwrap_or(""), site.title.as_str()]
+        .iter()
+        .map(|n| clean(n.trim()).trim().to_owned())
+        .find(|n| !n.is_empty())
+        .map_or_else(|| email.clone(), |name| format!("{email} ({name})"))
+}
+
 fn item(post: &Post) -> Item {
     let html = post.body.html();
     // `description` is HTML in RSS: escape the plain-text summary so `a < b` stays text.
@@ -77,6 +85,9 @@ fn item(post: &Post) -> Item {
         .filter(|s| !s.is_empty())
         .map(escape);
     let content = Some(cleaned(html)).filter(|h| !h.trim().is_empty());
+    // A body with no text (an image alone) has no summary: an empty `description` still
+    // precedes `content:encoded` (NeedDescriptionBeforeContent). No body: no description.
+    let description = description.or_else(|| content.as_ref().map(|_| String::new()));
 
     let id = clean(&post.id).into_owned();
     let is_permalink = id == post.permalink && is_http_url(&id);
@@ -125,5 +136,107 @@ fn item(post: &Post) -> Item {
         extensions,
         dublin_core_ext,
         ..Item::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::Body;
+    use chrono::DateTime;
+
+    const BASE: &str = "https://example.org/";
+
+    fn site(author: Option<&str>, title: &str) -> Site {
+        Site {
+            title: title.into(),
+            description: String::new(),
+            language: "en".into(),
+            author: author.map(Into::into),
+            author_email: Some(" jo@example.org ".into()),
+            base_url: BASE.into(),
+        }
+    }
+
+    fn feed() -> FeedInfo {
+        FeedInfo {
+            title: "T".into(),
+            description: String::new(),
+            term: None,
+            taxonomy: None,
+            slug: None,
+            language: "en".into(),
+            html_url: BASE.into(),
+            dir: String::new(),
+            rss_url: format!("{BASE}rss.xml"),
+            atom_url: format!("{BASE}atom.xml"),
+            json_url: format!("{BASE}feed.json"),
+        }
+    }
+
+    fn post(name: &str, summary: Option<&str>, html: &str) -> Arc<Post> {
+        let permalink = format!("{BASE}{name}/");
+        let date = DateTime::parse_from_rfc3339("2024-03-01T00:00:00Z").unwrap();
+        Arc::new(Post {
+            source: format!("{name}.md"),
+            id: permalink.clone(),
+            title: name.into(),
+            lang: "en".into(),
+            permalink: permalink.clone(),
+            external_url: None,
+            published: date,
+            live_from: date,
+            updated: None,
+            expires: None,
+            draft: false,
+            summary: summary.map(Into::into),
+            taxonomies: BTreeMap::new(),
+            authors: Vec::new(),
+            image: None,
+            body: Body::with_html(html.into(), permalink, html.into()),
+        })
+    }
+
+    fn editor(site: &Site) -> String {
+        let out = render(site, &feed(), &[]);
+        let start = out.find("<managingEditor>").unwrap() + "<managingEditor>".len();
+        out[start..start + out[start..].find("</managingEditor>").unwrap()].to_owned()
+    }
+
+    #[test]
+    fn managing_editor_always_has_a_real_name() {
+        assert_eq!(editor(&site(Some("Jo"), "Site")), "jo@example.org (Jo)");
+        // No author (or a blank one): the site title, not a bare address.
+        assert_eq!(editor(&site(None, "Site")), "jo@example.org (Site)");
+        assert_eq!(editor(&site(Some("  "), "Site")), "jo@example.org (Site)");
+        assert_eq!(editor(&site(None, " ")), "jo@example.org");
+    }
+
+    #[test]
+    fn content_without_summary_still_has_a_description_first() {
+        let posts = [
+            post(
+                "image",
+                None,
+                "<p><img src=\"https://example.org/a.png\"></p>",
+            ),
+            post(
+                "blank",
+                Some("  "),
+                "<p><img src=\"https://example.org/b.png\"></p>",
+            ),
+            post("nothing", None, ""),
+        ];
+        let out = render(&site(None, "S"), &feed(), &posts);
+        let items: Vec<&str> = out.split("<item>").skip(1).collect();
+        assert_eq!(items.len(), 3);
+        for item in &items[..2] {
+            let d = item.find("<description>").expect(item);
+            let c = item.find("<content:encoded>").expect(item);
+            assert!(d < c, "{item}");
+        }
+        // Only a title: neither element.
+        assert!(!items[2].contains("<description>"), "{}", items[2]);
+        assert!(!items[2].contains("<content:encoded>"), "{}", items[2]);
     }
 }
