@@ -65,7 +65,7 @@ impl Publisher {
         Publisher {
             site: settings.site.clone(),
             languages: settings.languages.clone(),
-            permalinks: crate::content::ContentSettings::from_settings(settings).permalinks,
+            permalinks: settings.permalinks.clone(),
             items_per_feed: settings.items_per_feed,
             cache_control,
             feeds: BTreeMap::new(),

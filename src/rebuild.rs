@@ -209,18 +209,11 @@ impl Site {
                 Ok(_) if self.source.is_content(rel) => {
                     changed.insert(rel.to_owned());
                 }
-                Ok(_) if is_section_page(rel) => {
-                    // Its `cascade` may have changed what every page below it says.
-                    self.source.forget_cascades();
-                    let dir = rel.parent().map(source::source_key).unwrap_or_default();
-                    forced.extend(self.keys_under(&dir).into_iter().map(PathBuf::from));
-                }
+                Ok(_) if is_section_page(rel) => forced.extend(self.below_section_page(rel)),
                 Ok(_) => {}
                 Err(_) => {
                     if is_section_page(rel) {
-                        self.source.forget_cascades();
-                        let dir = rel.parent().map(source::source_key).unwrap_or_default();
-                        forced.extend(self.keys_under(&dir).into_iter().map(PathBuf::from));
+                        forced.extend(self.below_section_page(rel));
                     }
                     gone.insert(key.clone());
                     gone.extend(self.keys_under(&key));
@@ -284,6 +277,17 @@ impl Site {
     fn is_stale(&self, rel: &Path) -> bool {
         let key = source::source_key(rel);
         self.stamps.get(&key).copied() != self.source.stamp(rel) || !self.stamps.contains_key(&key)
+    }
+
+    /// A section page changed or went: its `cascade` may have changed what every page below
+    /// it says, so those are read again (cascades are re-read first).
+    fn below_section_page(&self, rel: &Path) -> Vec<PathBuf> {
+        self.source.forget_cascades();
+        let dir = rel.parent().map(source::source_key).unwrap_or_default();
+        self.keys_under(&dir)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect()
     }
 
     /// Known files at or under the folder `key`.

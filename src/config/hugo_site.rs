@@ -52,23 +52,18 @@ pub(super) fn apply(
     let mut settings = config.validate(file)?;
     settings.hugo_site = Some(root.to_owned());
     if !own_permalink {
-        settings.permalinks = site.permalinks.clone().into_iter().collect();
+        settings.permalinks.patterns = site.permalinks.clone();
     }
-    settings.ugly_urls = site.ugly_urls;
-    settings.remove_path_accents = site.remove_path_accents;
-    settings.disable_path_to_lower = site.disable_path_to_lower;
+    settings.permalinks.ugly_urls = site.ugly_urls;
+    settings.permalinks.remove_path_accents = site.remove_path_accents;
+    settings.permalinks.disable_path_to_lower = site.disable_path_to_lower;
     settings.unsafe_html = site.goldmark_unsafe;
     settings.summary_length = site.summary_length;
     settings.typographer = site.typographer;
     settings.site_params = site.params.clone();
     settings.build_drafts = site.build_drafts;
     settings.build_expired = site.build_expired;
-    settings.dates = crate::content::DateRules {
-        date: site.frontmatter.date.clone(),
-        publish_date: site.frontmatter.publish_date.clone(),
-        lastmod: site.frontmatter.lastmod.clone(),
-        expiry_date: site.frontmatter.expiry_date.clone(),
-    };
+    settings.dates = site.frontmatter.clone();
     settings.ignore_files = site
         .ignore_files
         .iter()
@@ -87,15 +82,15 @@ pub(super) fn apply(
                 .into(),
         );
     }
+    let (root_dir, mut languages) = languages(&site, &settings);
     if unset("content_dir") {
-        let (root_dir, languages) = languages(&site, &settings);
         settings.content_dir = root_dir;
-        settings.languages = languages;
     } else {
-        // An explicit content_dir: one language, the site's default.
-        settings.languages = languages(&site, &settings).1.into_iter().take(1).collect();
-        settings.languages[0].content.content_dir = String::new();
+        // An explicit content_dir: one language, the site's default, reading all of it.
+        languages.truncate(1);
+        languages[0].content.content_dir = String::new();
     }
+    settings.languages = languages;
     Ok(settings)
 }
 

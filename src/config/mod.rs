@@ -165,7 +165,6 @@ pub struct Settings {
     pub site: Site,
     pub items_per_feed: usize,
     pub timezone: chrono_tz::Tz,
-    pub permalink: String,
     pub taxonomies: Vec<String>,
     pub cache_control: String,
     pub max_connections: usize,
@@ -190,11 +189,9 @@ pub struct Settings {
     pub dates: crate::content::DateRules,
     pub build_drafts: bool,
     pub build_expired: bool,
-    /// Section → permalink pattern (`*`: every section); empty: Hugo's path-based default.
-    pub permalinks: std::collections::BTreeMap<String, String>,
-    pub ugly_urls: bool,
-    pub remove_path_accents: bool,
-    pub disable_path_to_lower: bool,
+    /// Where each page lives: section → pattern (`*`: every section; none: Hugo's
+    /// path-based default), `uglyURLs` and the path rules.
+    pub permalinks: crate::content::PermalinkRules,
     /// Raw HTML in Markdown: kept (sanitized) when true, left out when false (Hugo's default).
     pub unsafe_html: bool,
     /// Words in an automatic summary (Hugo's `summaryLength`).
@@ -344,10 +341,10 @@ impl Config {
         Ok(Settings {
             config_path: Some(path.to_owned()),
             hugo_site: None,
-            permalinks,
-            ugly_urls: false,
-            remove_path_accents: false,
-            disable_path_to_lower: false,
+            permalinks: crate::content::PermalinkRules {
+                patterns: permalinks,
+                ..Default::default()
+            },
             unsafe_html: true,
             summary_length: 70,
             typographer: false,
@@ -369,7 +366,6 @@ impl Config {
             listen: self.listen,
             items_per_feed: self.items_per_feed,
             timezone,
-            permalink: self.permalink,
             taxonomies,
             cache_control: self.cache_control,
             max_connections: self.max_connections,

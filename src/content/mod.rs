@@ -133,12 +133,7 @@ impl ContentSettings {
         ContentSettings {
             base_url: s.base_url.clone(),
             timezone: s.timezone,
-            permalinks: PermalinkRules {
-                patterns: s.permalinks.clone(),
-                ugly_urls: s.ugly_urls,
-                remove_path_accents: s.remove_path_accents,
-                disable_path_to_lower: s.disable_path_to_lower,
-            },
+            permalinks: s.permalinks.clone(),
             taxonomies: s.taxonomies.clone(),
             repair_mojibake: s.repair_mojibake,
             languages: s.languages.iter().map(|l| l.content.clone()).collect(),

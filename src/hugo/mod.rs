@@ -92,17 +92,7 @@ pub struct Language {
 /// `:default` is expanded and Hugo's aliases added (`lastmod` brings `modified`, `publishdate`
 /// brings `pubdate` and `published`, `expirydate` brings `unpublishdate`), keys lower-cased.
 /// Entries starting with `:` (`:filename`, `:git`, `:filemodtime`) are not front matter keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DateKeys {
-    /// Hugo 0.111 default: `date, publishdate, pubdate, published, lastmod, modified`.
-    pub date: Vec<String>,
-    /// Default: `publishdate, pubdate, published, date`.
-    pub publish_date: Vec<String>,
-    /// Default: `:git, lastmod, modified, date, publishdate, pubdate, published`.
-    pub lastmod: Vec<String>,
-    /// Default: `expirydate, unpublishdate`.
-    pub expiry_date: Vec<String>,
-}
+pub type DateKeys = crate::content::DateRules;
 
 /// Why a site's config cannot be used. Messages name the file and, where there is one, the line.
 #[derive(Debug, Error)]
