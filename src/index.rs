@@ -48,14 +48,6 @@ impl FeedKey {
     pub fn is_global(&self) -> bool {
         matches!(self, FeedKey::Global { .. })
     }
-
-    /// Folder of the feed under its language's URL prefix: `""` or `categories/rust/`.
-    pub fn dir(&self) -> String {
-        match self {
-            FeedKey::Global { .. } => String::new(),
-            FeedKey::Term { taxonomy, slug, .. } => format!("{taxonomy}/{slug}/"),
-        }
-    }
 }
 
 /// Order of items in a feed: newest first, then by id, then by path, so that equal dates
@@ -410,7 +402,11 @@ mod tests {
         index.insert(post("a.md", "2020-01-01T00:00:00Z", &["Go"]));
         assert_eq!(index.feed_keys().len(), 2);
         index.insert(post("a.md", "2020-01-01T00:00:00Z", &["Zig"]));
-        let slugs: Vec<String> = index.feed_keys().iter().map(FeedKey::dir).collect();
+        let slugs: Vec<String> = index
+            .feed_keys()
+            .iter()
+            .map(crate::layout::feed_dir)
+            .collect();
         assert_eq!(slugs, ["", "categories/zig/"]);
         index.remove("a.md");
         assert_eq!(index.feed_keys(), vec![FeedKey::global("en")]);

@@ -13,33 +13,37 @@
 //! - [`content`]: `parse(path, bytes) -> Post`, pure: front matter, dates, Markdown, sanitizing.
 //! - [`source`]: the only code that touches the content dir: walking, reading, watching.
 //! - [`index`]: every current post; which feeds exist and which posts each holds.
+//! - [`layout`]: the URL path of every feed, list and page, and its file in a build.
 //! - [`feed`]: render one feed as RSS 2.0, Atom 1.0 or JSON Feed 1.1; the OPML list; the index page.
 //! - [`snapshot`]: the immutable set of served resources, compressed and hashed once.
 //! - [`publish`]: from an index to a snapshot, re-rendering only the feeds that changed.
-//! - [`rebuild`]: the single owner of index, publisher and served snapshot; applies changes.
-//! - [`live`]: the serve-time loop: watcher hints, the clock and rescans become rebuilds.
+//! - [`site`]: the served site's state (index, what each file looked like, publisher,
+//!   snapshot handle); applies a set of changed paths or a rescan, then publishes.
+//! - [`engine`]: the owner loop, off the HTTP runtime: watcher hints, the clock, rescans and
+//!   reloads (SIGHUP) become rebuilds of the [`site`], coalesced and bounded.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
 //!   and the health and metrics endpoints beside the feeds.
 //! - [`metrics`]: request, rebuild and content counters for `/metrics` and `/healthz`.
-//! - [`reload`]: re-reading the config on SIGHUP; a rejected file leaves the site as it was.
+//! - [`clock`]: what "now" is for scheduled posts; injectable for tests (`HERALD_NOW`).
 //! - [`systemd`]: `sd_notify` (ready, status, reloading, stopping, watchdog) and socket activation.
 //! - [`logging`]: `tracing` to stderr as text or JSON, journald-aware.
 
+pub mod clock;
 pub mod config;
 pub mod content;
+pub mod engine;
 pub mod feed;
 pub mod http;
 pub mod hugo;
 pub mod index;
-pub mod live;
+pub mod layout;
 pub mod logging;
 pub mod metrics;
 pub mod output;
 pub mod post;
 pub mod publish;
-pub mod rebuild;
-pub mod reload;
+pub mod site;
 pub mod snapshot;
 pub mod source;
 pub mod systemd;

@@ -9,10 +9,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald::config::{self, Settings};
+use herald::engine::{self, Hooks};
 use herald::http::{self, HttpSettings, Ops};
-use herald::live::{self, Hooks};
 use herald::metrics::Metrics;
-use herald::rebuild::{show, Site};
+use herald::site::{show, Site};
 use herald::{logging, output, systemd};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.
@@ -192,7 +192,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         let metrics = Arc::new(Metrics::new());
         let started = Instant::now();
         let site = load_site(&settings)?;
-        let status = live::report(&site, &metrics, started.elapsed());
+        let status = engine::report(&site, &metrics, started.elapsed());
         let snapshot = site.shared();
         println!(
             "herald: serving {} posts on http://{local}/",
@@ -228,7 +228,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
                 .thread_name("herald-owner")
                 .build()
                 .expect("a current-thread runtime starts");
-            runtime.block_on(live::run(site, settings, hooks, owner_stop));
+            runtime.block_on(engine::run(site, settings, hooks, owner_stop));
         });
         let server = tokio::spawn(http::serve_with(
             listener,

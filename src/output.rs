@@ -7,10 +7,11 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::layout;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Error)]
@@ -37,7 +38,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
 /// site's templates (`site.Data.herald`). Replaced atomically (a temp file renamed over it),
 /// and only when its bytes changed, so Hugo's own watcher does not rebuild for nothing.
 pub fn write_feed_list(snapshot: &Snapshot, dir: &Path) -> Result<bool, OutputError> {
-    let Some(list) = snapshot.get(crate::publish::FEED_LIST_PATH) else {
+    let Some(list) = snapshot.get(crate::layout::FEED_LIST_PATH) else {
         return Ok(false);
     };
     let bytes = &list.identity.body;
@@ -54,22 +55,9 @@ pub fn write_feed_list(snapshot: &Snapshot, dir: &Path) -> Result<bool, OutputEr
     Ok(true)
 }
 
-/// The file a URL path is written to, relative to the output folder: `/` is `index.html`,
-/// everything else keeps its path. Anything that is not plain relative segments is refused,
-/// so nothing can ever be written outside the output folder.
+/// The file a served path is written to (see [`layout::file_for`]).
 pub fn file_for(url_path: &str) -> Result<PathBuf, OutputError> {
-    let rel = url_path.trim_start_matches('/');
-    let rel = if rel.is_empty() || rel.ends_with('/') {
-        format!("{rel}index.html")
-    } else {
-        rel.to_owned()
-    };
-    let path = PathBuf::from(&rel);
-    let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
-    if !plain || rel.contains('\\') {
-        return Err(OutputError::UnsafePath(url_path.to_owned()));
-    }
-    Ok(path)
+    layout::file_for(url_path).ok_or_else(|| OutputError::UnsafePath(url_path.to_owned()))
 }
 
 /// Writes every resource (and its `.gz` / `.br` variants) under `out`, replacing what was there.

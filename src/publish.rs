@@ -9,18 +9,12 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 use hyper::header::HeaderValue;
 
-use crate::config::{Language, Settings, Site};
+use crate::config::{Language, Settings, SiteInfo};
 use crate::feed::{self, FeedInfo, Format};
 use crate::index::{FeedKey, Index};
+use crate::layout::{self, FEED_LIST_PATH, INDEX_PATH, OPML_PATH};
 use crate::post::Post;
-use crate::snapshot::{Resource, Snapshot};
-
-/// URL path of the OPML list of every feed.
-pub const OPML_PATH: &str = "/feeds.opml";
-/// URL path of the JSON list of every feed, for site templates.
-pub const FEED_LIST_PATH: &str = "/feeds.json";
-/// URL path of the human index page.
-pub const INDEX_PATH: &str = "/";
+use crate::snapshot::{Compressor, Resource, Snapshot};
 
 /// A feed as last rendered: what it was made from, and the resulting resources.
 struct Rendered {
@@ -39,7 +33,7 @@ pub struct PublishStats {
 /// Renders feeds and remembers them, so the next publish only redoes what changed.
 pub struct Publisher {
     /// The default language's site: what the OPML list, feed list and index page say.
-    site: Site,
+    site: SiteInfo,
     languages: Vec<Language>,
     /// The site's URL rules, for term pages' URLs.
     permalinks: crate::content::PermalinkRules,
@@ -48,7 +42,7 @@ pub struct Publisher {
     feeds: BTreeMap<FeedKey, Rendered>,
     listing: Option<Listing>,
     /// Makes the compressed variants of what was just published, off the edit → served path.
-    background: Option<Background>,
+    background: Option<Compressor>,
 }
 
 /// The OPML list and index page as last rendered, and what they were made from.
@@ -76,7 +70,7 @@ impl Publisher {
 
     /// What the feeds of language `code` say about the site (the default language's for an
     /// unknown code, which the parser never produces).
-    fn site_of(&self, code: &str) -> &Site {
+    fn site_of(&self, code: &str) -> &SiteInfo {
         self.languages
             .iter()
             .find(|l| l.code() == code)
@@ -86,7 +80,7 @@ impl Publisher {
     /// The identity of one feed: titles and absolute URLs.
     pub fn feed_info(&self, index: &Index, key: &FeedKey) -> FeedInfo {
         let site = self.site_of(key.lang());
-        let dir = key.dir();
+        let dir = layout::feed_dir(key);
         let url = |file: &str| format!("{}{dir}{file}", site.base_url);
         let (title, description, term, html_url) = match key {
             FeedKey::Global { .. } => {
@@ -115,10 +109,7 @@ impl Publisher {
             FeedKey::Term { taxonomy, slug, .. } => (Some(taxonomy.clone()), Some(slug.clone())),
         };
         // The served path: the language's folder under the site's base, then the feed's.
-        let prefix = site
-            .base_url
-            .strip_prefix(self.site.base_url.as_str())
-            .unwrap_or_default();
+        let prefix = layout::language_prefix(&self.site.base_url, &site.base_url);
         FeedInfo {
             title,
             description,
@@ -127,9 +118,9 @@ impl Publisher {
             slug,
             language: key.lang().to_string(),
             html_url,
-            rss_url: url(Format::Rss.file_name()),
-            atom_url: url(Format::Atom.file_name()),
-            json_url: url(Format::Json.file_name()),
+            rss_url: url(layout::feed_file(Format::Rss)),
+            atom_url: url(layout::feed_file(Format::Atom)),
+            json_url: url(layout::feed_file(Format::Json)),
             dir: format!("{prefix}{dir}"),
         }
     }
@@ -187,8 +178,8 @@ impl Publisher {
         fresh.retain(|r| r.is_pending());
         if !fresh.is_empty() {
             // Global feed first: it is the most requested.
-            let background = self.background.get_or_insert_with(Background::start);
-            background.queue(fresh);
+            let background = self.background.get_or_insert_with(Compressor::start);
+            background.queue(&fresh);
         }
 
         let mut resources = BTreeMap::new();
@@ -279,7 +270,7 @@ impl Publisher {
         items: &[Arc<Post>],
         previous: &BTreeMap<String, Arc<Resource>>,
     ) -> (String, Arc<Resource>) {
-        let path = format!("/{}{}", info.dir, format.file_name());
+        let path = layout::feed_path(&info.dir, format);
         let site = self.site_of(&info.language);
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             feed::render(format, site, info, items)
@@ -363,84 +354,6 @@ impl Publisher {
         });
         true
     }
-}
-
-/// Two threads that make the compressed representations of freshly published resources,
-/// so an edit is served as soon as its identity bytes exist: one makes gzip right away (a
-/// few milliseconds per feed), then hands the resources to one that makes brotli at low
-/// priority. Until a coding's bytes exist, requests for it get another coding; once they
-/// exist they never change.
-struct Background {
-    tx: std::sync::mpsc::Sender<Vec<Arc<Resource>>>,
-}
-
-impl Background {
-    fn start() -> Background {
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<Arc<Resource>>>();
-        let (to_brotli, brotli_rx) = std::sync::mpsc::channel::<Vec<Arc<Resource>>>();
-        let gzip = std::thread::Builder::new()
-            .name("herald-gzip".into())
-            .spawn(move || {
-                lower_priority(GZIP_NICE);
-                while let Ok(batch) = rx.recv() {
-                    // Checked just before each: a burst of rebuilds supersedes most of them.
-                    let mut kept = Vec::with_capacity(batch.len());
-                    for resource in batch.into_iter().filter(still_served) {
-                        resource.finish_gzip();
-                        kept.push(resource);
-                    }
-                    let _ = to_brotli.send(kept);
-                }
-            });
-        let brotli = std::thread::Builder::new()
-            .name("herald-brotli".into())
-            .spawn(move || {
-                lower_priority(BROTLI_NICE);
-                while let Ok(batch) = brotli_rx.recv() {
-                    batch
-                        .into_iter()
-                        .filter(still_served)
-                        .for_each(|r| r.finish());
-                }
-            });
-        if let Some(err) = gzip.err().or(brotli.err()) {
-            // Without the threads, the codings are made on first dereference (herald build)
-            // or never offered (serve): the identity bytes are still served.
-            tracing::warn!(error = %err, "cannot start the background compressor");
-        }
-        Background { tx }
-    }
-
-    fn queue(&self, resources: Vec<Arc<Resource>>) {
-        let _ = self.tx.send(resources);
-    }
-}
-
-/// Whether anyone but the background compressor still holds `resource`: one superseded by
-/// a newer publish before its turn is not worth compressing.
-fn still_served(resource: &Arc<Resource>) -> bool {
-    Arc::strong_count(resource) > 1
-}
-
-/// Nice values of the compressing threads: serving and rebuilding win the CPU over them
-/// when it is busy (a burst of rebuilds, heavy traffic); when it is idle they run at once.
-/// gzip, which most readers ask for, ahead of brotli.
-const GZIP_NICE: i32 = 5;
-const BROTLI_NICE: i32 = 10;
-
-fn lower_priority(nice: i32) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain syscall; on Linux, `who = 0` with PRIO_PROCESS is the calling thread.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
-        // Once per process: the sandbox (a seccomp filter, say) refused it for every thread.
-        static SAID: std::sync::Once = std::sync::Once::new();
-        let err = std::io::Error::last_os_error();
-        SAID.call_once(|| {
-            tracing::warn!("cannot lower the compressing threads' priority ({err}); compression then competes with serving for the CPU");
-        });
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
 }
 
 /// The newest change among `items`, which is what `Last-Modified` and `lastBuildDate` mean.

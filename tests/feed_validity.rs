@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use herald::config::Site;
+use herald::config::SiteInfo;
 use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format};
 use herald::post::{Body, Post};
 
@@ -17,8 +17,8 @@ const DC_NS: &str = "http://purl.org/dc/elements/1.1/";
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 
-fn site() -> Site {
-    Site {
+fn site() -> SiteInfo {
+    SiteInfo {
         title: "Example & Co".into(),
         description: "Notes <on> things".into(),
         language: "en".into(),
@@ -755,7 +755,7 @@ impl UrlFor for FeedInfo {
     fn url_for(&self, file: &str) -> &str {
         let format = Format::ALL
             .into_iter()
-            .find(|f| f.file_name() == file)
+            .find(|f| herald::layout::feed_file(*f) == file)
             .unwrap();
         self.url(format)
     }

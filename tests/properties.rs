@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use herald::config::Site;
+use herald::config::SiteInfo;
 use herald::content::{parse, ContentLanguage, ContentSettings};
 use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format};
 use herald::post::Post;
@@ -33,8 +33,8 @@ fn settings() -> ContentSettings {
     }
 }
 
-fn site() -> Site {
-    Site {
+fn site() -> SiteInfo {
+    SiteInfo {
         title: "Site".into(),
         description: "d".into(),
         language: "en".into(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{Config, ConfigError, Language, Settings, Site};
+use super::{Config, ConfigError, Language, Settings, SiteInfo};
 use crate::content::ContentLanguage;
 use crate::hugo::{self, HugoConfig};
 
@@ -132,7 +132,7 @@ fn languages(site: &HugoConfig, settings: &Settings) -> (PathBuf, Vec<Language>)
                 None => format!("{base}{url_prefix}"),
             };
             Language {
-                site: Site {
+                site: SiteInfo {
                     title: l
                         .title
                         .clone()

@@ -162,7 +162,7 @@ pub struct Settings {
     /// Always ends with `/`.
     pub base_url: url::Url,
     pub listen: SocketAddr,
-    pub site: Site,
+    pub site: SiteInfo,
     pub items_per_feed: usize,
     pub timezone: chrono_tz::Tz,
     pub taxonomies: Vec<String>,
@@ -216,7 +216,7 @@ pub struct Settings {
 pub struct Language {
     /// What this language's feeds say about the site; `base_url` is the language's home
     /// (the site's base URL plus its prefix, e.g. `https://example.org/es/`).
-    pub site: Site,
+    pub site: SiteInfo,
     /// Code, URL prefix and content folder, as the parser needs them.
     pub content: crate::content::ContentLanguage,
 }
@@ -229,7 +229,7 @@ impl Language {
 
 /// What a feed says about the site as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Site {
+pub struct SiteInfo {
     pub title: String,
     pub description: String,
     pub language: String,
@@ -323,7 +323,7 @@ impl Config {
         }
         let folder = path.parent().unwrap_or(Path::new("."));
         let content_dir = folder.join(&self.content_dir);
-        let site = Site {
+        let site = SiteInfo {
             title: self.title.trim().to_owned(),
             description: self.description.trim().to_owned(),
             language: self.language.clone(),

@@ -15,12 +15,12 @@ use atom_syndication::{
 
 use super::text::{cleaned, escape, feed_updated, id_uri, post_title};
 use super::FeedInfo;
-use crate::config::Site;
+use crate::config::SiteInfo;
 use crate::post::Post;
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
-pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     let mut namespaces = BTreeMap::new();
     if posts.iter().any(|p| p.image.is_some()) {
         namespaces.insert("media".to_owned(), MEDIA_NS.to_owned());
@@ -86,7 +86,7 @@ fn link(rel: &str, href: &str, mime_type: &str) -> Link {
     }
 }
 
-fn entry(site: &Site, post: &Post) -> Entry {
+fn entry(site: &SiteInfo, post: &Post) -> Entry {
     let mut links = vec![link("alternate", post.url(), "text/html")];
     if post.external_url.is_some() {
         links.push(link("related", &post.permalink, "text/html"));

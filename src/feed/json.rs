@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::text::{cleaned, feed_description, post_title, rfc3339};
 use super::FeedInfo;
-use crate::config::Site;
+use crate::config::SiteInfo;
 use crate::post::Post;
 
 #[derive(Serialize)]
@@ -56,7 +56,7 @@ struct JsonItem {
     authors: Vec<Author>,
 }
 
-pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     let authors = site
         .author
         .as_deref()

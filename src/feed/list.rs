@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::FeedInfo;
-use crate::config::Site;
+use crate::config::SiteInfo;
 
 #[derive(Serialize)]
 struct List<'a> {
@@ -33,7 +33,7 @@ struct Entry<'a> {
     json: &'a str,
 }
 
-pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
+pub fn render(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     let feeds = feeds
         .iter()
         .map(|f| Entry {

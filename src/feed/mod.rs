@@ -12,7 +12,7 @@ mod page;
 mod rss;
 mod text;
 
-use crate::config::Site;
+use crate::config::SiteInfo;
 use crate::post::Post;
 
 /// The three formats every feed is published in.
@@ -25,15 +25,6 @@ pub enum Format {
 
 impl Format {
     pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
-
-    /// File name under a feed's folder: `rss.xml`, `atom.xml`, `feed.json`.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Rss => "rss.xml",
-            Format::Atom => "atom.xml",
-            Format::Json => "feed.json",
-        }
-    }
 
     /// `Content-Type` including the charset.
     pub fn content_type(self) -> &'static str {
@@ -80,7 +71,7 @@ impl FeedInfo {
 }
 
 /// Renders `posts` (already filtered, ordered newest first and limited) in `format`.
-pub fn render(format: Format, site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+pub fn render(format: Format, site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     match format {
         Format::Rss => rss::render(site, feed, posts),
         Format::Atom => atom::render(site, feed, posts),
@@ -90,16 +81,16 @@ pub fn render(format: Format, site: &Site, feed: &FeedInfo, posts: &[Arc<Post>])
 
 /// OPML 2.0 list of every feed: one `type="rss"` outline per feed, pointing at its RSS URL
 /// (one per format would subscribe readers to every post three times; see `opml.rs`).
-pub fn render_opml(site: &Site, feeds: &[FeedInfo]) -> String {
+pub fn render_opml(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     opml::render(site, feeds)
 }
 
 /// The human page at `/`: every feed with its subscribe links and copyable autodiscovery tags.
-pub fn render_index_page(site: &Site, feeds: &[FeedInfo]) -> String {
+pub fn render_index_page(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     page::render(site, feeds)
 }
 
 /// `/feeds.json`: every feed with its term, slug and URLs, for site templates.
-pub fn render_feed_list(site: &Site, feeds: &[FeedInfo]) -> String {
+pub fn render_feed_list(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     list::render(site, feeds)
 }

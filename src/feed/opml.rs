@@ -7,9 +7,9 @@
 
 use super::text::escape;
 use super::FeedInfo;
-use crate::config::Site;
+use crate::config::SiteInfo;
 
-pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
+pub fn render(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n",
     );

@@ -3,7 +3,7 @@
 
 use super::text::escape;
 use super::{FeedInfo, Format};
-use crate::config::Site;
+use crate::config::SiteInfo;
 
 /// Media type and label of each format, as used in `<link rel="alternate">`.
 fn kind(format: Format) -> (&'static str, &'static str) {
@@ -29,7 +29,7 @@ pub fn discovery_tags(feed: &FeedInfo) -> Vec<String> {
         .collect()
 }
 
-pub fn render(site: &Site, feeds: &[FeedInfo]) -> String {
+pub fn render(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     let title = escape(&format!("{} feeds", site.title.trim()));
     let lang = escape(site.language.trim());
     let mut out = String::new();

@@ -17,12 +17,12 @@ use super::text::{
     clean, cleaned, escape, feed_description, feed_updated, is_http_url, post_title, rfc822,
 };
 use super::FeedInfo;
-use crate::config::Site;
+use crate::config::SiteInfo;
 use crate::post::Post;
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
-pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
     let items: Vec<Item> = posts.iter().map(|p| item(p)).collect();
 
     let mut namespaces = BTreeMap::new();
@@ -66,7 +66,7 @@ pub fn render(site: &Site, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
 
 /// `email (Real Name)`: the W3C validator warns of a bare address (MissingRealName). The
 /// name is the site's author, else the site title (as Atom's feed-level author is).
-fn managing_editor(site: &Site, email: &str) -> String {
+fn managing_editor(site: &SiteInfo, email: &str) -> String {
     let email = cleaned(email.trim());
     [site.author.as_deref().unwrap_or(""), site.title.as_str()]
         .iter()
@@ -147,8 +147,8 @@ mod tests {
 
     const BASE: &str = "https://example.org/";
 
-    fn site(author: Option<&str>, title: &str) -> Site {
-        Site {
+    fn site(author: Option<&str>, title: &str) -> SiteInfo {
+        SiteInfo {
             title: title.into(),
             description: String::new(),
             language: "en".into(),
@@ -197,7 +197,7 @@ mod tests {
         })
     }
 
-    fn editor(site: &Site) -> String {
+    fn editor(site: &SiteInfo) -> String {
         let out = render(site, &feed(), &[]);
         let start = out.find("<managingEditor>").unwrap() + "<managingEditor>".len();
         out[start..start + out[start..].find("</managingEditor>").unwrap()].to_owned()

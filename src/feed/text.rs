@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 
-use crate::config::Site;
+use crate::config::SiteInfo;
 use crate::post::Post;
 
 use super::FeedInfo;
@@ -86,7 +86,7 @@ pub fn rfc3339(dt: DateTime<FixedOffset>) -> String {
 
 /// The feed's description: its own, else the site's, else its title. Never empty (RSS
 /// requires a channel description).
-pub fn feed_description(site: &Site, feed: &FeedInfo) -> String {
+pub fn feed_description(site: &SiteInfo, feed: &FeedInfo) -> String {
     [
         feed.description.as_str(),
         site.description.as_str(),
@@ -136,7 +136,7 @@ pub fn is_absolute_uri(id: &str) -> bool {
 /// A post id as a URI: the id itself when it is one, else
 /// `tag:{host of base_url},2000:{id percent-encoded}` (RFC 4151), which is stable as long as
 /// the id and the site's host are.
-pub fn id_uri(site: &Site, id: &str) -> String {
+pub fn id_uri(site: &SiteInfo, id: &str) -> String {
     let id = clean(id);
     if is_absolute_uri(&id) {
         return id.into_owned();
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn ids_become_uris() {
-        let site = Site {
+        let site = SiteInfo {
             title: "T".into(),
             description: String::new(),
             language: "en".into(),

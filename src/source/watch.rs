@@ -2,11 +2,20 @@
 //! *which paths* may have changed (or that everything must be rescanned), never what
 //! happened to them — event kinds lie (editors save by rename, or delete and re-create), so
 //! the owner re-checks every reported path on disk.
+//!
+//! The queue to the owner is bounded: when a burst (a `git checkout` of a large tree, a
+//! mass delete) fills it, further events are dropped and the owner is told to rescan once
+//! instead, which sees every change whatever was dropped.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
+
+/// How many events may wait for the owner before the rest become one rescan.
+pub const QUEUE: usize = 4096;
 
 /// A hint from the watcher.
 #[derive(Debug)]
@@ -22,11 +31,36 @@ pub struct Watcher {
     _inner: notify::RecommendedWatcher,
 }
 
+/// The owner's end of the watcher's queue.
+pub struct Events {
+    rx: mpsc::Receiver<Change>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Events {
+    /// The next hint; `None` once the watcher is gone.
+    pub async fn recv(&mut self) -> Option<Change> {
+        if let Some(lost) = self.lost() {
+            return Some(lost);
+        }
+        self.rx.recv().await
+    }
+
+    /// A rescan standing for the events dropped since the last call, if any were.
+    pub fn lost(&self) -> Option<Change> {
+        self.overflowed
+            .swap(false, Ordering::AcqRel)
+            .then(|| Change::Rescan("more changes at once than the event queue holds".into()))
+    }
+}
+
 /// Starts watching `root` recursively with kernel events (inotify on Linux). Changes
-/// arrive on the returned channel. (`watch: poll` needs no watcher: the owner compares the
+/// arrive on the returned queue. (`watch: poll` needs no watcher: the owner compares the
 /// tree with what it read on a timer, with finer stamps than a poll watcher keeps.)
-pub fn watch(root: &Path) -> notify::Result<(Watcher, mpsc::UnboundedReceiver<Change>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
+pub fn watch(root: &Path) -> notify::Result<(Watcher, Events)> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let overflowed = Arc::new(AtomicBool::new(false));
+    let flag = overflowed.clone();
     let handler = move |event: notify::Result<notify::Event>| {
         let change = match event {
             // Our own reads cause access events: ignoring them prevents rebuild loops.
@@ -38,9 +72,11 @@ pub fn watch(root: &Path) -> notify::Result<(Watcher, mpsc::UnboundedReceiver<Ch
             Ok(event) => Change::Paths(event.paths),
             Err(err) => Change::Rescan(format!("watcher error: {err}")),
         };
-        let _ = tx.send(change);
+        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(change) {
+            flag.store(true, Ordering::Release);
+        }
     };
     let mut inner = notify::RecommendedWatcher::new(handler, notify::Config::default())?;
     inner.watch(root, RecursiveMode::Recursive)?;
-    Ok((Watcher { _inner: inner }, rx))
+    Ok((Watcher { _inner: inner }, Events { rx, overflowed }))
 }

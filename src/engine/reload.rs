@@ -10,14 +10,20 @@
 
 use std::path::Path;
 
+use crate::clock::Clock;
 use crate::config::{self, Settings};
-use crate::rebuild::Site;
+use crate::site::Site;
 use crate::snapshot::SharedSnapshot;
 
-/// Re-reads the config file and the Hugo site the running settings came from. On success
+/// Re-reads the config file and the Hugo site the running settings came from; the new site
+/// keeps the running clock. On success
 /// returns the new settings and the new site, whose first snapshot is already published
 /// into `shared`.
-pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, Site), String> {
+pub fn reload(
+    running: &Settings,
+    shared: &SharedSnapshot,
+    clock: Clock,
+) -> Result<(Settings, Site), String> {
     let path = running.config_path.as_deref();
     let shown = path.unwrap_or(Path::new("(no config file)"));
     tracing::info!(config = %shown.display(), "reloading the configuration");
@@ -31,7 +37,7 @@ pub fn reload(running: &Settings, shared: &SharedSnapshot) -> Result<(Settings, 
         );
         new.keep_fixed(running);
     }
-    let site = Site::load_into(&new, shared.clone()).map_err(|err| {
+    let site = Site::load_into(&new, shared.clone(), clock).map_err(|err| {
         format!(
             "configuration rejected, still serving the previous one: {path}: {err}",
             path = shown.display()

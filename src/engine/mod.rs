@@ -1,27 +1,29 @@
-//! The loop that keeps a served site current: it turns watcher hints, the clock (scheduled
-//! and expiring posts) and periodic rescans into changes of the [`Site`], coalescing bursts
-//! of events into one rebuild, and survives the content directory vanishing.
+//! The engine: the loop that owns the served [`Site`] and keeps it current. It turns
+//! watcher hints, the clock (scheduled and expiring posts) and periodic rescans into
+//! changes of the site, coalescing bursts of events into one rebuild ([`batch`]), and
+//! survives the content directory vanishing.
 //!
-//! It is also the site's only owner, so it is where a reload (SIGHUP) swaps in a site built
-//! from the re-read config ([`crate::reload`]), where every rebuild is reported (metrics,
-//! systemd `STATUS=`), and where the systemd watchdog is fed: a loop wedged in a rebuild
-//! stops the pings and systemd restarts the service.
+//! Being the only owner, it is where a reload (SIGHUP) swaps in a site built from the
+//! re-read config ([`reload`]), where every rebuild is reported (metrics, systemd
+//! `STATUS=`), and where the systemd watchdog is fed: a loop wedged in a rebuild stops the
+//! pings and systemd restarts the service.
 
-use std::collections::BTreeSet;
+pub mod batch;
+pub mod reload;
+
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::{sleep, timeout_at};
+use tokio::time::sleep;
 
 use crate::config::{Settings, WatchMode};
 use crate::metrics::Metrics;
-use crate::rebuild::{Applied, Site};
-use crate::source::watch::{self, Change, Watcher};
-use crate::{reload, systemd};
+use crate::site::{Applied, Site};
+use crate::source::watch::{self, Events, Watcher};
+use crate::systemd;
+use batch::{collect_burst, Batch};
 
 /// How the loop watches and how eagerly it rebuilds.
 #[derive(Debug, Clone)]
@@ -53,33 +55,12 @@ pub struct Hooks {
     pub watchdog: Option<Duration>,
 }
 
-/// A burst of events is cut off after this long even if events keep coming, so a
-/// never-ending stream of writes cannot starve the feeds of updates.
-const MAX_BURST: Duration = Duration::from_millis(500);
 /// Longest sleep between checks of the clock, so a clock jump cannot strand a due post.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// How often a missing content directory is looked for.
 const ROOT_RETRY: Duration = Duration::from_millis(500);
 /// How often a watch that could not be set up is tried again.
 const WATCH_RETRY: Duration = Duration::from_secs(30);
-
-/// What the loop has accumulated from one burst of events.
-#[derive(Default)]
-struct Batch {
-    paths: BTreeSet<PathBuf>,
-    rescan: Option<String>,
-    /// A poll, not a notable event: logged only when it finds a change.
-    routine: bool,
-}
-
-impl Batch {
-    fn add(&mut self, change: Change) {
-        match change {
-            Change::Paths(paths) => self.paths.extend(paths),
-            Change::Rescan(reason) => self.rescan = Some(reason),
-        }
-    }
-}
 
 /// Runs until `shutdown` resolves. `config` is what `site` was built from: a reload
 /// compares the re-read file with it.
@@ -129,7 +110,7 @@ pub async fn run(
             Some(()) = hooks.reload.recv() => {
                 systemd::reloading();
                 let started = Instant::now();
-                match reload::reload(&config, &site.shared()) {
+                match reload::reload(&config, &site.shared(), site.clock) {
                     Ok((new_config, new_site)) => {
                         metrics.reload(true);
                         site = new_site;
@@ -195,22 +176,10 @@ pub async fn run(
                     next_rescan = next_rescan_after(&settings, watcher.is_some());
                     if root_missing || watcher.is_some() {
                         let reason = if root_missing { "content directory is back" } else { "watching again" };
-                        rebuild(&mut site, Batch { rescan: Some(reason.into()), ..Batch::default() }, &metrics);
+                        rebuild(&mut site, Batch::rescan(reason), &metrics);
                     }
                 }
             }
-        }
-    }
-}
-
-/// Adds events to `batch` until none arrives for `debounce` (or the burst is too long).
-async fn collect_burst(rx: &mut UnboundedReceiver<Change>, batch: &mut Batch, debounce: Duration) {
-    let cutoff = tokio::time::Instant::now() + MAX_BURST;
-    loop {
-        let quiet = (tokio::time::Instant::now() + debounce).min(cutoff);
-        match timeout_at(quiet, rx.recv()).await {
-            Ok(Some(change)) => batch.add(change),
-            Ok(None) | Err(_) => return,
         }
     }
 }
@@ -312,26 +281,16 @@ fn watch_and_catch_up(
     site: &mut Site,
     settings: &LiveSettings,
     metrics: &Metrics,
-) -> Option<(Watcher, UnboundedReceiver<Change>)> {
+) -> Option<(Watcher, Events)> {
     let watcher = start_watch(site, settings);
     if watcher.is_some() {
         let reason = "catching up with changes made while loading";
-        rebuild(
-            site,
-            Batch {
-                rescan: Some(reason.into()),
-                ..Batch::default()
-            },
-            metrics,
-        );
+        rebuild(site, Batch::rescan(reason), metrics);
     }
     watcher
 }
 
-fn start_watch(
-    site: &Site,
-    settings: &LiveSettings,
-) -> Option<(Watcher, UnboundedReceiver<Change>)> {
+fn start_watch(site: &Site, settings: &LiveSettings) -> Option<(Watcher, Events)> {
     let root = &site.source.root;
     if settings.watch != WatchMode::Notify {
         return None;

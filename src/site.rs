@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use chrono::{DateTime, FixedOffset, Utc};
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::{ContentSettings, ParseError};
 use crate::index::Index;
@@ -18,11 +18,6 @@ use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
 use crate::snapshot::Snapshot;
 use crate::source::{self, Read, Source, SourceError, Stamp};
-
-/// The wall clock, as the offset-aware time the index compares post dates with.
-pub fn now() -> DateTime<FixedOffset> {
-    Utc::now().fixed_offset()
-}
 
 /// What applying a batch of changes did, for the log.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +44,8 @@ pub struct Site {
     shared: SharedSnapshot,
     /// Where the feed list is kept for a Hugo site's templates (`--hugo-data`).
     hugo_data: Option<PathBuf>,
+    /// What "now" is for scheduled and expiring posts.
+    pub clock: Clock,
 }
 
 impl Site {
@@ -57,13 +54,18 @@ impl Site {
         Site::load_into(
             settings,
             Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            Clock::from_env(),
         )
     }
 
     /// [`Site::load`], publishing into an existing handle: how a reloaded configuration
     /// takes over the snapshot the server is already reading. Nothing is stored into
     /// `shared` unless the content directory can be opened.
-    pub fn load_into(settings: &Settings, shared: SharedSnapshot) -> Result<Site, SourceError> {
+    pub fn load_into(
+        settings: &Settings,
+        shared: SharedSnapshot,
+        clock: Clock,
+    ) -> Result<Site, SourceError> {
         let started = Instant::now();
         let mut source = Source::open(
             &settings.content_dir,
@@ -89,6 +91,7 @@ impl Site {
             warnings: BTreeMap::new(),
             shared,
             hugo_data: settings.hugo_data.clone(),
+            clock,
         };
         for read in loaded.reads {
             site.take(read);
@@ -309,7 +312,7 @@ impl Site {
 
     /// Re-renders what changed as of now and swaps in the next snapshot.
     pub fn publish(&mut self) -> PublishStats {
-        let (snapshot, stats) = self.publisher.publish(&self.index, now());
+        let (snapshot, stats) = self.publisher.publish(&self.index, self.clock.now());
         if let Some(dir) = &self.hugo_data {
             // The site's templates must see the feeds the server is about to serve.
             if let Err(e) = crate::output::write_feed_list(&snapshot, dir) {
@@ -370,7 +373,7 @@ impl Site {
 
     /// How long until a post comes due or expires, if any will.
     pub fn next_timed_change(&self) -> Option<Duration> {
-        let now = now();
+        let now = self.clock.now();
         let at = self.index.next_change_after(now)?;
         Some((at - now).to_std().unwrap_or_default())
     }

@@ -12,6 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+mod compress;
+pub use compress::Compressor;
+
 /// The served state: swapped whole by the owner, read by every request.
 pub type SharedSnapshot = Arc<arc_swap::ArcSwap<Snapshot>>;
 use chrono::{DateTime, FixedOffset};
