@@ -102,6 +102,9 @@ pub struct Index {
     taxonomies: Vec<String>,
     /// Language codes whose global feed exists even while it has no post, default first.
     languages: Vec<String>,
+    /// Feeds whose members (or whose members' id ownership) changed since the last
+    /// [`Index::take_changed`]: all a publish needs to look at besides the clock.
+    changed: BTreeSet<FeedKey>,
 }
 
 impl Index {
@@ -139,6 +142,7 @@ impl Index {
     /// Adds or replaces the post at `post.source`; returns the previous version.
     pub fn insert(&mut self, post: Arc<Post>) -> Option<Arc<Post>> {
         let old = self.remove(&post.source.clone());
+        self.mark_feeds_of(&post);
         if !post.draft {
             let key = SortKey::of(&post);
             self.feeds
@@ -154,8 +158,14 @@ impl Index {
         }
         if !post.draft {
             let claims = self.ids.entry(post.id.clone()).or_default();
-            if claims.insert(post.source.clone()) && claims.len() >= 2 {
+            let inserted = claims.insert(post.source.clone());
+            let shared = claims.len() >= 2;
+            if inserted && shared {
                 self.duplicates += 1;
+            }
+            if shared {
+                // Which claimant owns the id may have changed: their feeds list other items.
+                self.mark_claimants(&post.id);
             }
             for at in timed_instants(&post) {
                 self.timed.insert((at, post.source.clone()));
@@ -168,13 +178,19 @@ impl Index {
     /// Removes the post read from `source`; returns it.
     pub fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
         let post = self.posts.remove(source)?;
+        self.mark_feeds_of(&post);
+        let mut still_shared = false;
         if let Some(claims) = self.ids.get_mut(&post.id) {
             if claims.remove(source) && !claims.is_empty() {
                 self.duplicates -= 1;
+                still_shared = true;
             }
             if claims.is_empty() {
                 self.ids.remove(&post.id);
             }
+        }
+        if still_shared {
+            self.mark_claimants(&post.id);
         }
         if !post.draft {
             for at in timed_instants(&post) {
@@ -208,6 +224,73 @@ impl Index {
             }
         }
         Some(post)
+    }
+
+    /// Notes that every feed `post` is (or was) in must be looked at again.
+    fn mark_feeds_of(&mut self, post: &Post) {
+        if post.draft {
+            return;
+        }
+        self.changed.insert(FeedKey::global(&post.lang));
+        for (feed, _) in self.memberships(post) {
+            self.changed.insert(feed);
+        }
+    }
+
+    /// Marks the feeds of every post claiming `id`.
+    fn mark_claimants(&mut self, id: &str) {
+        let claimants: Vec<Arc<Post>> = self
+            .ids
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|source| self.posts.get(source).cloned())
+            .collect();
+        for post in claimants {
+            self.mark_feeds_of(&post);
+        }
+    }
+
+    /// The feeds whose members changed since the last call (see [`Index::feeds_changing`]
+    /// for those the clock changes), and forgets them.
+    pub fn take_changed(&mut self) -> BTreeSet<FeedKey> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The feeds of every post that comes due or expires in `(after, until]`: the feeds
+    /// whose live items the passing of that time changed.
+    pub fn feeds_changing(
+        &self,
+        after: DateTime<FixedOffset>,
+        until: DateTime<FixedOffset>,
+    ) -> BTreeSet<FeedKey> {
+        let mut out = BTreeSet::new();
+        if until <= after {
+            return out;
+        }
+        for (at, source) in self.timed.range((after, String::new())..) {
+            if *at > until {
+                break;
+            }
+            if *at == after {
+                continue;
+            }
+            if let Some(post) = self.posts.get(source) {
+                out.insert(FeedKey::global(&post.lang));
+                out.extend(self.memberships(post).into_iter().map(|(k, _)| k));
+            }
+        }
+        out
+    }
+
+    /// How many feeds [`Index::feed_keys`] would list, without listing them.
+    pub fn feed_count(&self) -> usize {
+        let missing_globals = self
+            .languages
+            .iter()
+            .filter(|l| !self.feeds.contains_key(&FeedKey::global(l)))
+            .count();
+        self.feeds.len() + missing_globals
     }
 
     /// The term feeds a post is in, with the spelling it used for each.

@@ -142,7 +142,7 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
     println!(
         "{} posts, {} feeds, {} problems, {} warnings",
         site.index.len(),
-        site.index.feed_keys().len(),
+        site.index.feed_count(),
         problems.len(),
         warnings.len()
     );

@@ -26,8 +26,12 @@ struct Rendered {
 /// What one publish did, for the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PublishStats {
+    /// Feeds served.
     pub feeds: usize,
+    /// Feeds rendered anew (each in every format).
     pub rendered: usize,
+    /// Feeds looked at: those the change could have touched.
+    pub examined: usize,
 }
 
 /// Renders feeds and remembers them, so the next publish only redoes what changed.
@@ -40,16 +44,14 @@ pub struct Publisher {
     items_per_feed: usize,
     cache_control: HeaderValue,
     feeds: BTreeMap<FeedKey, Rendered>,
-    listing: Option<Listing>,
+    /// Whether the OPML list, feed list and index page have been rendered.
+    listed: bool,
+    /// Every served resource: the next snapshot is this map, shared, not copied.
+    resources: imbl::OrdMap<String, Arc<Resource>>,
+    /// The `now` of the last publish: posts timed between it and the next `now` changed feeds.
+    published_at: Option<DateTime<FixedOffset>>,
     /// Makes the compressed variants of what was just published, off the edit → served path.
     background: Option<Compressor>,
-}
-
-/// The OPML list and index page as last rendered, and what they were made from.
-struct Listing {
-    infos: Vec<FeedInfo>,
-    heads: Vec<Arc<Post>>,
-    resources: Vec<(String, Arc<Resource>)>,
 }
 
 impl Publisher {
@@ -63,7 +65,9 @@ impl Publisher {
             items_per_feed: settings.items_per_feed,
             cache_control,
             feeds: BTreeMap::new(),
-            listing: None,
+            listed: false,
+            resources: imbl::OrdMap::new(),
+            published_at: None,
             background: None,
         }
     }
@@ -125,74 +129,87 @@ impl Publisher {
         }
     }
 
-    /// Builds the snapshot for `index` as of `now`. Feeds whose identity and items are the
-    /// same posts as last time keep their previous resources untouched.
+    /// Builds the snapshot for `index` as of `now`, looking only at the feeds whose members
+    /// changed since the last publish ([`Index::take_changed`]) or whose posts came due or
+    /// expired since then: a feed whose identity and items are the same posts keeps its
+    /// resources untouched, and the snapshot is the previous one patched, so the cost follows
+    /// the change, not the number of feeds. The first publish (and one after the clock went
+    /// back) looks at every feed.
     pub fn publish(
         &mut self,
-        index: &Index,
+        index: &mut Index,
         now: DateTime<FixedOffset>,
     ) -> (Snapshot, PublishStats) {
-        let keys = index.feed_keys();
-        let mut next: BTreeMap<FeedKey, Option<Rendered>> = BTreeMap::new();
+        let mut keys = index.take_changed();
+        match self.published_at {
+            Some(last) if now >= last => keys.extend(index.feeds_changing(last, now)),
+            _ => {
+                keys.extend(index.feed_keys());
+                keys.extend(self.feeds.keys().cloned());
+            }
+        }
+        self.published_at = Some(now);
+        let examined = keys.len();
         let mut todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)> = Vec::new();
         // What each re-rendered feed served until now: kept if its new rendering fails.
         let mut previous: BTreeMap<String, Arc<Resource>> = BTreeMap::new();
+        let mut listing_changed = !self.listed;
         for key in keys {
-            let info = self.feed_info(index, &key);
             let items = index.items(&key, now, self.items_per_feed);
             if items.is_empty() && !key.is_global() {
-                // A term whose posts are all scheduled or expired has no feed yet: its
+                // A term whose posts are all scheduled or expired (or gone) has no feed: its
                 // existence alone would announce an unpublished post.
+                if let Some(old) = self.feeds.remove(&key) {
+                    for (path, _) in &old.resources {
+                        self.resources.remove(path);
+                    }
+                    listing_changed = true;
+                }
                 continue;
             }
-            match self.feeds.remove(&key) {
-                Some(old) if old.info == info && same_posts(&old.items, &items) => {
-                    next.insert(key, Some(old));
-                }
+            let info = self.feed_info(index, &key);
+            match self.feeds.get(&key) {
+                Some(old) if old.info == info && same_posts(&old.items, &items) => {}
                 old => {
-                    if let Some(old) = old {
+                    listing_changed |= old.is_none_or(|old| old.info != info);
+                    if let Some(old) = self.feeds.remove(&key) {
                         previous.extend(old.resources);
                     }
-                    next.insert(key.clone(), None);
                     todo.push((key, info, items));
                 }
             }
         }
-        let stats = PublishStats {
-            feeds: next.len(),
-            rendered: todo.len(),
-        };
+        let rendered = todo.len();
         let mut fresh: Vec<Arc<Resource>> = Vec::new();
-        for (key, rendered) in self.render_all(todo, &previous) {
-            fresh.extend(rendered.resources.iter().map(|(_, r)| r.clone()));
-            next.insert(key, Some(rendered));
+        for (key, feed) in self.render_all(todo, &previous) {
+            for (path, resource) in &feed.resources {
+                fresh.push(resource.clone());
+                self.resources.insert(path.clone(), resource.clone());
+            }
+            self.feeds.insert(key, feed);
         }
-        self.feeds = next
-            .into_iter()
-            .map(|(k, v)| (k, v.expect("every feed was kept or rendered")))
-            .collect();
-        if self.refresh_listing() {
-            let listing = self.listing.iter().flat_map(|l| &l.resources);
-            fresh.extend(listing.map(|(_, r)| r.clone()));
+        if listing_changed {
+            for (path, resource) in self.refresh_listing(index, now) {
+                fresh.push(resource.clone());
+                self.resources.insert(path, resource);
+            }
         }
         fresh.retain(|r| r.is_pending());
         if !fresh.is_empty() {
-            // Global feed first: it is the most requested.
             let background = self.background.get_or_insert_with(Compressor::start);
             background.queue(&fresh);
         }
-
-        let mut resources = BTreeMap::new();
-        let listing = self.listing.iter().flat_map(|l| &l.resources);
-        for (path, resource) in self
-            .feeds
-            .values()
-            .flat_map(|r| &r.resources)
-            .chain(listing)
-        {
-            resources.insert(path.clone(), resource.clone());
-        }
-        (Snapshot { resources }, stats)
+        let stats = PublishStats {
+            feeds: self.feeds.len(),
+            rendered,
+            examined,
+        };
+        (
+            Snapshot {
+                resources: self.resources.clone(),
+            },
+            stats,
+        )
     }
 
     /// Renders feeds on every core: Markdown, sanitizing and compression dominate the cost.
@@ -299,60 +316,48 @@ impl Publisher {
         )
     }
 
-    /// Re-renders the OPML list and the index page when the set of feeds or their dates
-    /// changed; says whether it did.
-    fn refresh_listing(&mut self) -> bool {
+    /// Renders the OPML list, the feed list and the index page: when a feed appeared, went
+    /// or changed its identity (the only things they show). Costs O(feeds), but only then.
+    fn refresh_listing(
+        &mut self,
+        index: &Index,
+        now: DateTime<FixedOffset>,
+    ) -> Vec<(String, Arc<Resource>)> {
         let infos: Vec<FeedInfo> = self.feeds.values().map(|r| r.info.clone()).collect();
-        // The first item of every feed: together they hold the newest change anywhere.
+        // The newest post anywhere: every post is in its language's global feed.
         let heads: Vec<Arc<Post>> = self
-            .feeds
-            .values()
-            .filter_map(|r| r.items.first().cloned())
+            .languages
+            .iter()
+            .flat_map(|l| index.items(&FeedKey::global(l.code()), now, 1))
             .collect();
-        if let Some(listing) = &self.listing {
-            if listing.infos == infos && same_posts(&listing.heads, &heads) {
-                return false;
-            }
-        }
         let modified = newest(&heads);
         let opml = feed::render_opml(&self.site, &infos);
         let page = feed::render_index_page(&self.site, &infos);
         let list = feed::render_feed_list(&self.site, &infos);
+        let resource = |content_type: &'static str, body: String| {
+            Arc::new(Resource::with_late_compression(
+                content_type,
+                Bytes::from(body),
+                modified,
+                &self.cache_control,
+            ))
+        };
         let resources = vec![
             (
                 OPML_PATH.to_string(),
-                Arc::new(Resource::with_late_compression(
-                    "text/x-opml; charset=utf-8",
-                    Bytes::from(opml),
-                    modified,
-                    &self.cache_control,
-                )),
+                resource("text/x-opml; charset=utf-8", opml),
             ),
             (
                 FEED_LIST_PATH.to_string(),
-                Arc::new(Resource::with_late_compression(
-                    "application/json; charset=utf-8",
-                    Bytes::from(list),
-                    modified,
-                    &self.cache_control,
-                )),
+                resource("application/json; charset=utf-8", list),
             ),
             (
                 INDEX_PATH.to_string(),
-                Arc::new(Resource::with_late_compression(
-                    "text/html; charset=utf-8",
-                    Bytes::from(page),
-                    modified,
-                    &self.cache_control,
-                )),
+                resource("text/html; charset=utf-8", page),
             ),
         ];
-        self.listing = Some(Listing {
-            infos,
-            heads,
-            resources,
-        });
-        true
+        self.listed = true;
+        resources
     }
 }
 
@@ -364,4 +369,112 @@ fn newest(items: &[Arc<Post>]) -> Option<DateTime<FixedOffset>> {
 /// Whether two item lists are the very same parsed posts (a re-parsed file is a new `Arc`).
 fn same_posts(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::post::Body;
+
+    fn settings() -> Settings {
+        let yaml = "title: T\nbase_url: https://e.org/\ncontent_dir: .\n";
+        Config::from_yaml(Path::new("herald.yaml"), yaml)
+            .unwrap()
+            .validate(Path::new("herald.yaml"))
+            .unwrap()
+    }
+
+    fn at(date: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(date).unwrap()
+    }
+
+    fn post(source: &str, date: &str, title: &str, cats: &[&str]) -> Arc<Post> {
+        let mut taxonomies = BTreeMap::new();
+        taxonomies.insert(
+            "categories".to_string(),
+            cats.iter().map(|c| c.to_string()).collect(),
+        );
+        Arc::new(Post {
+            source: source.into(),
+            id: format!("https://e.org/{source}"),
+            title: title.into(),
+            lang: "en".into(),
+            permalink: format!("https://e.org/{source}"),
+            external_url: None,
+            published: at(date),
+            live_from: at(date),
+            updated: None,
+            expires: None,
+            draft: false,
+            summary: None,
+            taxonomies,
+            authors: vec![],
+            image: None,
+            body: Body::with_html(String::new(), String::new(), format!("<p>{title}</p>")),
+        })
+    }
+
+    /// A site with one post in each of `n` categories, published once.
+    fn site_with(n: usize) -> (Publisher, Index) {
+        let settings = settings();
+        let mut index = Index::with_languages(&settings.taxonomies, &["en".to_string()]);
+        for i in 0..n {
+            let cat = format!("c{i}");
+            index.insert(post(&format!("p{i}.md"), "2025-01-01T00:00:00Z", "t", &[&cat]));
+        }
+        let mut publisher = Publisher::new(&settings);
+        let (_, first) = publisher.publish(&mut index, at("2026-01-01T00:00:00Z"));
+        assert_eq!(first.feeds, n + 1);
+        assert_eq!(first.rendered, n + 1);
+        (publisher, index)
+    }
+
+    #[test]
+    fn an_edit_looks_at_and_renders_only_the_feeds_it_is_in() {
+        let (mut publisher, mut index) = site_with(300);
+        index.insert(post("p7.md", "2025-02-01T00:00:00Z", "edited", &["c7"]));
+        let (snapshot, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
+        assert_eq!(stats.examined, 2, "the global feed and c7's");
+        assert_eq!(stats.rendered, 2);
+        assert_eq!(stats.feeds, 301);
+        let body = &snapshot.get("/categories/c7/rss.xml").unwrap().identity.body;
+        assert!(std::str::from_utf8(body).unwrap().contains("edited"));
+        // Nothing changed: nothing looked at, and the snapshot is the same resources.
+        let (again, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:02Z"));
+        assert_eq!((stats.examined, stats.rendered), (0, 0));
+        let a = snapshot.get("/categories/c3/atom.xml").unwrap();
+        assert!(Arc::ptr_eq(a, again.get("/categories/c3/atom.xml").unwrap()));
+    }
+
+    #[test]
+    fn moving_a_post_between_categories_touches_both_and_drops_an_emptied_one() {
+        let (mut publisher, mut index) = site_with(50);
+        index.insert(post("p1.md", "2025-01-01T00:00:00Z", "moved", &["c2"]));
+        let (snapshot, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
+        assert_eq!(stats.examined, 3, "global, c1 (left) and c2 (joined)");
+        assert_eq!(stats.rendered, 2, "c1 has no feed any more");
+        assert_eq!(stats.feeds, 50);
+        assert!(snapshot.get("/categories/c1/rss.xml").is_none());
+        let list = std::str::from_utf8(&snapshot.get(FEED_LIST_PATH).unwrap().identity.body)
+            .unwrap()
+            .to_owned();
+        assert!(!list.contains("categories/c1/"), "the lists follow: {list}");
+    }
+
+    #[test]
+    fn a_scheduled_post_coming_due_renders_only_its_feeds() {
+        let (mut publisher, mut index) = site_with(40);
+        index.insert(post("future.md", "2026-06-01T00:00:00Z", "later", &["c5"]));
+        let (snapshot, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
+        assert_eq!(stats.rendered, 0, "not live yet: the same items");
+        assert!(snapshot.get("/categories/c5/rss.xml").is_some());
+        let (snapshot, stats) = publisher.publish(&mut index, at("2026-06-01T00:00:00Z"));
+        assert_eq!((stats.examined, stats.rendered), (2, 2));
+        let body = &snapshot.get("/rss.xml").unwrap().identity.body;
+        assert!(std::str::from_utf8(body).unwrap().contains("later"));
+    }
 }

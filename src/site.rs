@@ -312,7 +312,7 @@ impl Site {
 
     /// Re-renders what changed as of now and swaps in the next snapshot.
     pub fn publish(&mut self) -> PublishStats {
-        let (snapshot, stats) = self.publisher.publish(&self.index, self.clock.now());
+        let (snapshot, stats) = self.publisher.publish(&mut self.index, self.clock.now());
         if let Some(dir) = &self.hugo_data {
             // The site's templates must see the feeds the server is about to serve.
             if let Err(e) = crate::output::write_feed_list(&snapshot, dir) {

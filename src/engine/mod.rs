@@ -189,7 +189,7 @@ pub fn report(site: &Site, metrics: &Metrics, elapsed: Duration) -> String {
     metrics.rebuild(
         elapsed,
         site.index.len(),
-        site.index.feed_keys().len(),
+        site.index.feed_count(),
         site.problem_count(),
     );
     status_line(metrics)

@@ -4,7 +4,6 @@
 //! Each resource is compressed and hashed once, when it is built: a request only picks
 //! bytes and headers that already exist.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
@@ -323,7 +322,7 @@ fn compress_brotli(bytes: &[u8]) -> Option<Vec<u8>> {
 /// Everything served at one moment: URL path → resource. Never changes once built.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub resources: BTreeMap<String, Arc<Resource>>,
+    pub resources: imbl::OrdMap<String, Arc<Resource>>,
 }
 
 impl Snapshot {
