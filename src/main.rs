@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -173,7 +173,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let mut signals = Signals::install()?;
         let listener = match inherited {
             Some(socket) => {
@@ -183,15 +183,25 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             }
             None => {
                 let addr = listen.unwrap_or(settings.listen);
-                tokio::net::TcpListener::bind(addr)
-                    .await
+                http::bind(addr, settings.max_connections)
                     .with_context(|| format!("cannot listen on {addr}"))?
             }
         };
         let local = listener.local_addr().context("listener has no address")?;
         let metrics = Arc::new(Metrics::new());
         let started = Instant::now();
-        let site = load_site(&settings)?;
+        // Loading a big site takes seconds: SIGTERM meanwhile stops at once.
+        let loading = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || load_site(&settings))
+        };
+        let site = tokio::select! {
+            loaded = loading => loaded.context("loading the content failed")??,
+            () = signals.stopped() => {
+                tracing::info!("stopped while loading the content");
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
         let status = engine::report(&site, &metrics, started.elapsed());
         let snapshot = site.shared();
         println!(
@@ -261,10 +271,21 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         if owner_died {
             return Ok(ExitCode::FAILURE);
         }
-        owner.await.context("rebuild task failed")?;
+        // The owner stops at its next turn of the loop; one in the middle of a long rebuild
+        // is not waited for beyond the grace period: nothing it holds needs saving.
+        if tokio::time::timeout(OWNER_GRACE, owner).await.is_err() {
+            tracing::warn!("a rebuild was still running at shutdown; not waiting for it");
+        }
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Do not wait for a rebuild still running on the owner's thread.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
 }
+
+/// How long shutdown waits for the owner to finish what it is doing, after the HTTP
+/// server has drained (which `shutdown_grace_secs` bounds).
+const OWNER_GRACE: Duration = Duration::from_millis(500);
 
 /// The feeds a newcomer can open right away; a big site's list is cut short (the index
 /// page at `/` lists them all).
@@ -304,6 +325,14 @@ impl Signals {
             int: install(SignalKind::interrupt())?,
             hup: install(SignalKind::hangup())?,
         })
+    }
+
+    /// Returns on SIGTERM or SIGINT; a SIGHUP meanwhile waits for [`Self::serve_until_stopped`].
+    async fn stopped(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 
     /// Passes each SIGHUP on as a reload request; returns on SIGTERM or SIGINT (Ctrl-C).

@@ -109,7 +109,17 @@ pub struct Metrics {
     /// Milliseconds since the Unix epoch of the last rebuild; 0 until the first one.
     last_rebuild_ms: AtomicU64,
     last_rebuild_micros: AtomicU64,
+    /// When this value was made: the owner's heartbeats are measured from it.
+    epoch: std::time::Instant,
+    /// Milliseconds after `epoch` of the owner's last turn of its loop.
+    owner_beat_ms: std::sync::atomic::AtomicI64,
 }
+
+/// The owner turns its loop at least this often when idle (see [`Metrics::owner_alive`]).
+pub const OWNER_HEARTBEAT: Duration = Duration::from_secs(5);
+/// An owner silent for this long is stalled: `/healthz` says so with a 503 (systemd's
+/// watchdog, `WatchdogSec=30`, restarts it in the same time).
+pub const OWNER_STALLED: Duration = Duration::from_secs(30);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -200,7 +210,29 @@ impl Metrics {
             last_rebuild_seconds,
             last_rebuild_ms: AtomicU64::new(0),
             last_rebuild_micros: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+            owner_beat_ms: std::sync::atomic::AtomicI64::new(0),
         }
+    }
+
+    /// The owner is turning its loop: called on every turn and after every rebuild.
+    pub fn owner_beat(&self) {
+        let ms = self.epoch.elapsed().as_millis() as i64;
+        self.owner_beat_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Pretends the owner last turned its loop `ago` (tests of what a stall looks like).
+    #[cfg(test)]
+    pub fn owner_beat_ago(&self, ago: Duration) {
+        let ms = self.epoch.elapsed().as_millis() as i64 - ago.as_millis() as i64;
+        self.owner_beat_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since the owner last turned its loop.
+    pub fn owner_silence(&self) -> Duration {
+        let silent =
+            self.epoch.elapsed().as_millis() as i64 - self.owner_beat_ms.load(Ordering::Relaxed);
+        Duration::from_millis(silent.max(0) as u64)
     }
 
     /// Counts one answered request. Two relaxed atomic additions, no allocation.
@@ -214,6 +246,7 @@ impl Metrics {
 
     /// Records a finished rebuild and what it left being served.
     pub fn rebuild(&self, elapsed: Duration, posts: usize, feeds: usize, problems: usize) {
+        self.owner_beat();
         let now = SystemTime::now();
         let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
         self.rebuilds.inc();

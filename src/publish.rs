@@ -424,7 +424,12 @@ mod tests {
         let mut index = Index::with_languages(&settings.taxonomies, &["en".to_string()]);
         for i in 0..n {
             let cat = format!("c{i}");
-            index.insert(post(&format!("p{i}.md"), "2025-01-01T00:00:00Z", "t", &[&cat]));
+            index.insert(post(
+                &format!("p{i}.md"),
+                "2025-01-01T00:00:00Z",
+                "t",
+                &[&cat],
+            ));
         }
         let mut publisher = Publisher::new(&settings);
         let (_, first) = publisher.publish(&mut index, at("2026-01-01T00:00:00Z"));
@@ -441,13 +446,20 @@ mod tests {
         assert_eq!(stats.examined, 2, "the global feed and c7's");
         assert_eq!(stats.rendered, 2);
         assert_eq!(stats.feeds, 301);
-        let body = &snapshot.get("/categories/c7/rss.xml").unwrap().identity.body;
+        let body = &snapshot
+            .get("/categories/c7/rss.xml")
+            .unwrap()
+            .identity
+            .body;
         assert!(std::str::from_utf8(body).unwrap().contains("edited"));
         // Nothing changed: nothing looked at, and the snapshot is the same resources.
         let (again, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:02Z"));
         assert_eq!((stats.examined, stats.rendered), (0, 0));
         let a = snapshot.get("/categories/c3/atom.xml").unwrap();
-        assert!(Arc::ptr_eq(a, again.get("/categories/c3/atom.xml").unwrap()));
+        assert!(Arc::ptr_eq(
+            a,
+            again.get("/categories/c3/atom.xml").unwrap()
+        ));
     }
 
     #[test]

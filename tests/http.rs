@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use chrono::DateTime;
-use herald::http::{serve, HttpSettings, SharedSnapshot};
+use herald::http::{serve, serve_with, HttpSettings, Ops, SharedSnapshot, OPS_RESERVE};
+use herald::metrics::Metrics;
 use herald::snapshot::{Representation, Resource, Snapshot};
 use http_body_util::{BodyExt, Empty};
 use hyper::header::HeaderValue;
@@ -751,24 +752,87 @@ async fn max_connections_holds_excess_connections_until_a_permit_frees() {
     let head = read_head_response(&mut first).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 
-    // Second connection: the kernel completes the handshake, but nobody serves it.
-    let mut second = TcpStream::connect(server.addr).await.unwrap();
-    second
+    // The reserve for monitoring fills up with connections that send nothing (yet).
+    let mut reserve = Vec::new();
+    for _ in 0..OPS_RESERVE {
+        reserve.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    // One more: the kernel completes the handshake, but nobody serves it.
+    let mut waiting = TcpStream::connect(server.addr).await.unwrap();
+    waiting
         .write_all(b"HEAD /tiny HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 64];
-    let early = tokio::time::timeout(Duration::from_millis(500), second.read(&mut buf)).await;
+    let early = tokio::time::timeout(Duration::from_millis(500), waiting.read(&mut buf)).await;
     assert!(
         early.is_err(),
-        "second connection was served while the first held the only permit"
+        "a connection was served while every permit and the whole reserve were taken"
     );
 
-    // First connection closes → the second is accepted and served.
+    // First connection closes → the waiting one gets its permit and is served in full.
     drop(first);
-    let head = read_head_response(&mut second).await;
+    let head = read_head_response(&mut waiting).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(reserve);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_server_still_answers_health_and_sheds_other_requests_with_503() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let snapshot: SharedSnapshot = Arc::new(ArcSwap::from_pointee(make_snapshot("v1")));
+    let ops = Ops {
+        metrics: Arc::new(Metrics::new()),
+        health_path: Some("/healthz".into()),
+        metrics_path: Some("/metrics".into()),
+    };
+    ops.metrics.rebuild(Duration::from_millis(1), 3, 1, 0);
+    let (tx, rx) = oneshot::channel::<()>();
+    let settings = HttpSettings {
+        max_connections: 1,
+        ..settings()
+    };
+    let handle = tokio::spawn(serve_with(listener, snapshot, settings, ops, async move {
+        let _ = rx.await;
+    }));
+    // The only permit is held by a keep-alive connection.
+    let mut held = TcpStream::connect(addr).await.unwrap();
+    held.write_all(b"HEAD /tiny HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_head_response(&mut held)
+        .await
+        .starts_with("HTTP/1.1 200"));
+
+    let health = bounded("health on a full server", get(addr, "/healthz", &[])).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert!(std::str::from_utf8(&health.body)
+        .unwrap()
+        .contains("\"status\":\"ok\""));
+    let metrics = bounded("metrics on a full server", get(addr, "/metrics", &[])).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let feed = bounded("a feed on a full server", get(addr, "/rss.xml", &[])).await;
+    assert_eq!(feed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(feed.header("retry-after"), Some("1"));
+    assert_eq!(feed.header("cache-control"), Some("no-store"));
+
+    // With the permit free again, feeds are served as usual.
+    drop(held);
+    let feed = bounded("a feed once a permit is free", async {
+        loop {
+            let r = get(addr, "/rss.xml", &[]).await;
+            if r.status == StatusCode::OK {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(feed.status, StatusCode::OK);
+    let _ = tx.send(());
+    bounded("serve to return", handle).await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -859,13 +923,28 @@ async fn a_client_that_stops_reading_releases_its_permit_after_keep_alive_timeou
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // The only permit is held by the stalled write until the watchdog closes it.
-    let mut next = TcpStream::connect(server.addr).await.unwrap();
-    next.write_all(b"HEAD /tiny HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let head = read_head_response(&mut next).await;
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // The only permit is held by the stalled write until the watchdog closes it: meanwhile
+    // a new connection lands on the monitoring reserve and is turned away with 503.
+    let started = Instant::now();
+    let mut first = true;
+    loop {
+        let mut next = TcpStream::connect(server.addr).await.unwrap();
+        next.write_all(b"HEAD /tiny HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let head = read_head_response(&mut next).await;
+        if first {
+            assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+            first = false;
+        } else if head.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            started.elapsed() < STEP,
+            "the stalled client kept its permit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(stalled);
     server.stop().await;
 }

@@ -427,3 +427,61 @@ fn endpoints_never_touch_the_feeds_and_can_be_turned_off() {
     assert_eq!(s_off.get("/healthz", &[]).status, 404);
     assert_eq!(s_off.get("/metrics", &[]).status, 404);
 }
+
+#[test]
+fn sigterm_while_the_content_loads_exits_at_once_without_ready() {
+    // Enough posts that a debug build is still loading them when the signal comes.
+    let site = Site::new("watch: off\n");
+    for i in 0..30_000 {
+        site.write(
+            &format!("post/{:02}/p{i}.md", i % 100),
+            &post(&format!("Post {i}"), "2020-01-01"),
+        );
+    }
+    let mut notify = Notify::new();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(site.config())
+        .env("RUST_LOG", "warn")
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env_remove("LISTEN_FDS")
+        .env_remove("WATCHDOG_USEC")
+        .stdout(std::process::Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let mut server = Server {
+        child,
+        addr: "127.0.0.1:9".parse().unwrap(),
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    notify.socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = notify.socket.recv(&mut buf) {
+        notify
+            .seen
+            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(
+        !notify.seen.iter().any(|m| m.contains("READY=1")),
+        "the load finished before the signal; the test needs a bigger site"
+    );
+    signal(&server, libc::SIGTERM);
+    let started = Instant::now();
+    let status = exit_status(&mut server);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "SIGTERM during the load waited {:?} for it",
+        started.elapsed()
+    );
+    // It never claimed to be ready: it stopped instead of finishing the load first.
+    while let Ok(n) = notify.socket.recv(&mut buf) {
+        notify
+            .seen
+            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(
+        !notify.seen.iter().any(|m| m.contains("READY=1")),
+        "{:?}",
+        notify.seen
+    );
+}

@@ -19,7 +19,7 @@ use chrono::{SecondsFormat, Utc};
 use tokio::time::sleep;
 
 use crate::config::{Settings, WatchMode};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, OWNER_HEARTBEAT};
 use crate::site::{Applied, Site};
 use crate::source::watch::{self, Events, Watcher};
 use crate::systemd;
@@ -80,6 +80,7 @@ pub async fn run(
     let mut watcher = watch_and_catch_up(&mut site, &settings, &metrics);
     let mut next_rescan = next_rescan_after(&settings, watcher.is_some());
     let mut next_ping = tokio::time::Instant::now();
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
         let due = site
             .next_timed_change()
@@ -88,21 +89,31 @@ pub async fn run(
         let rescan_in =
             next_rescan.map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()));
         let root_missing = !site.source.root.is_dir();
-        let retry = if root_missing {
-            ROOT_RETRY
+        let retry_every = if root_missing {
+            Some(ROOT_RETRY)
         } else if watcher.is_none() && settings.watch == WatchMode::Notify {
-            WATCH_RETRY
+            Some(WATCH_RETRY)
         } else {
-            MAX_SLEEP
+            None
         };
+        // A deadline kept across turns of the loop: the heartbeat must not restart it.
+        match retry_every {
+            Some(every) => {
+                retry_at.get_or_insert_with(|| tokio::time::Instant::now() + every);
+            }
+            None => retry_at = None,
+        }
         let events = async {
             match watcher.as_mut() {
                 Some((_, rx)) => rx.recv().await,
                 None => std::future::pending().await,
             }
         };
+        metrics.owner_beat();
         tokio::select! {
             _ = &mut shutdown => return,
+            // Wakes an idle loop so that `/healthz` can tell idle from wedged.
+            _ = sleep(OWNER_HEARTBEAT) => {}
             _ = tokio::time::sleep_until(next_ping), if hooks.watchdog.is_some() => {
                 systemd::watchdog();
                 next_ping = tokio::time::Instant::now() + hooks.watchdog.unwrap_or(MAX_SLEEP);
@@ -168,7 +179,8 @@ pub async fn run(
                 let reason = if polling { "poll" } else { "periodic rescan" };
                 rebuild(&mut site, Batch { rescan: Some(reason.into()), routine: polling, ..Batch::default() }, &metrics);
             }
-            _ = sleep(retry), if retry < MAX_SLEEP => {
+            _ = tokio::time::sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => {
+                retry_at = None;
                 if site.source.root.is_dir() {
                     // The directory is back, or the watch can be retried: watch, then compare.
                     watched_root = root_identity(&site);

@@ -14,6 +14,10 @@
 //! - At most `max_connections` connections are served at once: a semaphore permit is
 //!   acquired *before* `accept`, so excess connections wait in the kernel backlog, and the
 //!   permit lives as long as the connection task.
+//! - When every permit is taken (a slowloris crowd, a traffic spike), up to
+//!   [`OPS_RESERVE`] more connections are accepted on reserve permits, with a short header
+//!   timeout and no keep-alive: they get the health and metrics endpoints, and `503` with
+//!   `Retry-After` for anything else, so monitoring still sees the server when it is full.
 //! - Accept errors (EMFILE, ENFILE, ENOBUFS, …) are logged and retried after a short
 //!   pause; they never end `serve`.
 //! - hyper's HTTP/1 server with a timer (without one its timeouts do nothing), a
@@ -67,8 +71,30 @@ pub struct HttpSettings {
 /// Upper bound on the connection read buffer, i.e. on request line + headers.
 const MAX_BUF_SIZE: usize = 16 * 1024;
 
+/// Connections accepted beyond `max_connections` for the health and metrics endpoints only.
+pub const OPS_RESERVE: usize = 16;
+
+/// Header timeout of a reserve connection: a monitor sends its request at once.
+const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Pause after an accept error before trying again (EMFILE would otherwise spin).
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Binds the listening socket, with a backlog that follows `max_connections`: connections
+/// beyond the permits wait in it rather than being refused (the kernel caps it at
+/// `net.core.somaxconn`).
+pub fn bind(addr: std::net::SocketAddr, max_connections: usize) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // A restarted server must not wait for the old one's connections in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let backlog = (max_connections + OPS_RESERVE).clamp(128, 65_535) as u32;
+    socket.listen(backlog)
+}
 
 /// Accepts connections on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish for at most `shutdown_grace`. No health or metrics endpoint.
@@ -100,16 +126,26 @@ pub async fn serve_with(
     let permits = Arc::new(Semaphore::new(
         settings.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
+    let reserve = Arc::new(Semaphore::new(OPS_RESERVE));
+    let mut reserve_builder = http1::Builder::new();
+    reserve_builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout.min(RESERVE_HEADER_TIMEOUT))
+        .max_buf_size(MAX_BUF_SIZE)
+        .keep_alive(false);
     let graceful = GracefulShutdown::new();
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
 
     loop {
-        let permit = tokio::select! {
+        let full = permits.available_permits() == 0;
+        let (permit, reserved) = tokio::select! {
             biased;
             () = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            permit = permits.clone().acquire_owned() => (permit, false),
+            permit = reserve.clone().acquire_owned(), if full => (permit, true),
         };
+        let permit = permit.expect("the semaphores are never closed");
         let accepted = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -141,6 +177,7 @@ pub async fn serve_with(
         let service = service_fn(move |req: Request<Incoming>| {
             let (response, route) = match ops.respond(&req) {
                 Some(answer) => answer,
+                None if reserved => (respond::busy(), crate::metrics::Route::Other),
                 None => {
                     // One load per request: the whole response comes from this one snapshot.
                     let current = snapshot.load();
@@ -153,6 +190,7 @@ pub async fn serve_with(
             debug!(%peer, method = %req.method(), uri = %req.uri(), status = response.status().as_u16(), "request");
             std::future::ready(Ok::<_, Infallible>(response))
         });
+        let builder = if reserved { &reserve_builder } else { &builder };
         let conn = graceful.watch(builder.serve_connection(io, service));
         let keep_alive_timeout = settings.keep_alive_timeout;
         tasks.spawn(async move {

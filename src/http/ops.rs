@@ -6,7 +6,8 @@
 //!   `{"status":"ok","posts":…,"feeds":…,"problems":…,"last_rebuild":"<RFC 3339>","last_rebuild_ms":…}`
 //!   once the first snapshot is published; `503` with `{"status":"starting"}` before.
 //!   `problems` counts content files that cannot be used: the site is still serving, so
-//!   they do not make it unhealthy.
+//!   they do not make it unhealthy. `503` with `{"status":"stalled",…}` when the owner loop
+//!   has not turned for [`OWNER_STALLED`] (a rebuild wedged): still serving, but stale.
 //! - metrics (`/metrics` by default): every [`Metrics`] value in the OpenMetrics text
 //!   format, which Prometheus scrapes.
 //!
@@ -22,7 +23,7 @@ use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::respond::Body;
-use crate::metrics::{Metrics, Route};
+use crate::metrics::{Metrics, Route, OWNER_STALLED};
 
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -66,6 +67,14 @@ impl Ops {
         };
         let (status, content_type, body) = match route {
             Route::Health => match self.metrics.health() {
+                Some(_) if self.metrics.owner_silence() >= OWNER_STALLED => {
+                    let silent = self.metrics.owner_silence().as_secs();
+                    let body = serde_json::json!({
+                        "status": "stalled",
+                        "reason": format!("the rebuild loop has not run for {silent} s; the last feeds are still served"),
+                    });
+                    (StatusCode::SERVICE_UNAVAILABLE, JSON, format!("{body}\n"))
+                }
                 Some(h) => {
                     let when: DateTime<Utc> = h.last_rebuild.into();
                     let body = serde_json::json!({
@@ -131,6 +140,26 @@ mod tests {
         let (r, _) = ops.respond(&get("/healthz")).unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn health_is_503_while_the_owner_loop_is_stalled_and_200_once_it_turns_again() {
+        let ops = ops();
+        ops.metrics.rebuild(Duration::from_millis(3), 4, 2, 1);
+        ops.metrics.owner_beat_ago(Duration::ZERO);
+        assert_eq!(
+            ops.respond(&get("/healthz")).unwrap().0.status(),
+            StatusCode::OK
+        );
+        ops.metrics
+            .owner_beat_ago(OWNER_STALLED + Duration::from_secs(1));
+        let (r, _) = ops.respond(&get("/healthz")).unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        ops.metrics.owner_beat();
+        assert_eq!(
+            ops.respond(&get("/healthz")).unwrap().0.status(),
+            StatusCode::OK
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING,
-    CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+    CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -142,6 +142,20 @@ fn serve_resource(
 
 fn not_found(head: bool) -> Response<Body> {
     simple(StatusCode::NOT_FOUND, "not found\n", head)
+}
+
+/// The answer on a reserve connection (every permit taken) to anything but the health and
+/// metrics endpoints: come back in a second. Never cached.
+pub fn busy() -> Response<Body> {
+    let mut response = simple(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy: too many connections, try again shortly\n",
+        false,
+    );
+    let h = response.headers_mut();
+    h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn method_not_allowed() -> Response<Body> {
