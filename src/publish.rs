@@ -290,6 +290,8 @@ impl Publisher {
         let path = layout::feed_path(&info.dir, format);
         let site = self.site_of(&info.language);
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            #[cfg(test)]
+            tests::panic_if_asked(info);
             feed::render(format, site, info, items)
         }));
         let body = match rendered {
@@ -375,10 +377,24 @@ fn same_posts(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
 mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
+    use std::sync::Mutex;
 
     use super::*;
     use crate::config::Config;
     use crate::post::Body;
+
+    /// The title of a feed whose writers panic (a stand-in for a bug in a writer).
+    static PANIC_IN_FEED: Mutex<Option<String>> = Mutex::new(None);
+
+    pub(super) fn panic_if_asked(info: &FeedInfo) {
+        let asked = PANIC_IN_FEED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if asked.as_deref() == Some(info.title.as_str()) {
+            panic!("test: this feed's writer panics");
+        }
+    }
 
     fn settings() -> Settings {
         let yaml = "title: T\nbase_url: https://e.org/\ncontent_dir: .\n";
@@ -488,5 +504,23 @@ mod tests {
         assert_eq!((stats.examined, stats.rendered), (2, 2));
         let body = &snapshot.get("/rss.xml").unwrap().identity.body;
         assert!(std::str::from_utf8(body).unwrap().contains("later"));
+    }
+
+    #[test]
+    fn a_feed_whose_writer_panics_keeps_what_it_served_and_the_others_publish() {
+        let (mut publisher, mut index) = site_with(5);
+        let (before, _) = publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
+        let old = before.get("/categories/c2/rss.xml").unwrap().clone();
+        *PANIC_IN_FEED.lock().unwrap() = Some("T: c2".into());
+        index.insert(post("p2.md", "2025-03-01T00:00:00Z", "edited", &["c2"]));
+        let (after, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:02Z"));
+        *PANIC_IN_FEED.lock().unwrap() = None;
+        assert_eq!(stats.rendered, 2);
+        assert!(Arc::ptr_eq(
+            &old,
+            after.get("/categories/c2/rss.xml").unwrap()
+        ));
+        let global = &after.get("/rss.xml").unwrap().identity.body;
+        assert!(std::str::from_utf8(global).unwrap().contains("edited"));
     }
 }

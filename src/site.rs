@@ -46,6 +46,8 @@ pub struct Site {
     hugo_data: Option<PathBuf>,
     /// What "now" is for scheduled and expiring posts.
     pub clock: Clock,
+    /// The clock's time at the last publish: posts timed after it are still to be published.
+    published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 impl Site {
@@ -92,6 +94,7 @@ impl Site {
             shared,
             hugo_data: settings.hugo_data.clone(),
             clock,
+            published_at: None,
         };
         for read in loaded.reads {
             site.take(read);
@@ -312,7 +315,9 @@ impl Site {
 
     /// Re-renders what changed as of now and swaps in the next snapshot.
     pub fn publish(&mut self) -> PublishStats {
-        let (snapshot, stats) = self.publisher.publish(&mut self.index, self.clock.now());
+        let now = self.clock.now();
+        self.published_at = Some(now);
+        let (snapshot, stats) = self.publisher.publish(&mut self.index, now);
         if let Some(dir) = &self.hugo_data {
             // The site's templates must see the feeds the server is about to serve.
             if let Err(e) = crate::output::write_feed_list(&snapshot, dir) {
@@ -371,10 +376,12 @@ impl Site {
         self.warnings.values().flatten().cloned().collect()
     }
 
-    /// How long until a post comes due or expires, if any will.
+    /// How long until a post comes due or expires, if any will: zero when one already did
+    /// since the last publish (the loop woke for something else at that moment, say).
     pub fn next_timed_change(&self) -> Option<Duration> {
         let now = self.clock.now();
-        let at = self.index.next_change_after(now)?;
+        let since = self.published_at.unwrap_or(now).min(now);
+        let at = self.index.next_change_after(since)?;
         Some((at - now).to_std().unwrap_or_default())
     }
 }

@@ -10,6 +10,8 @@
 
 pub mod batch;
 pub mod reload;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,8 +88,9 @@ pub async fn run(
             .next_timed_change()
             .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP))
             + Duration::from_millis(5);
-        let rescan_in =
-            next_rescan.map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()));
+        let rescan_in = next_rescan.map_or(MAX_SLEEP, |t| {
+            t.saturating_duration_since(tokio::time::Instant::now())
+        });
         let root_missing = !site.source.root.is_dir();
         let retry_every = if root_missing {
             Some(ROOT_RETRY)
@@ -271,13 +274,13 @@ fn is_polling(settings: &LiveSettings, watching: bool) -> bool {
 
 /// When the next full comparison with the disk is due: every `poll_interval` while
 /// polling, else every `rescan_interval` (if set).
-fn next_rescan_after(settings: &LiveSettings, watching: bool) -> Option<Instant> {
+fn next_rescan_after(settings: &LiveSettings, watching: bool) -> Option<tokio::time::Instant> {
     let every = if is_polling(settings, watching) {
         Some(settings.poll_interval)
     } else {
         settings.rescan_interval
     };
-    every.map(|d| Instant::now() + d)
+    every.map(|d| tokio::time::Instant::now() + d)
 }
 
 /// Device and inode of the content directory, `None` while it is missing.
