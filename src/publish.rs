@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
-use hyper::header::HeaderValue;
 
 use crate::config::{Language, Settings, SiteInfo};
 use crate::feed::{self, FeedInfo, Format};
@@ -42,7 +41,7 @@ pub struct Publisher {
     /// The site's URL rules, for term pages' URLs.
     permalinks: crate::content::PermalinkRules,
     items_per_feed: usize,
-    cache_control: HeaderValue,
+    cache_control: Bytes,
     feeds: BTreeMap<FeedKey, Rendered>,
     /// Whether the OPML list, feed list and index page have been rendered.
     listed: bool,
@@ -56,8 +55,11 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(settings: &Settings) -> Publisher {
-        let cache_control = HeaderValue::from_str(&settings.cache_control)
-            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        let cache_control = if crate::snapshot::is_header_text(&settings.cache_control) {
+            Bytes::from(settings.cache_control.clone())
+        } else {
+            Bytes::from_static(b"public, max-age=300")
+        };
         Publisher {
             site: settings.site.clone(),
             languages: settings.languages.clone(),

@@ -17,7 +17,6 @@ pub use compress::Compressor;
 /// The served state: swapped whole by the owner, read by every request.
 pub type SharedSnapshot = Arc<arc_swap::ArcSwap<Snapshot>>;
 use chrono::{DateTime, FixedOffset};
-use hyper::header::HeaderValue;
 
 /// Content codings Herald precomputes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,14 +41,17 @@ impl Encoding {
 #[derive(Debug, Clone)]
 pub struct Representation {
     pub body: Bytes,
-    /// Quoted strong entity tag, e.g. `"3f2a…-gz"`.
-    pub etag: HeaderValue,
+    /// Quoted strong entity tag, e.g. `"3f2a…-gz"` (ASCII, a valid header value).
+    pub etag: Bytes,
 }
 
 /// One URL's content in every encoding, plus the validators and headers a response needs.
 #[derive(Debug)]
+///
+/// Header texts are plain bytes, checked to be valid header values when built: HTTP types
+/// belong to [`crate::http`], which turns them into headers.
 pub struct Resource {
-    pub content_type: HeaderValue,
+    pub content_type: &'static str,
     pub identity: Representation,
     /// Present only when compression pays; its bytes may still be in the making (see [`Late`]).
     pub gzip: Option<Late>,
@@ -58,8 +60,8 @@ pub struct Resource {
     /// Newest change in the content behind this resource, whole seconds.
     pub last_modified: Option<SystemTime>,
     /// `last_modified` formatted as an HTTP date.
-    pub last_modified_header: Option<HeaderValue>,
-    pub cache_control: HeaderValue,
+    pub last_modified_header: Option<Bytes>,
+    pub cache_control: Bytes,
 }
 
 /// A compressed coding.
@@ -182,7 +184,7 @@ impl Resource {
         content_type: &'static str,
         body: Bytes,
         last_modified: Option<DateTime<FixedOffset>>,
-        cache_control: &HeaderValue,
+        cache_control: &Bytes,
     ) -> Resource {
         let gzip = Late::now(&body, Coding::Gzip);
         let brotli = Late::now(&body, Coding::Brotli);
@@ -203,7 +205,7 @@ impl Resource {
         content_type: &'static str,
         body: Bytes,
         last_modified: Option<DateTime<FixedOffset>>,
-        cache_control: &HeaderValue,
+        cache_control: &Bytes,
     ) -> Resource {
         if body.len() < COMPRESS_NOW_BELOW {
             return Resource::new(content_type, body, last_modified, cache_control);
@@ -249,7 +251,7 @@ impl Resource {
         gzip: Option<Late>,
         brotli: Option<Late>,
         last_modified: Option<DateTime<FixedOffset>>,
-        cache_control: &HeaderValue,
+        cache_control: &Bytes,
     ) -> Resource {
         let identity = Representation {
             etag: etag_for(&body, ""),
@@ -260,11 +262,9 @@ impl Resource {
             // HTTP dates cannot express instants before 1970; clamp rather than wrap.
             UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
         });
-        let last_modified_header = last_modified.map(|t| {
-            HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("HTTP dates are ASCII")
-        });
+        let last_modified_header = last_modified.map(|t| Bytes::from(httpdate::fmt_http_date(t)));
         Resource {
-            content_type: HeaderValue::from_static(content_type),
+            content_type,
             identity,
             gzip,
             brotli,
@@ -286,9 +286,15 @@ impl Resource {
 
 /// Strong ETag: a 128-bit hash of the exact bytes, plus a suffix naming the coding so two
 /// codings can never share a tag even if their bytes did.
-fn etag_for(bytes: &[u8], suffix: &str) -> HeaderValue {
+fn etag_for(bytes: &[u8], suffix: &str) -> Bytes {
     let hash = xxhash_rust::xxh3::xxh3_128(bytes);
-    HeaderValue::from_str(&format!("\"{hash:032x}{suffix}\"")).expect("hex is a valid header value")
+    Bytes::from(format!("\"{hash:032x}{suffix}\""))
+}
+
+/// Whether `text` can be sent as a header value as it is: visible ASCII, spaces and tabs.
+pub fn is_header_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 fn compress_gzip(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -363,8 +369,8 @@ pub fn finish_all(resources: &[&Arc<Resource>]) {
 mod tests {
     use super::*;
 
-    fn cc() -> HeaderValue {
-        HeaderValue::from_static("public, max-age=300")
+    fn cc() -> Bytes {
+        Bytes::from_static(b"public, max-age=300")
     }
 
     #[test]
