@@ -14,6 +14,8 @@
 //! | `herald_rebuild_duration_seconds` | histogram | |
 //! | `herald_posts`, `herald_feeds`, `herald_content_problems` | gauge | |
 //! | `herald_rescans_total` | counter | full rescans of the content dir (watcher overflow or error, periodic, directory replaced) |
+//! | `herald_content_read_errors_total` | counter | folders that could not be listed and files that could not be read (EMFILE, EACCES, EIO…), each time it happened |
+//! | `herald_content_unreadable_paths` | gauge | paths served from their last good versions because they cannot be read now |
 //! | `herald_config_reloads_total` | counter | `result` (applied, rejected) |
 //! | `herald_last_rebuild_timestamp_seconds` | gauge | |
 
@@ -87,6 +89,8 @@ pub struct Health {
     pub posts: u64,
     pub feeds: u64,
     pub problems: u64,
+    /// Paths served from their last good versions because they cannot be read now.
+    pub unreadable: u64,
     /// Wall-clock time the last rebuild finished.
     pub last_rebuild: SystemTime,
     pub last_rebuild_duration: Duration,
@@ -104,6 +108,8 @@ pub struct Metrics {
     feeds: Gauge,
     problems: Gauge,
     rescans: Counter,
+    read_errors: Counter,
+    unreadable: Gauge,
     reloads: Family<ReloadLabels, Counter>,
     last_rebuild_seconds: Gauge,
     /// Milliseconds since the Unix epoch of the last rebuild; 0 until the first one.
@@ -181,6 +187,18 @@ impl Metrics {
             "Full rescans of the content directory (watcher overflow or error, periodic, directory replaced)",
             rescans.clone(),
         );
+        let read_errors = Counter::default();
+        registry.register(
+            "content_read_errors",
+            "Folders that could not be listed and files that could not be read (EMFILE, EACCES, EIO…); their last good versions stay served",
+            read_errors.clone(),
+        );
+        let unreadable = Gauge::default();
+        registry.register(
+            "content_unreadable_paths",
+            "Paths under the content directory that cannot be read now, served from their last good versions",
+            unreadable.clone(),
+        );
         let reloads = Family::<ReloadLabels, Counter>::default();
         for result in ["applied", "rejected"] {
             reloads.get_or_create_owned(&ReloadLabels { result });
@@ -206,6 +224,8 @@ impl Metrics {
             feeds,
             problems,
             rescans,
+            read_errors,
+            unreadable,
             reloads,
             last_rebuild_seconds,
             last_rebuild_ms: AtomicU64::new(0),
@@ -267,6 +287,12 @@ impl Metrics {
         self.rescans.inc();
     }
 
+    /// Counts read errors met since the last call, and how many paths are unreadable now.
+    pub fn content_reads(&self, new_errors: u64, unreadable: usize) {
+        self.read_errors.inc_by(new_errors);
+        self.unreadable.set(unreadable as i64);
+    }
+
     /// Counts a configuration reload.
     pub fn reload(&self, applied: bool) {
         let result = if applied { "applied" } else { "rejected" };
@@ -284,6 +310,7 @@ impl Metrics {
             posts: count(&self.posts),
             feeds: count(&self.feeds),
             problems: count(&self.problems),
+            unreadable: count(&self.unreadable),
             last_rebuild: UNIX_EPOCH + Duration::from_millis(ms),
             last_rebuild_duration: Duration::from_micros(
                 self.last_rebuild_micros.load(Ordering::Relaxed),

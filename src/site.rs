@@ -4,7 +4,9 @@
 //! swaps in the next snapshot; requests never wait for it and never see a half-built state.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,7 @@ use crate::index::Index;
 use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
 use crate::snapshot::Snapshot;
-use crate::source::{self, Read, Source, SourceError, Stamp};
+use crate::source::{self, Outcome, Read, Source, SourceError, Stamp};
 
 /// What applying a batch of changes did, for the log.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +34,21 @@ pub struct Site {
     pub source: Source,
     pub index: Index,
     publisher: Publisher,
-    /// Every post file as it was when last read (posts and broken files alike).
+    /// Every post file as it was when last read whole (posts and broken files alike). Every
+    /// key of the index is here: a post gets in only by being read.
     stamps: BTreeMap<String, Stamp>,
     /// Files that could not be used, by source path. A broken edit of a published post
     /// keeps the last good version in the index, so it is in both.
     problems: BTreeMap<String, ParseError>,
+    /// Files that could not be read at all at their last try (EMFILE, EACCES, EIO…): each
+    /// is also in `problems`, keeps its last good version, and is read again at the next
+    /// chance whatever its stamp says.
+    unreadable_files: BTreeSet<String>,
+    /// Folders (or entries) the last walks could not list, with the OS error ("" for the
+    /// root): nothing at or under them is forgotten until a walk lists them again.
+    unlisted: BTreeMap<String, String>,
+    /// Read errors met since the metrics last took them (see [`Site::take_read_errors`]).
+    read_errors: AtomicU64,
     /// Problems with the tree itself, from the last walk.
     tree_problems: Vec<ParseError>,
     /// Warnings by source path (mojibake, dropped terms): reported, never blocking.
@@ -89,6 +101,9 @@ impl Site {
             publisher: Publisher::new(settings),
             stamps: BTreeMap::new(),
             problems: BTreeMap::new(),
+            unreadable_files: BTreeSet::new(),
+            read_errors: AtomicU64::new(loaded.unreadable.len() as u64),
+            unlisted: loaded.unreadable,
             tree_problems: loaded.problems,
             warnings: BTreeMap::new(),
             shared,
@@ -99,6 +114,7 @@ impl Site {
         for read in loaded.reads {
             site.take(read);
         }
+        site.log_unreadable("loading");
         let stats = site.publish();
         tracing::info!(
             posts = site.index.len(),
@@ -111,15 +127,17 @@ impl Site {
     }
 
     /// [`Site::take`], then logs what went wrong with the file: for changes while serving.
-    /// (After a whole load, the caller reports the complete list instead.)
+    /// (After a whole load, the caller reports the complete list instead; files that could
+    /// not be read at all are summed up once per rebuild by [`Site::log_unreadable`].)
     fn take_and_log(&mut self, read: Read) -> Applied {
         let key = read.key.clone();
+        let unreadable = matches!(read.outcome, Outcome::Unreadable(_));
         let applied = self.take(read);
         let root = &self.source.root;
         for warning in self.warnings.get(&key).into_iter().flatten() {
             tracing::warn!("{}", show(root, warning));
         }
-        if applied.failed > 0 {
+        if applied.failed > 0 && !unreadable {
             if let Some(problem) = self.problems.get(&key) {
                 tracing::warn!("{}", show(root, problem));
             }
@@ -127,19 +145,35 @@ impl Site {
         applied
     }
 
-    /// Records one file read: a good post replaces the old version; a broken one keeps the
-    /// last good version published and is kept as a problem; a vanished one is removed.
+    /// Records one file read: a good post replaces the old version; a broken or unreadable
+    /// one keeps the last good version published and is kept as a problem; one being
+    /// written is left for its next event; a vanished one is removed.
     fn take(&mut self, read: Read) -> Applied {
-        let Some(stamp) = read.stamp else {
-            return self.forget(&read.key);
+        let (stamp, result) = match read.outcome {
+            Outcome::Gone => return self.forget(&read.key),
+            Outcome::Changing => {
+                tracing::debug!(file = %read.key, "changed while being read; read again at its next change");
+                return Applied::default();
+            }
+            Outcome::Unreadable(problem) => {
+                self.read_errors.fetch_add(1, Ordering::Relaxed);
+                self.unreadable_files.insert(read.key.clone());
+                self.problems.insert(read.key, problem);
+                return Applied {
+                    failed: 1,
+                    ..Applied::default()
+                };
+            }
+            Outcome::Read { stamp, result } => (stamp, result),
         };
+        self.unreadable_files.remove(&read.key);
         self.stamps.insert(read.key.clone(), stamp);
         if read.warnings.is_empty() {
             self.warnings.remove(&read.key);
         } else {
             self.warnings.insert(read.key.clone(), read.warnings);
         }
-        match read.result {
+        match result {
             Ok(Some(post)) => {
                 self.problems.remove(&read.key);
                 self.index.insert(Arc::new(post));
@@ -169,14 +203,26 @@ impl Site {
         }
     }
 
-    /// Drops everything known about the file `key`.
-    fn forget(&mut self, key: &str) -> Applied {
-        if !self.source.root.is_dir() {
-            // Every file "vanishes" when the whole directory is moved away mid-read: that is
-            // no reason to unpublish anything. The owner rescans when it comes back.
-            return Applied::default();
+    /// Applies the reads of one batch. If the root vanished while they were made, every
+    /// file "vanished" with it: that is no reason to unpublish anything, so those reads are
+    /// dropped (one stat per batch, not per file); the owner rescans when it comes back.
+    fn take_all(&mut self, reads: Vec<Read>) -> Applied {
+        let root_gone =
+            reads.iter().any(|r| matches!(r.outcome, Outcome::Gone)) && !self.source.root.is_dir();
+        let mut applied = Applied::default();
+        for read in reads {
+            if !(root_gone && matches!(read.outcome, Outcome::Gone)) {
+                applied = applied + self.take_and_log(read);
+            }
         }
+        applied
+    }
+
+    /// Drops everything known about the file `key`. Callers make sure the root is there:
+    /// that is checked once per batch, not once per file.
+    fn forget(&mut self, key: &str) -> Applied {
         self.warnings.remove(key);
+        self.unreadable_files.remove(key);
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
         Applied {
@@ -185,10 +231,40 @@ impl Site {
         }
     }
 
+    /// Whether `key` is at or under a path the last walks could not list: then its absence
+    /// from a listing proves nothing.
+    fn is_unlisted(&self, key: &str) -> bool {
+        if self.unlisted.is_empty() {
+            return false;
+        }
+        let mut at = key;
+        loop {
+            if self.unlisted.contains_key(at) {
+                return true;
+            }
+            match at.rsplit_once('/') {
+                Some((parent, _)) => at = parent,
+                None => return !at.is_empty() && self.unlisted.contains_key(""),
+            }
+        }
+    }
+
+    /// Replaces what is known to be unlisted at or under `key` with what a new walk of it
+    /// could not list.
+    fn relist(&mut self, key: &str, unreadable: BTreeMap<String, String>) {
+        for k in under(&self.unlisted, key) {
+            self.unlisted.remove(&k);
+        }
+        self.read_errors
+            .fetch_add(unreadable.len() as u64, Ordering::Relaxed);
+        self.unlisted.extend(unreadable);
+    }
+
     /// Re-checks the given absolute paths on disk. A path may be a post file, a folder
     /// (everything under it is compared), or something that no longer exists (it and
     /// everything that was under it are removed).
     pub fn apply_paths(&mut self, paths: &BTreeSet<PathBuf>) -> Applied {
+        let errors_before = self.read_errors.load(Ordering::Relaxed);
         let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
         let mut gone: BTreeSet<String> = BTreeSet::new();
         // Files to re-read even though they did not change themselves.
@@ -201,28 +277,37 @@ impl Site {
             match std::fs::metadata(path) {
                 Ok(meta) if meta.is_dir() => {
                     // A new or moved-in folder: files may have been written before its watch
-                    // existed, so walk it. Files that were under it and are gone go too.
-                    let (files, _) = self.source.list_in(rel);
-                    let present: BTreeSet<String> =
-                        files.iter().map(|f| source::source_key(f)).collect();
+                    // existed, so walk it. Files that were under it and are gone go too,
+                    // unless the walk could not see them.
+                    let listing = self.source.list_in(rel);
+                    self.relist(&key, listing.unreadable);
+                    let present: BTreeSet<String> = listing
+                        .files
+                        .iter()
+                        .map(|f| source::source_key(f))
+                        .collect();
                     gone.extend(
                         self.keys_under(&key)
                             .into_iter()
                             .filter(|k| !present.contains(k)),
                     );
-                    changed.extend(files);
+                    changed.extend(listing.files);
                 }
                 Ok(_) if self.source.is_content(rel) => {
                     changed.insert(rel.to_owned());
                 }
                 Ok(_) if is_section_page(rel) => forced.extend(self.below_section_page(rel)),
                 Ok(_) => {}
-                Err(_) => {
+                Err(e) if source::is_gone(&e) => {
                     if is_section_page(rel) {
                         forced.extend(self.below_section_page(rel));
                     }
                     gone.insert(key.clone());
                     gone.extend(self.keys_under(&key));
+                }
+                Err(e) => {
+                    // Cannot tell what is there: keep what was read, look again later.
+                    self.relist(&key, BTreeMap::from([(key.clone(), e.to_string())]));
                 }
             }
         }
@@ -231,6 +316,7 @@ impl Site {
             // deleted. Keep serving what we have; the owner waits for it to come back.
             return Applied::default();
         }
+        gone.retain(|k| !self.is_unlisted(k));
         let mut applied = Applied::default();
         for key in &gone {
             applied = applied + self.forget(key);
@@ -245,44 +331,101 @@ impl Site {
                 .filter(|rel| !gone.contains(&source::source_key(rel))),
         );
         let stale: Vec<PathBuf> = stale.into_iter().collect();
-        for read in self.source.load_many(&stale) {
-            applied = applied + self.take_and_log(read);
+        applied = applied + self.take_all(self.source.load_many(&stale));
+        if self.read_errors.load(Ordering::Relaxed) > errors_before {
+            self.log_unreadable("applying changes");
         }
         applied
     }
 
-    /// Compares the whole tree with what was read: re-reads changed files, drops vanished ones.
+    /// Compares the whole tree with what was read: re-reads changed files, drops vanished
+    /// ones. The configured path is resolved first, so a swapped symlink is read as a whole
+    /// new tree in this one pass (files only in the old tree go, the others are compared by
+    /// key). What the walk could not list is kept as it was.
     pub fn rescan(&mut self) -> Applied {
         self.source.forget_cascades();
-        let (files, tree_problems) = self.source.list();
-        if !self.source.root.is_dir() {
-            // Vanished during the walk: an empty listing says nothing about the posts.
+        if let Err(error) = self.source.resolve() {
+            // Vanished: an empty listing says nothing about the posts.
+            tracing::warn!(%error, "cannot rescan; still serving the last feeds");
             return Applied::default();
         }
-        self.tree_problems = tree_problems;
-        let present: BTreeSet<String> = files.iter().map(|f| source::source_key(f)).collect();
-        let vanished: Vec<String> = self
+        let listing = self.source.list();
+        if !self.source.root.is_dir() {
+            return Applied::default();
+        }
+        self.tree_problems = listing.problems;
+        self.relist("", listing.unreadable);
+        let present: BTreeSet<String> = listing
+            .files
+            .iter()
+            .map(|f| source::source_key(f))
+            .collect();
+        let vanished: BTreeSet<String> = self
             .stamps
             .keys()
-            .chain(self.index.sources())
-            .filter(|k| !present.contains(*k))
+            .chain(self.problems.keys())
+            .filter(|k| !present.contains(*k) && !self.is_unlisted(k))
             .cloned()
             .collect();
         let mut applied = Applied::default();
         for key in vanished {
             applied = applied + self.forget(&key);
         }
-        let stale: Vec<PathBuf> = files.into_iter().filter(|rel| self.is_stale(rel)).collect();
-        for read in self.source.load_many(&stale) {
-            applied = applied + self.take_and_log(read);
-        }
+        let stale: Vec<PathBuf> = listing
+            .files
+            .into_iter()
+            .filter(|rel| self.is_stale(rel))
+            .collect();
+        applied = applied + self.take_all(self.source.load_many(&stale));
+        self.log_unreadable("rescanning");
         applied
     }
 
+    /// One warning for everything that could not be read, however many paths: the count,
+    /// the first few with their OS errors, and what is served meanwhile.
+    fn log_unreadable(&self, during: &str) {
+        let count = self.unreadable_count();
+        if count == 0 {
+            return;
+        }
+        let examples: Vec<String> = self
+            .unlisted
+            .iter()
+            .map(|(k, e)| format!("{}: {e}", show_key(&self.source.root, k)))
+            .chain(
+                self.unreadable_files
+                    .iter()
+                    .filter_map(|k| self.problems.get(k).map(|p| show(&self.source.root, p))),
+            )
+            .take(3)
+            .collect();
+        tracing::warn!(
+            unreadable = count,
+            during,
+            examples = %examples.join("; "),
+            "{count} paths under the content directory cannot be read; their last good versions are served, and they are read again at their next change or rescan"
+        );
+    }
+
+    /// How many paths (folders that could not be listed, files that could not be read)
+    /// are being served from their last good versions.
+    pub fn unreadable_count(&self) -> usize {
+        self.unlisted.len() + self.unreadable_files.len()
+    }
+
+    /// Read errors met since the last call (for the metrics' counter).
+    pub fn take_read_errors(&self) -> u64 {
+        self.read_errors.swap(0, Ordering::Relaxed)
+    }
+
     /// Whether a file differs from when it was read (or was never read).
+    /// A file that could not be read last time is always stale: its stamp (if any) is that
+    /// of its last good version.
     fn is_stale(&self, rel: &Path) -> bool {
         let key = source::source_key(rel);
-        self.stamps.get(&key).copied() != self.source.stamp(rel) || !self.stamps.contains_key(&key)
+        self.unreadable_files.contains(&key)
+            || self.stamps.get(&key).copied() != self.source.stamp(rel)
+            || !self.stamps.contains_key(&key)
     }
 
     /// A section page changed or went: its `cascade` may have changed what every page below
@@ -296,21 +439,15 @@ impl Site {
             .collect()
     }
 
-    /// Known files at or under the folder `key`.
+    /// Known files at or under `key` (a file or a folder): two range queries on the ordered
+    /// maps, O(log n + k), as a mass delete asks this once per vanished path. Every post in
+    /// the index has a stamp, so the index itself need not be searched.
     fn keys_under(&self, key: &str) -> Vec<String> {
-        let prefix = if key.is_empty() {
-            String::new()
-        } else {
-            format!("{key}/")
-        };
-        self.stamps
-            .keys()
-            .chain(self.index.sources())
-            .filter(|k| k.starts_with(&prefix))
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
+        let mut keys = under(&self.stamps, key);
+        keys.extend(under(&self.problems, key));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 
     /// Re-renders what changed as of now and swaps in the next snapshot.
@@ -397,6 +534,38 @@ impl std::ops::Add for Applied {
     }
 }
 
+/// Keys of `map` equal to `key` or under the folder `key` (every key when `key` is ""), in
+/// order. `key/` up to `key0` (`'0'` follows `'/'`) is exactly the keys starting with `key/`.
+fn under<V>(map: &BTreeMap<String, V>, key: &str) -> Vec<String> {
+    if key.is_empty() {
+        return map.keys().cloned().collect();
+    }
+    let from = format!("{key}/");
+    let to = format!("{key}0");
+    let exact = map.get_key_value(key).map(|(k, _)| k.clone());
+    exact
+        .into_iter()
+        .chain(
+            map.range::<str, _>((Bound::Included(from.as_str()), Bound::Excluded(to.as_str())))
+                .map(|(k, _)| k.clone()),
+        )
+        .collect()
+}
+
+/// A key (or "" for the root) as the operator finds it: under the content dir.
+fn show_key(content_dir: &Path, key: &str) -> String {
+    show(
+        content_dir,
+        &ParseError {
+            path: key.to_string(),
+            line: None,
+            message: String::new(),
+        },
+    )
+    .trim_end_matches(": ")
+    .to_string()
+}
+
 /// `_index.md`, `_index.es.md`: a section page, whose `cascade` reaches the pages below.
 fn is_section_page(rel: &Path) -> bool {
     rel.file_name()
@@ -422,5 +591,173 @@ pub fn show(content_dir: &Path, problem: &ParseError) -> String {
     match problem.line {
         Some(line) => format!("{path}:{line}: {}", problem.message),
         None => format!("{path}: {}", problem.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(title: &str) -> String {
+        format!("---\ntitle: {title:?}\ndate: 2020-01-01\n---\nBody of {title}.\n")
+    }
+
+    /// A site read from `dir/content`, with a config written beside it.
+    fn site_in(dir: &Path, extra_config: &str) -> Site {
+        std::fs::create_dir_all(dir.join("content")).unwrap();
+        let config = dir.join("herald.yaml");
+        std::fs::write(
+            &config,
+            format!("content_dir: content\nbase_url: https://example.org/\ntitle: T\ndescription: D\nauthor: A\n{extra_config}"),
+        )
+        .unwrap();
+        let settings = crate::config::load_with(Some(&config), None).unwrap();
+        Site::load(&settings).unwrap()
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
+        let path = dir.join("content").join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn title(site: &Site, key: &str) -> Option<String> {
+        site.index.get(key).map(|p| p.title.clone())
+    }
+
+    #[test]
+    fn under_is_exact_at_the_prefix_boundaries() {
+        let map: BTreeMap<String, ()> = [
+            "mass",
+            "mass.md",
+            "mass/a.md",
+            "mass/b/c.md",
+            "mass0.md",
+            "massive/x.md",
+            "mas.md",
+        ]
+        .into_iter()
+        .map(|k| (k.to_string(), ()))
+        .collect();
+        assert_eq!(under(&map, "mass"), ["mass", "mass/a.md", "mass/b/c.md"]);
+        assert_eq!(under(&map, "mass/b"), ["mass/b/c.md"]);
+        assert_eq!(under(&map, "mass.md"), ["mass.md"]);
+        assert!(under(&map, "nothing").is_empty());
+        assert_eq!(under(&map, "").len(), map.len());
+    }
+
+    #[test]
+    fn a_folder_of_thousands_of_posts_deleted_at_once_takes_exactly_its_posts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = BTreeSet::new();
+        for i in 0..3000 {
+            paths.insert(write(
+                dir.path(),
+                &format!("mass/{:02}/p{i:04}.md", i % 30),
+                &post(&format!("Mass {i}")),
+            ));
+        }
+        // Neighbours of the folder's name in key order: they must stay.
+        for keep in ["keep.md", "mass.md", "mass0.md", "massive/x.md"] {
+            write(dir.path(), keep, &post(keep));
+        }
+        let mut site = site_in(dir.path(), "");
+        assert_eq!(site.index.len(), 3004);
+        let mass = dir.path().join("content/mass");
+        std::fs::remove_dir_all(&mass).unwrap();
+        // What the watcher reports: every file, every folder, and the folder itself.
+        for i in 0..30 {
+            paths.insert(mass.join(format!("{i:02}")));
+        }
+        paths.insert(mass);
+        let applied = site.apply_paths(&paths);
+        assert_eq!(applied.removed, 3000);
+        let left: Vec<&String> = site.index.sources().collect();
+        assert_eq!(left, ["keep.md", "mass.md", "mass0.md", "massive/x.md"]);
+        assert_eq!(site.stamps.len(), 4);
+        assert_eq!(site.problem_count(), 0);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_keeps_its_last_good_version_until_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "post/a.md", &post("Alpha"));
+        write(dir.path(), "post/b.md", &post("Beta"));
+        let mut site = site_in(dir.path(), "");
+        site.source
+            .hooks
+            .open_errors
+            .lock()
+            .unwrap()
+            .insert("post/a.md".into(), libc::EMFILE);
+        std::fs::write(&a, post("Alpha edited")).unwrap();
+        let applied = site.apply_paths(&BTreeSet::from([a.clone()]));
+        assert_eq!((applied.removed, applied.failed), (0, 1));
+        assert_eq!(title(&site, "post/a.md").as_deref(), Some("Alpha"));
+        let problems = site.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "post/a.md");
+        let emfile = std::io::Error::from_raw_os_error(libc::EMFILE).to_string();
+        assert!(problems[0].message.contains(&emfile), "{problems:?}");
+        assert_eq!(site.unreadable_count(), 1);
+        assert_eq!(site.take_read_errors(), 1);
+        // A rescan while it still fails changes nothing; the file did not change since, but
+        // is read again as soon as it can be.
+        site.rescan();
+        assert_eq!(title(&site, "post/a.md").as_deref(), Some("Alpha"));
+        assert_eq!(title(&site, "post/b.md").as_deref(), Some("Beta"));
+        site.source.hooks.open_errors.lock().unwrap().clear();
+        site.rescan();
+        assert_eq!(title(&site, "post/a.md").as_deref(), Some("Alpha edited"));
+        assert_eq!((site.unreadable_count(), site.problem_count()), (0, 0));
+    }
+
+    #[test]
+    fn a_file_written_while_it_is_read_keeps_its_last_good_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.md", &post("Alpha"));
+        let mut site = site_in(dir.path(), "");
+        std::fs::write(&a, post("Alpha, half written")).unwrap();
+        // The writer's next write lands between Herald's read and its second look.
+        *site.source.hooks.after_read.lock().unwrap() = Some(Box::new(|_, path| {
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            std::io::Write::write_all(&mut f, b"and the rest of the body.\n").unwrap();
+        }));
+        let applied = site.apply_paths(&BTreeSet::from([a.clone()]));
+        assert_eq!(applied, Applied::default());
+        assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha"));
+        assert_eq!(site.problem_count(), 0, "being written is not a problem");
+        // The writer's last event: the file is settled and read.
+        *site.source.hooks.after_read.lock().unwrap() = None;
+        site.apply_paths(&BTreeSet::from([a]));
+        assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha, half written"));
+        let body = site.index.get("a.md").unwrap().body.html().to_string();
+        assert!(body.contains("and the rest of the body."), "{body}");
+    }
+
+    #[test]
+    fn a_file_grown_over_the_limit_is_refused_whole_and_keeps_its_last_good_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.md", &post("Alpha"));
+        let mut site = site_in(dir.path(), "max_post_bytes: 1000\n");
+        let big = format!("{}{}", post("Alpha, too long"), "x".repeat(2000));
+        std::fs::write(&a, &big).unwrap();
+        let applied = site.apply_paths(&BTreeSet::from([a.clone()]));
+        assert_eq!(applied.failed, 1);
+        assert_eq!(
+            title(&site, "a.md").as_deref(),
+            Some("Alpha"),
+            "not truncated"
+        );
+        assert!(site.problems()[0].message.contains("max_post_bytes"));
+        // Growing past the limit while being read is the same: refused, nothing kept of it.
+        std::fs::write(&a, post("Alpha again")).unwrap();
+        *site.source.hooks.after_read.lock().unwrap() = Some(Box::new(|_, path| {
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            std::io::Write::write_all(&mut f, &[b'x'; 2000]).unwrap();
+        }));
+        site.apply_paths(&BTreeSet::from([a]));
+        assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha"));
     }
 }

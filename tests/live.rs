@@ -4,9 +4,10 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{eventually, Server, Site};
+use support::{eventually, metric, set_open_files_limit, Connection, Server, Site};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -312,4 +313,194 @@ fn the_last_feeds_stay_served_while_the_content_dir_is_gone() {
         "/feed.json",
         &["Beta after return", "Alpha while away"],
     );
+}
+
+/// Item titles of an RSS body, in order (the titles used here need no unescaping).
+fn rss_titles(body: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(body).unwrap();
+    text.split("<item>")
+        .skip(1)
+        .map(|item| {
+            let start = item.find("<title>").expect("an item title") + "<title>".len();
+            let end = item[start..].find("</title>").unwrap();
+            item[start..start + end].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn reads_failing_with_emfile_unpublish_nothing_and_recover() {
+    let site = Site::new(
+        "rescan_interval_secs: 1\nheader_read_timeout_secs: 300\nkeep_alive_timeout_secs: 300\n",
+    );
+    site.write("post/a.md", &post("Alpha, draft", "2020-01-01", &["One"]));
+    site.write("post/b.md", &post("Beta", "2020-01-02", &["Two"]));
+    site.write("notes/c.md", &post("Gamma", "2020-01-03", &["One"]));
+    let server = site.serve();
+    // An edit seen proves the owner loop and its watch are up: they open descriptors when
+    // they start, which this test is about to take away.
+    site.write("post/a.md", &post("Alpha", "2020-01-01", &["One"]));
+    wait_for_titles(&server, "/feed.json", &["Gamma", "Beta", "Alpha"]);
+    // Opened while files can still be opened: the server needs no new descriptor for it.
+    let mut conn = Connection::open(server.addr);
+    assert_eq!(conn.get("/healthz").status, 200);
+    let pid = server.child.id();
+    let limit = set_open_files_limit(pid, 0);
+    let rescans = metric(&conn.get("/metrics").text(), "herald_rescans_total");
+    // While no file can be opened: an edit (its read fails), an event on a folder (its walk
+    // fails), and periodic rescans (the walk of the root fails).
+    site.write("post/a.md", &post("Alpha edited", "2020-01-01", &["One"]));
+    let folder = site.content().join("post");
+    let mode = std::fs::metadata(&folder).unwrap().permissions();
+    std::fs::set_permissions(&folder, mode).unwrap();
+    eventually(DEADLINE, || {
+        let text = conn.get("/metrics").text();
+        // The rescan counted at rescans + 1 began after the limit and has finished.
+        (metric(&text, "herald_rescans_total") >= rescans + 2.0
+            && metric(&text, "herald_content_read_errors_total") >= 2.0)
+            .then_some(())
+    });
+    let feed: serde_json::Value = serde_json::from_slice(&conn.get("/feed.json").body).unwrap();
+    let served: Vec<&str> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        served,
+        ["Gamma", "Beta", "Alpha"],
+        "errors are not deletions"
+    );
+    assert_eq!(
+        rss_titles(&conn.get("/rss.xml").body),
+        ["Gamma", "Beta", "Alpha"]
+    );
+    let health = conn.get("/healthz");
+    assert_eq!(health.status, 200, "the site is serving");
+    let health: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    assert!(health["unreadable"].as_u64().unwrap() >= 1, "{health}");
+    assert!(
+        health["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("last good versions are served")),
+        "{health}"
+    );
+    let text = conn.get("/metrics").text();
+    assert!(
+        metric(&text, "herald_content_unreadable_paths") >= 1.0,
+        "{text}"
+    );
+
+    // Descriptors again: the next rescan reads the edit, and nothing is unreadable.
+    set_open_files_limit(pid, limit);
+    wait_for_titles(&server, "/feed.json", &["Gamma", "Beta", "Alpha edited"]);
+    eventually(DEADLINE, || {
+        let health: serde_json::Value =
+            serde_json::from_slice(&server.get("/healthz", &[]).body).unwrap();
+        (health["unreadable"] == 0 && health.get("note").is_none()).then_some(())
+    });
+}
+
+#[test]
+fn a_folder_of_six_thousand_posts_deleted_at_once_goes_while_http_answers() {
+    let site = Site::new("items_per_feed: 10\nrescan_interval_secs: 0\n");
+    site.write("post/a.md", &post("Alpha", "2020-01-01", &["One"]));
+    site.write("post/b.md", &post("Beta", "2020-01-02", &["Two"]));
+    for i in 0..6000 {
+        site.write(
+            &format!("mass/{:02}/p{i:04}.md", i % 60),
+            &post(&format!("Mass {i:04}"), "2022-02-02", &["Mass"]),
+        );
+    }
+    let server = site.serve();
+    let posts = |server: &Server| {
+        let health = server.get("/healthz", &[]);
+        assert_eq!(health.status, 200);
+        let health: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+        health["posts"].as_u64().unwrap()
+    };
+    eventually(DEADLINE, || (posts(&server) == 6002).then_some(()));
+    std::fs::remove_dir_all(site.content().join("mass")).unwrap();
+    // Every request answers, with a whole feed, while the deletion is applied.
+    eventually(Duration::from_secs(120), || {
+        let feed = titles(&server, "/feed.json");
+        assert!(
+            feed.len() == 10 || feed == ["Beta", "Alpha"],
+            "a whole feed: {feed:?}"
+        );
+        let rss = server.get("/rss.xml", &[]);
+        assert_eq!(rss.status, 200);
+        (posts(&server) == 2 && feed == ["Beta", "Alpha"]).then_some(())
+    });
+    assert_eq!(server.get("/categories/mass/feed.json", &[]).status, 404);
+}
+
+/// Swaps a symlinked content dir the way release tools do (`ln -sfn new c.tmp && mv -T
+/// c.tmp content`) while polling `/rss.xml` fast, and checks that every body served was
+/// entirely the old tree or entirely the new one.
+fn swap_the_content_link(extra_config: &str) {
+    let site = Site::new(extra_config);
+    let (one, two) = (
+        site.dir.path().join("release-1"),
+        site.dir.path().join("release-2"),
+    );
+    for (tree, rel, title, date) in [
+        (&one, "post/a.md", "Alpha, first draft", "2020-01-01"),
+        (&one, "post/b.md", "Beta", "2020-01-02"),
+        (&one, "post/c.md", "Gamma", "2020-01-03"),
+        (&two, "post/b.md", "Beta", "2020-01-02"),
+        (&two, "post/d.md", "Delta", "2020-01-04"),
+        (&two, "notes/e.md", "Epsilon", "2020-01-05"),
+    ] {
+        std::fs::create_dir_all(tree.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(tree.join(rel), post(title, date, &["One"])).unwrap();
+    }
+    std::fs::remove_dir(site.content()).unwrap();
+    std::os::unix::fs::symlink(&one, site.content()).unwrap();
+    let server = site.serve();
+    let old = ["Gamma", "Beta", "Alpha"];
+    let new = ["Epsilon", "Delta", "Beta"];
+    // An edit seen proves the watch (or the polling) is running before the swap.
+    std::fs::write(one.join("post/a.md"), post("Alpha", "2020-01-01", &["One"])).unwrap();
+    wait_for_titles(&server, "/feed.json", &old);
+
+    let tmp = site.dir.path().join("content.tmp");
+    std::os::unix::fs::symlink(&two, &tmp).unwrap();
+    std::fs::rename(&tmp, site.content()).unwrap();
+    let mut bodies = BTreeSet::new();
+    let mut after = 0;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while after < 50 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new tree never came: {bodies:?}"
+        );
+        let rss = server.get("/rss.xml", &[]);
+        assert_eq!(rss.status, 200);
+        if rss_titles(&rss.body) == new {
+            after += 1;
+        }
+        bodies.insert(rss.body);
+    }
+    for body in &bodies {
+        let seen = rss_titles(body);
+        assert!(
+            seen == old || seen == new,
+            "a mixed or emptied feed: {seen:?}"
+        );
+    }
+    // The new tree is the one watched (or polled) now.
+    std::fs::write(two.join("post/f.md"), post("Zeta", "2020-01-06", &["One"])).unwrap();
+    wait_for_titles(&server, "/feed.json", &["Zeta", "Epsilon", "Delta", "Beta"]);
+}
+
+#[test]
+fn a_symlinked_content_dir_swapped_by_rename_switches_whole_trees() {
+    swap_the_content_link("rescan_interval_secs: 0\n");
+}
+
+#[test]
+fn a_symlinked_content_dir_swapped_by_rename_switches_whole_trees_when_polled() {
+    swap_the_content_link("watch: poll\npoll_interval_ms: 50\nrescan_interval_secs: 0\n");
 }

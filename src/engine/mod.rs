@@ -78,12 +78,27 @@ pub async fn run(
     // The identity is taken before the watch starts: if the directory is swapped in between,
     // the next event sees a different identity and watches again (the reverse order would
     // miss the swap and keep watching a directory that is no longer the content).
-    let mut watched_root = root_identity(&site);
+    let mut watched_root = site.source.identity();
     let mut watcher = watch_and_catch_up(&mut site, &settings, &metrics);
     let mut next_rescan = next_rescan_after(&settings, watcher.is_some());
     let mut next_ping = tokio::time::Instant::now();
     let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
+        if watcher
+            .as_ref()
+            .is_some_and(|(w, _)| w.root() != site.source.root)
+        {
+            // A rescan followed the content path to another tree: watch that one, and compare
+            // once more, as changes made there before the new watch raised no event.
+            watched_root = site.source.identity();
+            watcher = start_watch(&site, &settings);
+            rebuild(
+                &mut site,
+                Batch::rescan("content directory was replaced"),
+                &metrics,
+            );
+            continue;
+        }
         let due = site
             .next_timed_change()
             .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP))
@@ -91,7 +106,7 @@ pub async fn run(
         let rescan_in = next_rescan.map_or(MAX_SLEEP, |t| {
             t.saturating_duration_since(tokio::time::Instant::now())
         });
-        let root_missing = !site.source.root.is_dir();
+        let root_missing = !site.source.is_present();
         let retry_every = if root_missing {
             Some(ROOT_RETRY)
         } else if watcher.is_none() && settings.watch == WatchMode::Notify {
@@ -130,7 +145,7 @@ pub async fn run(
                         site = new_site;
                         config = new_config;
                         settings = LiveSettings::from_settings(&config);
-                        watched_root = root_identity(&site);
+                        watched_root = site.source.identity();
                         watcher = watch_and_catch_up(&mut site, &settings, &metrics);
                         next_rescan = next_rescan_after(&settings, watcher.is_some());
                         tracing::info!(config = %config.config_path.as_deref().unwrap_or(std::path::Path::new("-")).display(), "configuration reloaded");
@@ -156,15 +171,8 @@ pub async fn run(
                 if let Some((_, rx)) = watcher.as_mut() {
                     collect_burst(rx, &mut batch, settings.debounce).await;
                 }
-                let root = root_identity(&site);
-                if root.is_none() {
-                    tracing::warn!(dir = %site.source.root.display(), "content directory is gone; still serving the last feeds until it returns");
-                    watcher = None;
-                } else if root != watched_root {
-                    // Another folder was moved into place: the old watch follows the old one.
-                    watcher = start_watch(&site, &settings);
-                    watched_root = root;
-                    batch.rescan = Some("content directory was replaced".into());
+                if let Some(reason) = follow_root(&mut site, &settings, &mut watched_root, &mut watcher) {
+                    batch.rescan = Some(reason.into());
                 }
                 rebuild(&mut site, batch, &metrics);
             }
@@ -179,14 +187,22 @@ pub async fn run(
             _ = sleep(rescan_in), if next_rescan.is_some() => {
                 let polling = is_polling(&settings, watcher.is_some());
                 next_rescan = next_rescan_after(&settings, watcher.is_some());
-                let reason = if polling { "poll" } else { "periodic rescan" };
-                rebuild(&mut site, Batch { rescan: Some(reason.into()), routine: polling, ..Batch::default() }, &metrics);
+                let mut reason = if polling { "poll" } else { "periodic rescan" };
+                let mut routine = polling;
+                if let Some(replaced) = follow_root(&mut site, &settings, &mut watched_root, &mut watcher) {
+                    (reason, routine) = (replaced, false);
+                }
+                rebuild(&mut site, Batch { rescan: Some(reason.into()), routine, ..Batch::default() }, &metrics);
             }
             _ = tokio::time::sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => {
                 retry_at = None;
-                if site.source.root.is_dir() {
+                if site.source.is_present() {
                     // The directory is back, or the watch can be retried: watch, then compare.
-                    watched_root = root_identity(&site);
+                    watched_root = site.source.identity();
+                    if let Err(error) = site.source.resolve() {
+                        tracing::debug!(%error, "content directory vanished again");
+                        continue;
+                    }
                     watcher = start_watch(&site, &settings);
                     next_rescan = next_rescan_after(&settings, watcher.is_some());
                     if root_missing || watcher.is_some() {
@@ -201,6 +217,7 @@ pub async fn run(
 
 /// Records a rebuild that just finished (metrics) and returns the line for `systemctl status`.
 pub fn report(site: &Site, metrics: &Metrics, elapsed: Duration) -> String {
+    metrics.content_reads(site.take_read_errors(), site.unreadable_count());
     metrics.rebuild(
         elapsed,
         site.index.len(),
@@ -217,8 +234,12 @@ pub fn status_line(metrics: &Metrics) -> String {
         return "loading the content".into();
     };
     let when: chrono::DateTime<Utc> = health.last_rebuild.into();
+    let unreadable = match health.unreadable {
+        0 => String::new(),
+        n => format!(" ({n} paths unreadable, served from their last good versions)"),
+    };
     format!(
-        "{} posts, {} feeds, {} content problems; last rebuild {} ({} ms)",
+        "{} posts, {} feeds, {} content problems{unreadable}; last rebuild {} ({} ms)",
         health.posts,
         health.feeds,
         health.problems,
@@ -230,7 +251,7 @@ pub fn status_line(metrics: &Metrics) -> String {
 /// Applies a batch to the site and publishes the result, logging what it did.
 fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
     let started = Instant::now();
-    if !site.source.root.is_dir() {
+    if !site.source.is_present() {
         // Never turn a missing directory into "every post was deleted".
         return;
     }
@@ -283,11 +304,34 @@ fn next_rescan_after(settings: &LiveSettings, watching: bool) -> Option<tokio::t
     every.map(|d| tokio::time::Instant::now() + d)
 }
 
-/// Device and inode of the content directory, `None` while it is missing.
-fn root_identity(site: &Site) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(&site.source.root).ok()?;
-    meta.is_dir().then(|| (meta.dev(), meta.ino()))
+/// Notices that the content directory's path now leads to another directory (a symlink
+/// swapped, a folder moved into place): re-resolves it, watches the new tree (the old
+/// watch follows the old one) and returns the reason to rescan, so the new tree is read in
+/// one rescan and published once, not file by file. Gone: stops watching and returns
+/// `None`, the loop retries until it is back.
+fn follow_root(
+    site: &mut Site,
+    settings: &LiveSettings,
+    watched: &mut Option<(u64, u64)>,
+    watcher: &mut Option<(Watcher, Events)>,
+) -> Option<&'static str> {
+    let now = site.source.identity();
+    if now.is_none() {
+        tracing::warn!(dir = %site.source.configured.display(), "content directory is gone; still serving the last feeds until it returns");
+        *watcher = None;
+        return None;
+    }
+    if now == *watched {
+        return None;
+    }
+    if let Err(error) = site.source.resolve() {
+        tracing::warn!(%error, "content directory was replaced but cannot be opened; still serving the last feeds");
+        *watcher = None;
+        return None;
+    }
+    *watcher = start_watch(site, settings);
+    *watched = now;
+    Some("content directory was replaced")
 }
 
 /// Starts watching a freshly loaded site, then compares it with the disk once: changes
@@ -310,7 +354,7 @@ fn start_watch(site: &Site, settings: &LiveSettings) -> Option<(Watcher, Events)
     if settings.watch != WatchMode::Notify {
         return None;
     }
-    match watch::watch(root) {
+    match watch::watch(root, &site.source.links()) {
         Ok(watcher) => Some(watcher),
         Err(err) => {
             // Typically the inotify watch limit. Polling sees every change too, only later.

@@ -3,11 +3,14 @@
 //! bytes or ETag.
 //!
 //! - health (`/healthz` by default): `200` with
-//!   `{"status":"ok","posts":…,"feeds":…,"problems":…,"last_rebuild":"<RFC 3339>","last_rebuild_ms":…}`
+//!   `{"status":"ok","posts":…,"feeds":…,"problems":…,"unreadable":…,"last_rebuild":"<RFC 3339>","last_rebuild_ms":…}`
 //!   once the first snapshot is published; `503` with `{"status":"starting"}` before.
 //!   `problems` counts content files that cannot be used: the site is still serving, so
-//!   they do not make it unhealthy. `503` with `{"status":"stalled",…}` when the owner loop
-//!   has not turned for [`OWNER_STALLED`] (a rebuild wedged): still serving, but stale.
+//!   they do not make it unhealthy. `unreadable` counts paths that cannot be read now
+//!   (EMFILE, EACCES, EIO…); while there are any, a `note` says that their last good
+//!   versions are served. That is still `200`: the site is serving. `503` with
+//!   `{"status":"stalled",…}` when the owner loop has not turned for [`OWNER_STALLED`] (a
+//!   rebuild wedged): still serving, but stale.
 //! - metrics (`/metrics` by default): every [`Metrics`] value in the OpenMetrics text
 //!   format, which Prometheus scrapes.
 //!
@@ -77,14 +80,22 @@ impl Ops {
                 }
                 Some(h) => {
                     let when: DateTime<Utc> = h.last_rebuild.into();
-                    let body = serde_json::json!({
+                    let mut body = serde_json::json!({
                         "status": "ok",
                         "posts": h.posts,
                         "feeds": h.feeds,
                         "problems": h.problems,
+                        "unreadable": h.unreadable,
                         "last_rebuild": when.to_rfc3339_opts(SecondsFormat::Millis, true),
                         "last_rebuild_ms": h.last_rebuild_duration.as_secs_f64() * 1000.0,
                     });
+                    if h.unreadable > 0 {
+                        body["note"] = format!(
+                            "{} paths unreadable; their last good versions are served",
+                            h.unreadable
+                        )
+                        .into();
+                    }
                     (StatusCode::OK, JSON, format!("{body}\n"))
                 }
                 None => (
@@ -140,6 +151,32 @@ mod tests {
         let (r, _) = ops.respond(&get("/healthz")).unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    #[tokio::test]
+    async fn unreadable_paths_are_noted_and_health_stays_200() {
+        use http_body_util::BodyExt as _;
+        let ops = ops();
+        ops.metrics.content_reads(5, 3);
+        ops.metrics.rebuild(Duration::from_millis(3), 4, 2, 3);
+        let (r, _) = ops.respond(&get("/healthz")).unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "the site is serving");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["unreadable"], 3);
+        assert_eq!(
+            json["note"],
+            "3 paths unreadable; their last good versions are served"
+        );
+        let text = ops.metrics.encode();
+        assert!(
+            text.contains("herald_content_read_errors_total 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("herald_content_unreadable_paths 3\n"),
+            "{text}"
+        );
     }
 
     #[test]

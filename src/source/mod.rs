@@ -32,7 +32,11 @@ pub enum SourceError {
 /// Where posts come from and the limits on reading them.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// The content directory, canonicalized (symlinks resolved).
+    /// The content directory as configured (absolute). It may be or pass through symlinks:
+    /// it is resolved again before every rescan, so a deploy that swaps a link is followed.
+    pub configured: PathBuf,
+    /// Where `configured` led when it was last resolved (canonical): the tree being read.
+    /// Keys are relative to it, so a post present in two swapped trees keeps its key.
     pub root: PathBuf,
     pub max_post_bytes: u64,
     pub content: ContentSettings,
@@ -41,6 +45,10 @@ pub struct Source {
     pub ignore: Vec<regex::Regex>,
     /// The `cascade` of each folder's section page (`_index.md`), read once per folder.
     cascades: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Arc<Cascade>>>>,
+    /// Fault injection for unit tests: errors that opening a file returns, and a hook run
+    /// between reading a file and checking that it did not change meanwhile.
+    #[cfg(test)]
+    pub hooks: Arc<tests::Hooks>,
 }
 
 /// What a file looked like on disk when it was read: if any part differs now, it changed.
@@ -66,15 +74,60 @@ impl Stamp {
     }
 }
 
-/// One file read: its stamp (if it could be stat'ed) and the post or the problem.
+/// One file read: what was found on disk, and warnings that do not keep the post out
+/// (mojibake, dropped terms).
 #[derive(Debug)]
 pub struct Read {
     pub key: String,
-    pub stamp: Option<Stamp>,
-    /// `Ok(None)`: a page that is not a post (no date), nothing to publish or report.
-    pub result: Result<Option<Post>, ParseError>,
-    /// Problems that do not keep the post out (mojibake, dropped terms).
+    pub outcome: Outcome,
     pub warnings: Vec<ParseError>,
+}
+
+/// What reading one file found. Only [`Outcome::Gone`] is evidence that a post was deleted:
+/// a file that cannot be read now (too many open files, permissions, I/O errors) or that
+/// is being written says nothing about what it should contain, so its last good version
+/// stays published.
+// Most reads are `Read`: boxing the post would add an allocation to each for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Outcome {
+    /// Not there (ENOENT, ENOTDIR), or no longer a regular file: not a post any more.
+    Gone,
+    /// Could not be stat'ed or read for another reason; the problem names the OS error.
+    /// Nothing about the file is recorded, so it is read again at the next chance.
+    Unreadable(ParseError),
+    /// Its size, times or inode changed while it was read: a writer is still at it. The
+    /// read is discarded; the writer's next event (or the next poll) reads it again.
+    Changing,
+    /// Read whole: its stamp, and the post (`Ok(None)`: a page that is not a post, no
+    /// date) or why it cannot be used (over `max_post_bytes`, bad front matter).
+    Read {
+        stamp: Stamp,
+        result: Result<Option<Post>, ParseError>,
+    },
+}
+
+impl Read {
+    /// The post or problem, when the file was read whole.
+    pub fn result(&self) -> Option<&Result<Option<Post>, ParseError>> {
+        match &self.outcome {
+            Outcome::Read { result, .. } => Some(result),
+            _ => None,
+        }
+    }
+}
+
+/// What walking a tree found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Post files, relative to the root, sorted.
+    pub files: Vec<PathBuf>,
+    /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders,
+    /// file names that are not UTF-8).
+    pub problems: Vec<ParseError>,
+    /// Keys of the folders (or entries) that could not be listed or examined ("" for the
+    /// root), with the OS error: what is at or under them is unknown, not gone.
+    pub unreadable: BTreeMap<String, String>,
 }
 
 /// The outcome of reading a whole tree: posts and the files that could not be used.
@@ -85,6 +138,15 @@ pub struct Loaded {
     /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders,
     /// file names that are not UTF-8).
     pub problems: Vec<ParseError>,
+    /// See [`Listing::unreadable`].
+    pub unreadable: BTreeMap<String, String>,
+}
+
+/// Whether an error says the path is not there (ENOENT, or ENOTDIR: a folder on the way is
+/// now a file): the only evidence of a deletion. Anything else (EMFILE, ENFILE, EACCES,
+/// EIO…) says only that the path cannot be looked at now.
+pub fn is_gone(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// File extensions of the content files Hugo renders as pages without external helpers:
@@ -148,24 +210,63 @@ impl Source {
         max_post_bytes: u64,
         content: ContentSettings,
     ) -> Result<Source, SourceError> {
-        let root = dir
-            .canonicalize()
-            .map_err(|source| SourceError::Unreadable {
-                path: dir.to_owned(),
-                source,
-            })?;
-        if !root.is_dir() {
-            return Err(SourceError::NotADirectory {
-                path: dir.to_owned(),
-            });
-        }
+        let configured = std::path::absolute(dir).map_err(|source| SourceError::Unreadable {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let root = resolve(&configured)?;
         Ok(Source {
+            configured,
             root,
             max_post_bytes,
             content,
             ignore: Vec::new(),
             cascades: Default::default(),
+            #[cfg(test)]
+            hooks: Default::default(),
         })
+    }
+
+    /// Resolves the configured path again (a symlink may have been swapped) and reads from
+    /// where it leads now. Returns whether that is another path than before; a directory
+    /// replaced at the same path is noticed by [`Source::identity`] instead.
+    pub fn resolve(&mut self) -> Result<bool, SourceError> {
+        let root = resolve(&self.configured)?;
+        if root == self.root {
+            return Ok(false);
+        }
+        tracing::info!(from = %self.root.display(), to = %root.display(), "the content directory now leads elsewhere");
+        self.root = root;
+        self.forget_cascades();
+        Ok(true)
+    }
+
+    /// Device and inode of the directory the configured path leads to now (links followed),
+    /// `None` while there is none: a change means another tree is in place.
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&self.configured).ok()?;
+        meta.is_dir().then(|| (meta.dev(), meta.ino()))
+    }
+
+    /// Whether the configured path leads to a directory now.
+    pub fn is_present(&self) -> bool {
+        self.identity().is_some()
+    }
+
+    /// The symlinks on the way to the content directory (the configured path itself and its
+    /// ancestors that are links): swapping one of them replaces the tree without touching
+    /// it, so the watcher also watches the folder holding each.
+    pub fn links(&self) -> Vec<PathBuf> {
+        self.configured
+            .ancestors()
+            .filter(|a| a.parent().is_some())
+            .filter(|a| {
+                a.symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink())
+            })
+            .map(Path::to_path_buf)
+            .collect()
     }
 
     /// Forgets every section page's `cascade`: one changed, so they are read again.
@@ -176,34 +277,52 @@ impl Source {
             .clear();
     }
 
-    /// What the section pages above `rel` pass down to it (the nearest wins).
-    fn cascade_for(&self, rel: &Path) -> Cascade {
+    /// What the section pages above `rel` pass down to it (the nearest wins). Fails when a
+    /// section page exists but cannot be read now: parsing without its `cascade` would
+    /// publish a wrong version of the post.
+    fn cascade_for(&self, rel: &Path) -> std::io::Result<Cascade> {
         let mut dirs: Vec<&Path> = rel.ancestors().skip(1).collect();
         dirs.reverse();
         let mut acc = Cascade::default();
         for dir in dirs {
-            let here = self.section_cascade(dir);
+            let here = self.section_cascade(dir)?;
             if !here.is_empty() {
                 acc = here.under(&acc);
             }
         }
-        acc
+        Ok(acc)
     }
 
-    fn section_cascade(&self, rel_dir: &Path) -> Arc<Cascade> {
-        let mut cache = self.cascades.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(rel_dir) {
-            return c.clone();
+    /// The `cascade` of the section page in `rel_dir`, cached. A missing (or oversized)
+    /// section page has none; one that cannot be read now is an error, and not cached.
+    fn section_cascade(&self, rel_dir: &Path) -> std::io::Result<Arc<Cascade>> {
+        if let Some(c) = self
+            .cascades
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(rel_dir)
+        {
+            return Ok(c.clone());
         }
-        let found = CONTENT_EXTENSIONS
-            .iter()
-            .map(|ext| self.root.join(rel_dir).join(format!("_index.{ext}")))
-            .find_map(|p| read_capped(&p, self.max_post_bytes).ok())
-            .map(|bytes| Cascade::of_section_page(&bytes))
-            .unwrap_or_default();
+        let mut found = Cascade::default();
+        for ext in CONTENT_EXTENSIONS {
+            let page = self.root.join(rel_dir).join(format!("_index.{ext}"));
+            match read_capped(&page, self.max_post_bytes) {
+                Ok(bytes) => {
+                    found = Cascade::of_section_page(&bytes);
+                    break;
+                }
+                // `Other`: over the cap or not a regular file, ignored as before.
+                Err(e) if is_gone(&e) || e.kind() == std::io::ErrorKind::Other => {}
+                Err(e) => return Err(e),
+            }
+        }
         let found = Arc::new(found);
-        cache.insert(rel_dir.to_owned(), found.clone());
-        found
+        self.cascades
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(rel_dir.to_owned(), found.clone());
+        Ok(found)
     }
 
     /// Whether `rel` is a content file of this site: a post path, not matched by the site's
@@ -254,30 +373,42 @@ impl Source {
 
     /// Every post file under the root, as relative paths, sorted. Symlinks are followed only
     /// while they stay inside the content directory; problems with the tree are returned too.
-    pub fn list(&self) -> (Vec<PathBuf>, Vec<ParseError>) {
+    pub fn list(&self) -> Listing {
         self.list_in(Path::new(""))
     }
 
     /// Like [`Source::list`], for the folder `rel_dir` under the root only.
-    pub fn list_in(&self, rel_dir: &Path) -> (Vec<PathBuf>, Vec<ParseError>) {
+    pub fn list_in(&self, rel_dir: &Path) -> Listing {
         let mut files = Vec::new();
         let problems = std::cell::RefCell::new(Vec::new());
-        let problem = |path: &Path, message: String| {
-            let path = path
-                .strip_prefix(&self.root)
+        let unreadable = std::cell::RefCell::new(BTreeMap::new());
+        let key_of = |path: &Path| {
+            path.strip_prefix(&self.root)
                 .map(source_key)
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        let problem = |path: &Path, message: String| {
             problems.borrow_mut().push(ParseError {
-                path,
+                path: key_of(path),
                 line: None,
                 message,
             });
+        };
+        // What is under `path` is unknown (not gone): recorded, and reported as a problem.
+        let cannot_read = |path: &Path, err: &std::io::Error| {
+            unreadable
+                .borrow_mut()
+                .insert(key_of(path), err.to_string());
+            problem(
+                path,
+                format!("cannot read, last good versions of what is under it kept: {err}"),
+            );
         };
         if rel_dir
             .components()
             .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
         {
-            return (files, Vec::new());
+            return Listing::default();
         }
         let walker = walkdir::WalkDir::new(self.root.join(rel_dir))
             .follow_links(true)
@@ -305,8 +436,12 @@ impl Source {
                             );
                             return false;
                         }
-                        Err(err) => {
+                        Err(err) if is_gone(&err) || err.raw_os_error() == Some(libc::ELOOP) => {
                             problem(e.path(), format!("broken symlink, skipped: {err}"));
+                            return false;
+                        }
+                        Err(err) => {
+                            cannot_read(e.path(), &err);
                             return false;
                         }
                     }
@@ -317,21 +452,7 @@ impl Source {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
-                    let is_link = err
-                        .path()
-                        .and_then(|p| p.symlink_metadata().ok())
-                        .is_some_and(|m| m.file_type().is_symlink());
-                    let message = if err.loop_ancestor().is_some() {
-                        "symlink loop, skipped".to_string()
-                    } else if is_link {
-                        match err.io_error() {
-                            Some(io) => format!("broken symlink, skipped: {io}"),
-                            None => "broken symlink, skipped".to_string(),
-                        }
-                    } else {
-                        err.to_string()
-                    };
-                    problem(err.path().unwrap_or(&self.root), message);
+                    self.walk_error(&err, &problem, &cannot_read);
                     continue;
                 }
             };
@@ -374,16 +495,55 @@ impl Source {
                 .filter(|a| !a.as_os_str().is_empty())
                 .any(|a| bundles.contains(a) && !(is_index && own.as_deref() == Some(a)))
         });
-        (files, problems.into_inner())
+        let mut unreadable = unreadable.into_inner();
+        if !self.root.is_dir() {
+            // The root went away during the walk: whatever was not seen is unknown, not gone.
+            unreadable.insert(String::new(), "the content directory vanished".into());
+        }
+        Listing {
+            files,
+            problems: problems.into_inner(),
+            unreadable,
+        }
     }
 
-    /// The stamp of a post file now; `None` when it is gone (or is not a regular file).
+    /// Sorts out one error of the walk: a loop or a broken link is a problem of the tree;
+    /// an entry that vanished meanwhile is simply gone; anything else (a folder whose
+    /// `read_dir` failed with EMFILE or EACCES, an entry that cannot be stat'ed) leaves what
+    /// is under that path unknown.
+    fn walk_error(
+        &self,
+        err: &walkdir::Error,
+        problem: &dyn Fn(&Path, String),
+        cannot_read: &dyn Fn(&Path, &std::io::Error),
+    ) {
+        let path = err.path().unwrap_or(&self.root);
+        if err.loop_ancestor().is_some() {
+            return problem(path, "symlink loop, skipped".into());
+        }
+        let Some(io) = err.io_error() else {
+            return problem(path, err.to_string());
+        };
+        let is_link = path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
+        if is_link && (is_gone(io) || io.raw_os_error() == Some(libc::ELOOP)) {
+            problem(path, format!("broken symlink, skipped: {io}"));
+        } else if !is_gone(io) {
+            cannot_read(path, io);
+        }
+    }
+
+    /// The stamp of a post file now; `None` when it is gone (or is not a regular file), or
+    /// cannot be stat'ed (which makes it stale, so it is read and the error reported).
     pub fn stamp(&self, rel: &Path) -> Option<Stamp> {
         let meta = std::fs::metadata(self.root.join(rel)).ok()?;
         meta.is_file().then(|| Stamp::of(&meta))
     }
 
-    /// Reads and parses one post file.
+    /// Reads and parses one post file. A file is used only if it looked the same (size,
+    /// times, inode) before and after it was read: a post being written is never published
+    /// (nor remembered as the last good version) half-written.
     pub fn load(&self, rel: &Path) -> Read {
         let key = source_key(rel);
         let fail = |message: String| ParseError {
@@ -391,51 +551,87 @@ impl Source {
             line: None,
             message,
         };
-        let path = self.root.join(rel);
         let mut warnings = Vec::new();
-        let (stamp, result) = match std::fs::metadata(&path) {
-            Err(e) => (None, Err(fail(format!("cannot read: {e}")))),
-            Ok(meta) if !meta.is_file() => (None, Err(fail("not a regular file, skipped".into()))),
-            Ok(meta) if meta.len() > self.max_post_bytes => (
-                Some(Stamp::of(&meta)),
-                Err(fail(format!(
-                    "file is {} bytes, over the limit of {} (max_post_bytes)",
-                    meta.len(),
+        let outcome = match self.read_settled(&key, &self.root.join(rel)) {
+            Bytes::Gone => Outcome::Gone,
+            Bytes::Changing => Outcome::Changing,
+            Bytes::Unreadable(e) => Outcome::Unreadable(fail(format!(
+                "cannot read ({e}); its last good version stays published"
+            ))),
+            Bytes::Oversized(stamp, len) => Outcome::Read {
+                stamp,
+                result: Err(fail(format!(
+                    "file is {len} bytes, over the limit of {} (max_post_bytes); its last good version stays published",
                     self.max_post_bytes
                 ))),
-            ),
-            Ok(meta) => {
-                let stamp = Some(Stamp::of(&meta));
-                match read_capped(&path, self.max_post_bytes) {
-                    Ok(bytes) => {
-                        let inherited = self.cascade_for(rel);
-                        // A panic on hostile input is this file's problem, never the owner's.
-                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            content::parse_in(&key, &bytes, &self.content, &inherited)
-                        }))
-                        .unwrap_or_else(|_| content::Parsed {
-                            result: Err(fail(
-                                "parsing this file panicked (a bug in Herald: please report it with the file); its last good version stays published".into(),
-                            )),
-                            warnings: Vec::new(),
-                        });
-                        warnings = parsed.warnings;
-                        (stamp, parsed.result)
-                    }
-                    // Gone between the stat and the read: nothing to publish, nothing to report.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        (None, Err(fail(format!("cannot read: {e}"))))
-                    }
-                    Err(e) => (stamp, Err(fail(format!("cannot read: {e}")))),
+            },
+            Bytes::Read(stamp, bytes) => match self.cascade_for(rel) {
+                Err(e) => Outcome::Unreadable(fail(format!(
+                    "cannot read a section page above it ({e}); its last good version stays published"
+                ))),
+                Ok(inherited) => {
+                // A panic on hostile input is this file's problem, never the owner's.
+                let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    content::parse_in(&key, &bytes, &self.content, &inherited)
+                }))
+                .unwrap_or_else(|_| content::Parsed {
+                    result: Err(fail(
+                        "parsing this file panicked (a bug in Herald: please report it with the file); its last good version stays published".into(),
+                    )),
+                    warnings: Vec::new(),
+                });
+                warnings = parsed.warnings;
+                Outcome::Read {
+                    stamp,
+                    result: parsed.result,
                 }
-            }
+                }
+            },
         };
         Read {
             key,
-            stamp,
-            result,
+            outcome,
             warnings,
         }
+    }
+
+    /// Stats the file, reads it (refusing more than `max_post_bytes`, never truncating) and
+    /// stats it again: a different stamp afterwards means a writer is still at it.
+    fn read_settled(&self, key: &str, path: &Path) -> Bytes {
+        let before = match std::fs::metadata(path) {
+            Err(e) if is_gone(&e) => return Bytes::Gone,
+            Err(e) => return Bytes::Unreadable(e),
+            Ok(meta) if !meta.is_file() => return Bytes::Gone,
+            Ok(meta) => meta,
+        };
+        let stamp = Stamp::of(&before);
+        if before.len() > self.max_post_bytes {
+            return Bytes::Oversized(stamp, before.len());
+        }
+        let read = self
+            .open_error(key)
+            .map_or_else(|| read_capped(path, self.max_post_bytes), Err);
+        #[cfg(test)]
+        self.hooks.after_read(key, path);
+        let settled = match std::fs::metadata(path) {
+            Err(e) if is_gone(&e) => return Bytes::Gone,
+            Err(e) => return Bytes::Unreadable(e),
+            Ok(after) => Stamp::of(&after) == stamp,
+        };
+        match read {
+            _ if !settled => Bytes::Changing,
+            Ok(bytes) => Bytes::Read(stamp, bytes),
+            Err(e) if is_gone(&e) => Bytes::Gone,
+            Err(e) => Bytes::Unreadable(e),
+        }
+    }
+
+    /// An error injected by a unit test for opening `key`; never one outside tests.
+    fn open_error(&self, _key: &str) -> Option<std::io::Error> {
+        #[cfg(test)]
+        return self.hooks.open_error(_key);
+        #[cfg(not(test))]
+        None
     }
 
     /// Reads and parses many files, on every core. The result is in the order of `files`.
@@ -460,12 +656,38 @@ impl Source {
 
     /// Lists and reads the whole tree.
     pub fn load_all(&self) -> Loaded {
-        let (files, problems) = self.list();
+        let listing = self.list();
         Loaded {
-            reads: self.load_many(&files),
-            problems,
+            reads: self.load_many(&listing.files),
+            problems: listing.problems,
+            unreadable: listing.unreadable,
         }
     }
+}
+
+/// What [`Source::read_settled`] found.
+enum Bytes {
+    Gone,
+    Unreadable(std::io::Error),
+    Changing,
+    Oversized(Stamp, u64),
+    Read(Stamp, Vec<u8>),
+}
+
+/// The canonical directory `configured` leads to now.
+fn resolve(configured: &Path) -> Result<PathBuf, SourceError> {
+    let root = configured
+        .canonicalize()
+        .map_err(|source| SourceError::Unreadable {
+            path: configured.to_owned(),
+            source,
+        })?;
+    if !root.is_dir() {
+        return Err(SourceError::NotADirectory {
+            path: configured.to_owned(),
+        });
+    }
+    Ok(root)
 }
 
 /// Reads at most `cap` bytes: a file that grew past the cap after its size was checked
@@ -492,8 +714,40 @@ fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// Faults a unit test injects into [`Source::load`].
+    #[derive(Default)]
+    pub struct Hooks {
+        /// `errno` that opening the file with this key fails with.
+        pub open_errors: Mutex<BTreeMap<String, i32>>,
+        /// Run after a file is read, before it is stat'ed again (a writer's next write).
+        #[allow(clippy::type_complexity)]
+        pub after_read: Mutex<Option<Box<dyn Fn(&str, &Path) + Send>>>,
+    }
+
+    impl std::fmt::Debug for Hooks {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Hooks")
+        }
+    }
+
+    impl Hooks {
+        pub fn open_error(&self, key: &str) -> Option<std::io::Error> {
+            let errors = self.open_errors.lock().unwrap();
+            errors
+                .get(key)
+                .map(|&errno| std::io::Error::from_raw_os_error(errno))
+        }
+
+        pub fn after_read(&self, key: &str, path: &Path) {
+            if let Some(hook) = self.after_read.lock().unwrap().as_ref() {
+                hook(key, path);
+            }
+        }
+    }
 
     #[test]
     fn only_markdown_posts_are_candidates() {
@@ -553,14 +807,14 @@ mod tests {
         std::fs::write(dir.path().join("a.md"), POST).unwrap();
         std::fs::write(dir.path().join("b.md"), POST).unwrap();
         let src = source(dir.path());
-        let (files, problems) = src.list();
-        assert_eq!(files.len(), 2);
-        assert!(problems.is_empty());
+        let listing = src.list();
+        assert_eq!(listing.files.len(), 2);
+        assert!(listing.problems.is_empty() && listing.unreadable.is_empty());
         std::fs::remove_file(dir.path().join("a.md")).unwrap();
-        let reads = src.load_many(&files);
+        let reads = src.load_many(&listing.files);
         assert_eq!(reads[0].key, "a.md");
-        assert!(reads[0].stamp.is_none(), "a vanished file has no stamp");
-        assert!(reads[1].stamp.is_some() && reads[1].result.is_ok());
+        assert!(matches!(reads[0].outcome, Outcome::Gone), "{reads:?}");
+        assert!(matches!(reads[1].result(), Some(Ok(Some(_)))));
     }
 
     #[test]
@@ -575,7 +829,9 @@ mod tests {
         let name = std::ffi::OsStr::from_bytes(b"caf\xe9.md");
         std::fs::write(dir.path().join(name), POST).unwrap();
         let src = source(dir.path());
-        let (files, problems) = src.list();
+        let Listing {
+            files, problems, ..
+        } = src.list();
         assert_eq!(files, [PathBuf::from("big.md")], "the FIFO is not a file");
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
@@ -584,10 +840,14 @@ mod tests {
         );
         assert_eq!(problems[0].path, "caf\u{fffd}.md");
         let big = src.load(Path::new("big.md"));
-        assert!(big.result.unwrap_err().message.contains("max_post_bytes"));
-        // Handed the FIFO directly (as a watcher event would), the read does not block.
+        let Some(Err(problem)) = big.result() else {
+            panic!("{big:?}")
+        };
+        assert!(problem.message.contains("max_post_bytes"), "{problem}");
+        // Handed the FIFO directly (as a watcher event would), the read does not block,
+        // and a FIFO is not a post.
         let pipe = src.load(Path::new("pipe.md"));
-        assert!(pipe.result.is_err());
+        assert!(matches!(pipe.outcome, Outcome::Gone), "{pipe:?}");
     }
 
     #[test]
@@ -609,7 +869,7 @@ mod tests {
         }
         let mut src = source(dir.path());
         src.ignore = vec![regex::Regex::new(r"\.knit\.md$").unwrap()];
-        let (files, _) = src.list();
+        let files = src.list().files;
         let keys: Vec<String> = files.iter().map(|f| source_key(f)).collect();
         assert_eq!(
             keys,
@@ -635,8 +895,10 @@ mod tests {
         std::fs::write(dir.path().join("b.md"), bad).unwrap();
         let src = source(dir.path());
         let loaded = src.load_all();
-        assert!(matches!(loaded.reads[0].result, Ok(Some(_))));
-        let problem = loaded.reads[1].result.as_ref().unwrap_err();
+        assert!(matches!(loaded.reads[0].result(), Some(Ok(Some(_)))));
+        let Some(Err(problem)) = loaded.reads[1].result() else {
+            panic!("{:?}", loaded.reads[1])
+        };
         assert_eq!(problem.path, "b.md");
         assert!(problem.message.contains("panicked"), "{problem}");
     }

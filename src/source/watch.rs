@@ -29,6 +29,14 @@ pub enum Change {
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
     _inner: notify::RecommendedWatcher,
+    root: PathBuf,
+}
+
+impl Watcher {
+    /// The tree this watcher watches.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
 }
 
 /// The owner's end of the watcher's queue.
@@ -54,13 +62,17 @@ impl Events {
     }
 }
 
-/// Starts watching `root` recursively with kernel events (inotify on Linux). Changes
-/// arrive on the returned queue. (`watch: poll` needs no watcher: the owner compares the
-/// tree with what it read on a timer, with finer stamps than a poll watcher keeps.)
-pub fn watch(root: &Path) -> notify::Result<(Watcher, Events)> {
+/// Starts watching `root` recursively with kernel events (inotify on Linux), and the folder
+/// holding each of `links` (the symlinks on the way to `root`) for changes to that link
+/// only: swapping a link replaces the tree without an event inside it. Changes arrive on
+/// the returned queue. (`watch: poll` needs no watcher: the owner compares the tree with
+/// what it read on a timer, with finer stamps than a poll watcher keeps.)
+pub fn watch(root: &Path, links: &[PathBuf]) -> notify::Result<(Watcher, Events)> {
     let (tx, rx) = mpsc::channel(QUEUE);
     let overflowed = Arc::new(AtomicBool::new(false));
     let flag = overflowed.clone();
+    let root_path = root.to_path_buf();
+    let links_owned = links.to_vec();
     let handler = move |event: notify::Result<notify::Event>| {
         let change = match event {
             // Our own reads cause access events: ignoring them prevents rebuild loops.
@@ -69,7 +81,16 @@ pub fn watch(root: &Path) -> notify::Result<(Watcher, Events)> {
                 Change::Rescan("the kernel's event queue overflowed".into())
             }
             Ok(event) if event.paths.is_empty() => return,
-            Ok(event) => Change::Paths(event.paths),
+            Ok(mut event) => {
+                // The link folders' other entries are none of Herald's business.
+                event
+                    .paths
+                    .retain(|p| p.starts_with(&root_path) || links_owned.contains(p));
+                if event.paths.is_empty() {
+                    return;
+                }
+                Change::Paths(event.paths)
+            }
             Err(err) => Change::Rescan(format!("watcher error: {err}")),
         };
         if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(change) {
@@ -78,5 +99,14 @@ pub fn watch(root: &Path) -> notify::Result<(Watcher, Events)> {
     };
     let mut inner = notify::RecommendedWatcher::new(handler, notify::Config::default())?;
     inner.watch(root, RecursiveMode::Recursive)?;
-    Ok((Watcher { _inner: inner }, Events { rx, overflowed }))
+    for link in links {
+        if let Some(folder) = link.parent() {
+            inner.watch(folder, RecursiveMode::NonRecursive)?;
+        }
+    }
+    let watcher = Watcher {
+        _inner: inner,
+        root: root.to_path_buf(),
+    };
+    Ok((watcher, Events { rx, overflowed }))
 }
