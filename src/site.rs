@@ -81,6 +81,25 @@ impl Site {
         clock: Clock,
     ) -> Result<Site, SourceError> {
         let started = Instant::now();
+        let mut site = Site::read(settings, shared, clock)?;
+        let stats = site.publish();
+        tracing::info!(
+            posts = site.index.len(),
+            problems = site.problems.len(),
+            feeds = stats.feeds,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "content loaded"
+        );
+        Ok(site)
+    }
+
+    /// Reads the whole content directory without publishing anything into `shared`: a
+    /// reload looks at what it read before it replaces the running site.
+    pub fn read(
+        settings: &Settings,
+        shared: SharedSnapshot,
+        clock: Clock,
+    ) -> Result<Site, SourceError> {
         let mut source = Source::open(
             &settings.content_dir,
             settings.max_post_bytes,
@@ -115,14 +134,6 @@ impl Site {
             site.take(read);
         }
         site.log_unreadable("loading");
-        let stats = site.publish();
-        tracing::info!(
-            posts = site.index.len(),
-            problems = site.problems.len(),
-            feeds = stats.feeds,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "content loaded"
-        );
         Ok(site)
     }
 

@@ -392,6 +392,19 @@ fn reads_failing_with_emfile_unpublish_nothing_and_recover() {
         "{text}"
     );
 
+    // A reload (SIGHUP) meanwhile is rejected: the running site keeps every post.
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGHUP) }, 0);
+    eventually(DEADLINE, || {
+        let text = conn.get("/metrics").text();
+        (metric(&text, "herald_config_reloads_total{result=\"rejected\"}") >= 1.0).then_some(())
+    });
+    assert_eq!(
+        rss_titles(&conn.get("/rss.xml").body),
+        ["Gamma", "Beta", "Alpha"],
+        "a reload that cannot read the site replaces nothing"
+    );
+
     // Descriptors again: the next rescan reads the edit, and nothing is unreadable.
     set_open_files_limit(pid, limit);
     wait_for_titles(&server, "/feed.json", &["Gamma", "Beta", "Alpha edited"]);

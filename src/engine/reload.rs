@@ -3,7 +3,8 @@
 //! server already reads. The swap is atomic for readers, like any rebuild.
 //!
 //! A file that cannot be read, parsed or validated, or whose content directory cannot be
-//! opened, is rejected: the error names the file (and line), and the running site and its
+//! opened or read completely (a folder or file that fails with EMFILE, EACCES…, whose last
+//! good version only the running site has), is rejected: the error names the file (and line), and the running site and its
 //! configuration keep serving untouched. Keys that are fixed once the server is up (see
 //! [`Settings::needs_restart`]) are logged as needing a restart and keep their running
 //! values, so the next reload reports them again until the service is restarted.
@@ -37,12 +38,22 @@ pub fn reload(
         );
         new.keep_fixed(running);
     }
-    let site = Site::load_into(&new, shared.clone(), clock).map_err(|err| {
+    let mut site = Site::read(&new, shared.clone(), clock).map_err(|err| {
         format!(
             "configuration rejected, still serving the previous one: {path}: {err}",
             path = shown.display()
         )
     })?;
+    // A site read while files could not be opened (EMFILE, EACCES…) would publish without
+    // them: the running site, which has their last good versions, stays.
+    let unreadable = site.unreadable_count();
+    if unreadable > 0 {
+        return Err(format!(
+            "reload rejected, still serving the previous site: {unreadable} paths under {dir} could not be read (see the warning above); reload again once they can",
+            dir = new.content_dir.display()
+        ));
+    }
+    site.publish();
     site.log_problems(&new.content_dir);
     Ok((new, site))
 }
