@@ -5,7 +5,7 @@
 //! matter and most posts of a large site never land in any feed (feeds hold the newest N).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, FixedOffset};
 
@@ -108,6 +108,8 @@ pub struct Body {
     /// The source is an `.html` content file: sanitized as is, no Markdown pass.
     pub is_html: bool,
     html: OnceLock<String>,
+    /// This post as an item of each feed format, made once (see [`Body::item`]).
+    items: [OnceLock<(u64, Arc<str>)>; 3],
 }
 
 impl Body {
@@ -125,6 +127,7 @@ impl Body {
             base_url,
             is_html,
             html: OnceLock::new(),
+            items: Default::default(),
         }
     }
 
@@ -155,10 +158,36 @@ impl Body {
             base_url,
             is_html: false,
             html: OnceLock::from(html),
+            items: Default::default(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.markdown.trim().is_empty()
+    }
+
+    /// The post's serialized item in feed format number `slot`, made by `make` the first
+    /// time and kept: a post is rendered once per format, however many feeds hold it and
+    /// however often they change. `key` names what else the item depends on (the site's
+    /// settings); a different key gets a fresh rendering, uncached.
+    pub fn item(&self, slot: usize, key: u64, make: impl FnOnce() -> String) -> Arc<str> {
+        let Some(cell) = self.items.get(slot) else {
+            return Arc::from(make());
+        };
+        if let Some((cached_key, item)) = cell.get() {
+            return if *cached_key == key {
+                item.clone()
+            } else {
+                Arc::from(make())
+            };
+        }
+        // Two threads may both make it (each feed format is one task); the first one set wins.
+        let item: Arc<str> = Arc::from(make());
+        let (cached_key, kept) = cell.get_or_init(|| (key, item.clone()));
+        if *cached_key == key {
+            kept.clone()
+        } else {
+            item
+        }
     }
 }

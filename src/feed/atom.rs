@@ -21,6 +21,17 @@ use crate::post::Post;
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
 pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+    render_as(site, feed, posts, false)
+}
+
+/// `whole`: the feed is written with every entry in it, not assembled from the cached
+/// entries (what assembling must equal, byte for byte).
+pub(super) fn render_as(
+    site: &SiteInfo,
+    feed: &FeedInfo,
+    posts: &[Arc<Post>],
+    whole: bool,
+) -> String {
     let mut namespaces = BTreeMap::new();
     if posts.iter().any(|p| p.image.is_some()) {
         namespaces.insert("media".to_owned(), MEDIA_NS.to_owned());
@@ -60,21 +71,53 @@ pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
             link("alternate", &feed.html_url, "text/html"),
         ],
         subtitle: Some(Text::plain(subtitle)).filter(|t| !t.value.is_empty()),
-        entries: posts.iter().map(|p| entry(site, p)).collect(),
+        // One placeholder entry, replaced by the posts' entries once written.
+        entries: if whole {
+            posts.iter().map(|p| entry(site, p)).collect()
+        } else if posts.is_empty() {
+            Vec::new()
+        } else {
+            vec![Entry::default()]
+        },
         namespaces,
         lang: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
         ..Feed::default()
     };
 
+    let key = super::site_key(site);
+    let entries: Vec<Arc<str>> = posts
+        .iter()
+        .map(|p| p.body.item(SLOT, key, || entry_xml(site, p)))
+        .collect();
+    let body = if whole {
+        write(&atom)
+    } else {
+        super::splice(&write(&atom), "<entry>", "</entry>", &entries)
+    };
+    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n")
+}
+
+/// Which feed format slot of [`crate::post::Body::item`] Atom entries use.
+const SLOT: usize = 1;
+
+fn write(feed: &Feed) -> String {
     let config = WriteConfig {
         write_document_declaration: false,
         indent_size: None,
     };
-    let bytes = atom
+    let bytes = feed
         .write_with_config(Vec::new(), config)
         .expect("writing to a Vec cannot fail");
-    let body = String::from_utf8(bytes).expect("atom_syndication writes UTF-8");
-    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n")
+    String::from_utf8(bytes).expect("atom_syndication writes UTF-8")
+}
+
+/// One post as an `<entry>` element, exactly as atom_syndication writes it inside a feed.
+fn entry_xml(site: &SiteInfo, post: &Post) -> String {
+    let feed = Feed {
+        entries: vec![entry(site, post)],
+        ..Feed::default()
+    };
+    super::one_item(&write(&feed), "<entry>", "</entry>").to_owned()
 }
 
 fn link(rel: &str, href: &str, mime_type: &str) -> Link {

@@ -57,6 +57,17 @@ struct JsonItem {
 }
 
 pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
+    render_as(site, feed, posts, false)
+}
+
+/// `whole`: serialized with every item in it, not assembled from the cached items (what
+/// assembling must equal, byte for byte).
+pub(super) fn render_as(
+    site: &SiteInfo,
+    feed: &FeedInfo,
+    posts: &[Arc<Post>],
+    whole: bool,
+) -> String {
     let authors = site
         .author
         .as_deref()
@@ -72,11 +83,37 @@ pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
         description: feed_description(site, feed),
         language: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
         authors,
-        items: posts.iter().map(|p| item(p)).collect(),
+        items: if whole {
+            posts.iter().map(|p| item(p)).collect()
+        } else {
+            Vec::new()
+        },
     };
-    let mut out = serde_json::to_string(&doc).expect("serializing plain structs cannot fail");
+    let head = serde_json::to_string(&doc).expect("serializing plain structs cannot fail");
+    if whole {
+        return head + "\n";
+    }
+    // `items` is the last field: the document ends in `[]}`, where the items go.
+    let open = head.len() - "]}".len();
+    let mut out = String::with_capacity(head.len() + posts.len() * 1024);
+    out.push_str(&head[..open]);
+    for (i, post) in posts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&post.body.item(SLOT, 0, || item_json(post)));
+    }
+    out.push_str(&head[open..]);
     out.push('\n');
     out
+}
+
+/// Which feed format slot of [`crate::post::Body::item`] JSON Feed items use (they depend
+/// on nothing but the post).
+const SLOT: usize = 2;
+
+fn item_json(post: &Post) -> String {
+    serde_json::to_string(&item(post)).expect("serializing plain structs cannot fail")
 }
 
 fn item(post: &Post) -> JsonItem {

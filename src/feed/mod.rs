@@ -1,6 +1,12 @@
 //! Renders one feed from posts: RSS 2.0, Atom 1.0 or JSON Feed 1.1; plus the OPML list of
 //! every feed and the HTML index page. Pure and deterministic: the same input gives the same
 //! bytes; no clock, no hash-map order.
+//!
+//! Each post is serialized once per format ([`crate::post::Body::item`]) and feeds are
+//! assembled from those pieces: the writer crates write a feed's head around one
+//! placeholder item, which is replaced by the posts' items. The writers put items last and
+//! write them without indentation, so the result is byte for byte what writing every item
+//! in one go gives (a test compares the two).
 
 use std::sync::Arc;
 
@@ -60,6 +66,54 @@ pub struct FeedInfo {
     pub json_url: String,
 }
 
+/// What an item depends on besides its post: the settings of the site it is published in.
+fn site_key(site: &SiteInfo) -> u64 {
+    let SiteInfo {
+        title,
+        description,
+        language,
+        author,
+        author_email,
+        base_url,
+    } = site;
+    let mut text = String::new();
+    for part in [title, description, language, base_url] {
+        text.push_str(part);
+        text.push('\0');
+    }
+    for part in [author, author_email] {
+        text.push_str(part.as_deref().unwrap_or("\u{1}"));
+        text.push('\0');
+    }
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// The element from the first `open` to the last `close` of a document written around
+/// exactly one item (text inside it is escaped or in CDATA after the first `open`).
+fn one_item<'a>(doc: &'a str, open: &str, close: &str) -> &'a str {
+    match (doc.find(open), doc.rfind(close)) {
+        (Some(start), Some(end)) if end >= start => &doc[start..end + close.len()],
+        _ => "",
+    }
+}
+
+/// `doc` with its one placeholder item (see [`one_item`]) replaced by `items`.
+fn splice(doc: &str, open: &str, close: &str, items: &[Arc<str>]) -> String {
+    let placeholder = one_item(doc, open, close);
+    if placeholder.is_empty() {
+        return doc.to_owned();
+    }
+    let start = placeholder.as_ptr() as usize - doc.as_ptr() as usize;
+    let end = start + placeholder.len();
+    let mut out = String::with_capacity(doc.len() + items.iter().map(|i| i.len()).sum::<usize>());
+    out.push_str(&doc[..start]);
+    for item in items {
+        out.push_str(item);
+    }
+    out.push_str(&doc[end..]);
+    out
+}
+
 impl FeedInfo {
     pub fn url(&self, format: Format) -> &str {
         match format {
@@ -93,4 +147,129 @@ pub fn render_index_page(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
 /// `/feeds.json`: every feed with its term, slug and URLs, for site templates.
 pub fn render_feed_list(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     list::render(site, feeds)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::post::Body;
+
+    const BASE: &str = "https://example.org/";
+
+    fn site(author: Option<&str>) -> SiteInfo {
+        SiteInfo {
+            title: "Site".into(),
+            description: "About things".into(),
+            language: "en".into(),
+            author: author.map(Into::into),
+            author_email: Some("jo@example.org".into()),
+            base_url: BASE.into(),
+        }
+    }
+
+    fn feed() -> FeedInfo {
+        FeedInfo {
+            title: "Site: Rust".into(),
+            description: "Posts about Rust".into(),
+            term: Some("Rust".into()),
+            taxonomy: Some("categories".into()),
+            slug: Some("rust".into()),
+            language: "en".into(),
+            html_url: format!("{BASE}categories/rust/"),
+            dir: "categories/rust/".into(),
+            rss_url: format!("{BASE}categories/rust/rss.xml"),
+            atom_url: format!("{BASE}categories/rust/atom.xml"),
+            json_url: format!("{BASE}categories/rust/feed.json"),
+        }
+    }
+
+    /// Posts that exercise every optional part of an item, and bodies that look like the
+    /// markers assembling looks for.
+    fn posts() -> Vec<Arc<Post>> {
+        let bodies = [
+            "<p>plain</p>",
+            "",
+            "<pre>&lt;/item&gt; </item> <item> </entry> ]]> \u{1}</pre>",
+            "<p>with an image</p>",
+        ];
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(i, html)| {
+                let permalink = format!("{BASE}post/{i}/");
+                let date = DateTime::parse_from_rfc3339("2024-03-01T00:00:00Z").unwrap()
+                    + chrono::Duration::days(i as i64);
+                let mut taxonomies = BTreeMap::new();
+                taxonomies.insert("categories".to_string(), vec!["Rust".to_string()]);
+                Arc::new(Post {
+                    source: format!("post/{i}.md"),
+                    id: if i == 1 {
+                        format!("id-{i}")
+                    } else {
+                        permalink.clone()
+                    },
+                    title: format!("Post <{i}> & more"),
+                    lang: "en".into(),
+                    permalink: permalink.clone(),
+                    external_url: (i == 2).then(|| "https://other.example/x".to_string()),
+                    published: date,
+                    live_from: date,
+                    updated: (i == 3).then_some(date + chrono::Duration::hours(1)),
+                    expires: None,
+                    draft: false,
+                    summary: (i != 1).then(|| format!("Summary {i} < > &")),
+                    taxonomies,
+                    authors: if i == 2 { vec!["Ana".into()] } else { vec![] },
+                    image: (i == 3).then(|| format!("{BASE}img/{i}.png?a=1&b=2")),
+                    body: Body::with_html(html.to_string(), permalink, html.to_string()),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn assembled_feeds_are_byte_identical_to_writing_every_item_at_once() {
+        let posts = posts();
+        for site in [site(None), site(Some("Jo"))] {
+            for n in 0..=posts.len() {
+                for subset in [&posts[..n], &posts[posts.len() - n..]] {
+                    let feed = feed();
+                    assert_eq!(
+                        rss::render(&site, &feed, subset),
+                        rss::render_as(&site, &feed, subset, true)
+                    );
+                    assert_eq!(
+                        atom::render(&site, &feed, subset),
+                        atom::render_as(&site, &feed, subset, true)
+                    );
+                    assert_eq!(
+                        json::render(&site, &feed, subset),
+                        json::render_as(&site, &feed, subset, true)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_item_is_serialized_once_per_format_and_site() {
+        let post = &posts()[0];
+        let calls = std::cell::Cell::new(0);
+        let make = || {
+            calls.set(calls.get() + 1);
+            "x".to_string()
+        };
+        assert_eq!(&*post.body.item(0, 7, make), "x");
+        assert_eq!(&*post.body.item(0, 7, make), "x");
+        assert_eq!(calls.get(), 1, "cached");
+        post.body.item(0, 8, make);
+        assert_eq!(calls.get(), 2, "another site's item is made afresh");
+        post.body.item(1, 7, make);
+        assert_eq!(calls.get(), 3, "each format has its own");
+        assert_ne!(site_key(&site(None)), site_key(&site(Some("Jo"))));
+    }
 }

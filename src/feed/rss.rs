@@ -23,7 +23,22 @@ use crate::post::Post;
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
 pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
-    let items: Vec<Item> = posts.iter().map(|p| item(p)).collect();
+    render_as(site, feed, posts, false)
+}
+
+/// `whole`: the channel is written with every item in it, not assembled from the cached
+/// items (what assembling must equal, byte for byte).
+pub(super) fn render_as(
+    site: &SiteInfo,
+    feed: &FeedInfo,
+    posts: &[Arc<Post>],
+    whole: bool,
+) -> String {
+    let key = super::site_key(site);
+    let items: Vec<Arc<str>> = posts
+        .iter()
+        .map(|p| p.body.item(SLOT, key, || item_xml(p)))
+        .collect();
 
     let mut namespaces = BTreeMap::new();
     if posts.iter().any(|p| p.image.is_some()) {
@@ -52,16 +67,58 @@ pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
             }],
         }),
         namespaces,
-        items,
+        items: if whole {
+            posts.iter().map(|p| item(p)).collect()
+        } else {
+            placeholder(posts, &items)
+        },
         ..Channel::default()
     };
 
+    let mut out = if whole {
+        write(&channel)
+    } else {
+        super::splice(&write(&channel), "<item>", "</item>", &items)
+    };
+    out.push('\n');
+    out
+}
+
+/// Which feed format slot of [`crate::post::Body::item`] RSS items use.
+const SLOT: usize = 0;
+
+fn write(channel: &Channel) -> String {
     let bytes = channel
         .write_to(Vec::new())
         .expect("writing to a Vec cannot fail");
-    let mut out = String::from_utf8(bytes).expect("the rss crate writes UTF-8");
-    out.push('\n');
-    out
+    String::from_utf8(bytes).expect("the rss crate writes UTF-8")
+}
+
+/// One post as an `<item>` element, exactly as the rss crate writes it inside a channel.
+fn item_xml(post: &Post) -> String {
+    let channel = Channel {
+        items: vec![item(post)],
+        ..Channel::default()
+    };
+    super::one_item(&write(&channel), "<item>", "</item>").to_owned()
+}
+
+/// The item the channel is written around, standing for all of them: it asks for the
+/// namespaces the real items use (the rss crate declares them from the items), and is then
+/// replaced by them. None for a feed without items.
+fn placeholder(posts: &[Arc<Post>], items: &[Arc<str>]) -> Vec<Item> {
+    if posts.is_empty() {
+        return Vec::new();
+    }
+    // Elements are tags only where the crate wrote them: other text is escaped, and
+    // `content:encoded` itself is what holds the CDATA.
+    let content = items.iter().any(|i| i.contains("<content:encoded>"));
+    let creators = posts.iter().any(|p| !p.authors.is_empty());
+    vec![Item {
+        content: content.then(String::new),
+        dublin_core_ext: creators.then(DublinCoreExtension::default),
+        ..Item::default()
+    }]
 }
 
 /// `email (Real Name)`: the W3C validator warns of a bare address (MissingRealName). The
