@@ -994,14 +994,18 @@ def report(args, res):
         rows.append((f"serve {n:,}: all codings compressed", fmt_s(h["compressed_after_s"]), "", "after spawn", "", ""))
         if "median_ms" in h:
             ge = g.get("median_ms")
-            note = f"{h['edits']} edits" + (f", {h['timeouts']} timed out" if h["timeouts"] else "")
+            if ge is not None and ge != ge:  # every hugo server edit timed out
+                ge = None
+            note = f"Herald {h['edits']} edits" + (f", {h['timeouts']} timed out" if h["timeouts"] else "")
+            if g.get("edits") is not None:
+                note += f"; hugo {g['edits']}" + (f", {g['timeouts']} timed out" if g["timeouts"] else "")
             rows.append((f"edit → served {n:,}: median", f"{ms(h['median_ms'])} ms",
                          f"hugo server {ms(ge)} ms" if ge is not None else "",
-                         f"hugo/Herald {ge / h['median_ms']:.1f}" if ge is not None else note,
+                         f"hugo/Herald {ge / h['median_ms']:.1f}" if ge is not None else "",
                          "≤ 10 ms", met(h["median_ms"] <= 10)))
             rows.append((f"edit → served {n:,}: p99", f"{ms(h['p99_ms'])} ms",
                          f"hugo server {ms(g['p99_ms'])} ms" if ge is not None else "",
-                         note + (f"; hugo {g['edits']}" + (f", {g['timeouts']} timed out" if g["timeouts"] else "") if ge is not None else ""),
+                         note,
                          "≤ 25 ms", met(h["p99_ms"] <= 25)))
             for k, name in (("gzip", "gzip"), ("br", "br")):
                 rows.append((f"edit → served {name} {n:,}: median / p99", f"{ms(h[k + '_median_ms'])} / {ms(h[k + '_p99_ms'])} ms",
