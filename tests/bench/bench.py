@@ -1035,7 +1035,8 @@ def report(args, res):
                 "rescan": lambda: f"{x['runs']} swaps → {x['rescans']:.0f} rescans, {fmt_s(x['each_s'])} each",
                 "delete": lambda: (f"rm -rf {fmt_s(x['rm_s'])}, served after {fmt_s(x['until_served_s'])} "
                                    f"({x['rebuilds']} rebuilds{'' if x['settled'] else ', post count never dropped by all of them'}); "
-                                   f"{x['slices']} s of wrk around it" if "until_served_s" in x else "no rebuild seen"),
+                                   f"{x['slices']} s of wrk around it" if "until_served_s" in x else
+                                   f"no rebuild served within {fmt_s(x['window_s'])} of the rm (window cut there)"),
             }[case]()
             rows.append((f"GET p99, {n:,} posts, {names[case]}", f"{ms(x['p99_ms'])} ms",
                          f"idle {ms(idle['p99_ms'])} ms" if idle else "",
