@@ -280,11 +280,20 @@ impl Site {
         let mut gone: BTreeSet<String> = BTreeSet::new();
         // Files to re-read even though they did not change themselves.
         let mut forced: BTreeSet<PathBuf> = BTreeSet::new();
+        // Folders whose `index.*` came or went: their other files changed between page and
+        // bundle resource, so the folder is compared like a new one.
+        let mut bundles: BTreeSet<PathBuf> = BTreeSet::new();
         for path in paths {
             let Ok(rel) = path.strip_prefix(&self.source.root) else {
                 continue;
             };
             let key = source::source_key(rel);
+            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if source::is_bundle_index(name) {
+                let dir = rel.parent().unwrap_or(Path::new(""));
+                self.source.forget_bundle(dir);
+                bundles.insert(dir.to_owned());
+            }
             match std::fs::metadata(path) {
                 Ok(meta) if meta.is_dir() => {
                     // A new or moved-in folder: files may have been written before its watch
@@ -321,6 +330,22 @@ impl Site {
                     self.relist(&key, BTreeMap::from([(key.clone(), e.to_string())]));
                 }
             }
+        }
+        for dir in bundles {
+            let key = source::source_key(&dir);
+            let listing = self.source.list_in(&dir);
+            self.relist(&key, listing.unreadable);
+            let present: BTreeSet<String> = listing
+                .files
+                .iter()
+                .map(|f| source::source_key(f))
+                .collect();
+            gone.extend(
+                self.keys_under(&key)
+                    .into_iter()
+                    .filter(|k| !present.contains(k)),
+            );
+            changed.extend(listing.files);
         }
         if !self.source.root.is_dir() {
             // The whole directory went away while we looked: that is not every post being
@@ -635,6 +660,33 @@ mod tests {
 
     fn title(site: &Site, key: &str) -> Option<String> {
         site.index.get(key).map(|p| p.title.clone())
+    }
+
+    #[test]
+    fn a_folder_that_becomes_a_leaf_bundle_and_stops_being_one_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "post/b/notes.md", &post("Notes"));
+        write(dir.path(), "post/other.md", &post("Other"));
+        let mut site = site_in(dir.path(), "");
+        assert_eq!(title(&site, "post/b/notes.md").as_deref(), Some("Notes"));
+        // An index.md makes the folder a bundle: notes.md is now its resource, not a page.
+        let index = write(dir.path(), "post/b/index.md", &post("Bundle"));
+        site.apply_paths(&BTreeSet::from([index.clone()]));
+        assert_eq!(title(&site, "post/b/index.md").as_deref(), Some("Bundle"));
+        assert_eq!(title(&site, "post/b/notes.md"), None);
+        // An edit of a file beside it is still a resource's edit (the answer is remembered).
+        let notes = write(dir.path(), "post/b/notes.md", &post("Notes edited"));
+        site.apply_paths(&BTreeSet::from([notes]));
+        assert_eq!(title(&site, "post/b/notes.md"), None);
+        // Without the index, the folder's files are pages again.
+        std::fs::remove_file(&index).unwrap();
+        site.apply_paths(&BTreeSet::from([index]));
+        assert_eq!(title(&site, "post/b/index.md"), None);
+        assert_eq!(
+            title(&site, "post/b/notes.md").as_deref(),
+            Some("Notes edited")
+        );
+        assert_eq!(title(&site, "post/other.md").as_deref(), Some("Other"));
     }
 
     #[test]

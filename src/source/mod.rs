@@ -45,6 +45,9 @@ pub struct Source {
     pub ignore: Vec<regex::Regex>,
     /// The `cascade` of each folder's section page (`_index.md`), read once per folder.
     cascades: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Arc<Cascade>>>>,
+    /// Whether each folder holds a leaf bundle's `index.*` file, looked up once per folder
+    /// (a folder of 10,000 posts is not listed again for each edit in it).
+    bundles: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, bool>>>,
     /// Fault injection for unit tests: errors that opening a file returns, and a hook run
     /// between reading a file and checking that it did not change meanwhile.
     #[cfg(test)]
@@ -184,7 +187,7 @@ pub fn is_post_path(rel: &Path) -> bool {
 }
 
 /// `index.md`, `index.es.md`, `index.html`…: the file that makes its folder a leaf bundle.
-fn is_bundle_index(name: &str) -> bool {
+pub fn is_bundle_index(name: &str) -> bool {
     name.strip_prefix("index.")
         .and_then(|rest| rest.rsplit('.').next())
         .is_some_and(|ext| CONTENT_EXTENSIONS.contains(&ext))
@@ -222,6 +225,7 @@ impl Source {
             content,
             ignore: Vec::new(),
             cascades: Default::default(),
+            bundles: Default::default(),
             #[cfg(test)]
             hooks: Default::default(),
         })
@@ -269,12 +273,25 @@ impl Source {
             .collect()
     }
 
-    /// Forgets every section page's `cascade`: one changed, so they are read again.
+    /// Forgets every section page's `cascade`, and which folders are leaf bundles: one
+    /// changed (or a rescan compares everything), so they are looked up again.
     pub fn forget_cascades(&self) {
         self.cascades
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.bundles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Forgets whether `rel_dir` is a leaf bundle: an `index.*` file in it came or went.
+    pub fn forget_bundle(&self, rel_dir: &Path) {
+        self.bundles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(rel_dir);
     }
 
     /// What the section pages above `rel` pass down to it (the nearest wins). Fails when a
@@ -361,14 +378,29 @@ impl Source {
     }
 
     fn holds_bundle_index(&self, rel_dir: &Path) -> bool {
+        let cached = self
+            .bundles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(rel_dir)
+            .copied();
+        if let Some(holds) = cached {
+            return holds;
+        }
         let Ok(entries) = std::fs::read_dir(self.root.join(rel_dir)) else {
+            // Not cached: a folder that cannot be listed now is looked at again next time.
             return false;
         };
-        entries.flatten().any(|e| {
+        let holds = entries.flatten().any(|e| {
             e.file_name()
                 .to_str()
                 .is_some_and(|name| is_bundle_index(name) && !self.is_ignored(&rel_dir.join(name)))
-        })
+        });
+        self.bundles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(rel_dir.to_owned(), holds);
+        holds
     }
 
     /// Every post file under the root, as relative paths, sorted. Symlinks are followed only
