@@ -274,7 +274,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         // The owner stops at its next turn of the loop; one in the middle of a long rebuild
         // is not waited for beyond the grace period: nothing it holds needs saving.
         if tokio::time::timeout(OWNER_GRACE, owner).await.is_err() {
-            tracing::warn!("a rebuild was still running at shutdown; not waiting for it");
+            tracing::info!("the rebuild loop was still busy at shutdown; exiting without waiting for it");
         }
         Ok(ExitCode::SUCCESS)
     });
