@@ -14,7 +14,9 @@ use crate::post::Post;
 
 /// Which feed: one language's site-wide feed, or one term of one taxonomy in one language.
 /// Languages are codes (`en`, `es`); a single-language site has one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum FeedKey {
     Global {
         lang: String,

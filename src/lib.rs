@@ -21,6 +21,7 @@
 //!   snapshot handle); applies a set of changed paths or a rescan, then publishes.
 //! - [`engine`]: the owner loop, off the HTTP runtime: watcher hints, the clock, rescans and
 //!   reloads (SIGHUP) become rebuilds of the [`site`], coalesced and bounded.
+//! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
 //!   and the health and metrics endpoints beside the feeds.
@@ -46,4 +47,5 @@ pub mod publish;
 pub mod site;
 pub mod snapshot;
 pub mod source;
+pub mod state;
 pub mod systemd;

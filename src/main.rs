@@ -113,13 +113,51 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_site(settings: &Settings) -> anyhow::Result<Site> {
+/// Loads the content; `serving` keeps state across restarts (a build has none: its output
+/// must depend on the content alone).
+fn load_site(settings: &Settings, serving: bool) -> anyhow::Result<Site> {
     for warning in &settings.warnings {
         tracing::warn!("Hugo site setting: {warning}");
     }
-    let site = Site::load(settings).context("cannot load the content")?;
+    let dir = if serving { state_dir(settings) } else { None };
+    let state = std::sync::Arc::new(match dir {
+        Some(dir) => herald::state::State::open(&dir),
+        None if !serving => herald::state::State::memory(),
+        None => {
+            tracing::info!("no state directory (set state_dir, or run under systemd's StateDirectory=): Last-Modified and known feeds start from the content on each start");
+            herald::state::State::memory()
+        }
+    });
+    let site = Site::load_into(
+        settings,
+        std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(Default::default())),
+        herald::clock::Clock::from_env(),
+        state,
+    )
+    .context("cannot load the content")?;
     site.log_problems(&settings.content_dir);
     Ok(site)
+}
+
+/// Where `serve` keeps its state: `state_dir`, else systemd's `$STATE_DIRECTORY` (its first
+/// entry), else `/var/lib/herald` when that folder exists (the package creates it).
+fn state_dir(settings: &Settings) -> Option<std::path::PathBuf> {
+    if let Some(dir) = &settings.state_dir {
+        return Some(dir.clone());
+    }
+    if let Some(dirs) = std::env::var_os("STATE_DIRECTORY") {
+        let first = dirs
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        if !first.is_empty() {
+            return Some(first.into());
+        }
+    }
+    let default = std::path::Path::new("/var/lib/herald");
+    default.is_dir().then(|| default.to_owned())
 }
 
 fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -154,7 +192,7 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
-    let site = load_site(settings)?;
+    let site = load_site(settings, false)?;
     let files = output::write(&site.snapshot(), out)
         .with_context(|| format!("cannot write the feeds to {}", out.display()))?;
     println!("wrote {files} files to {}", out.display());
@@ -193,7 +231,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         // Loading a big site takes seconds: SIGTERM meanwhile stops at once.
         let loading = {
             let settings = settings.clone();
-            tokio::task::spawn_blocking(move || load_site(&settings))
+            tokio::task::spawn_blocking(move || load_site(&settings, true))
         };
         let site = tokio::select! {
             loaded = loading => loaded.context("loading the content failed")??,

@@ -14,6 +14,7 @@ use crate::index::{FeedKey, Index};
 use crate::layout::{self, FEED_LIST_PATH, INDEX_PATH, OPML_PATH};
 use crate::post::Post;
 use crate::snapshot::{Compressor, Resource, Snapshot};
+use crate::state::{self, Changes, KnownFeed, Remembered, Validator};
 
 /// A feed as last rendered: what it was made from, and the resulting resources.
 struct Rendered {
@@ -49,6 +50,12 @@ pub struct Publisher {
     resources: imbl::OrdMap<String, Arc<Resource>>,
     /// The `now` of the last publish: posts timed between it and the next `now` changed feeds.
     published_at: Option<DateTime<FixedOffset>>,
+    /// What was last served at each path (this process, or remembered from the state).
+    validators: BTreeMap<String, Validator>,
+    /// Every feed ever published: one whose last post goes is still served, empty.
+    known: BTreeMap<FeedKey, FeedInfo>,
+    /// What changed since [`Publisher::take_changes`], for the state store.
+    changes: Changes,
     /// Makes the compressed variants of what was just published, off the edit → served path.
     background: Option<Compressor>,
 }
@@ -70,8 +77,57 @@ impl Publisher {
             listed: false,
             resources: imbl::OrdMap::new(),
             published_at: None,
+            validators: BTreeMap::new(),
+            known: BTreeMap::new(),
+            changes: Changes::default(),
             background: None,
         }
+    }
+
+    /// Takes over what an earlier run served: validators stay the same for the same bytes,
+    /// and feeds published then are still served. Before the first publish.
+    pub fn remember(&mut self, remembered: Remembered) {
+        self.validators = remembered.validators;
+        self.known = remembered
+            .feeds
+            .into_values()
+            .map(|feed| (feed.key, feed.info))
+            .collect();
+    }
+
+    /// What changed since the last call: for the state store.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// `resource` as served at `path`, with its `Last-Modified` decided from what was
+    /// served there before ([`state::last_modified`]). A resource kept from before (shared)
+    /// is returned as it is.
+    fn validated(
+        &mut self,
+        path: &str,
+        resource: Arc<Resource>,
+        now: DateTime<FixedOffset>,
+    ) -> Arc<Resource> {
+        let fresh = match Arc::try_unwrap(resource) {
+            Ok(fresh) => fresh,
+            Err(kept) => return kept,
+        };
+        let etag = String::from_utf8_lossy(&fresh.identity.etag).into_owned();
+        let previous = self.validators.get(path);
+        let last_modified =
+            state::last_modified(previous, &etag, fresh.last_modified_secs(), now.timestamp());
+        let validator = Validator {
+            etag,
+            last_modified,
+        };
+        if previous != Some(&validator) {
+            self.changes
+                .validators
+                .push((path.to_owned(), validator.clone()));
+            self.validators.insert(path.to_owned(), validator);
+        }
+        Arc::new(fresh.with_last_modified(last_modified))
     }
 
     /// What the feeds of language `code` say about the site (the default language's for an
@@ -148,6 +204,7 @@ impl Publisher {
             _ => {
                 keys.extend(index.feed_keys());
                 keys.extend(self.feeds.keys().cloned());
+                keys.extend(self.known.keys().cloned());
             }
         }
         self.published_at = Some(now);
@@ -158,8 +215,13 @@ impl Publisher {
         let mut listing_changed = !self.listed;
         for key in keys {
             let items = index.items(&key, now, self.items_per_feed);
-            if items.is_empty() && !key.is_global() {
-                // A term whose posts are all scheduled or expired (or gone) has no feed: its
+            let info = if !items.is_empty() || key.is_global() {
+                self.feed_info(index, &key)
+            } else if let Some(known) = self.known.get(&key) {
+                // Published once: it stays, empty, so that its subscribers keep a valid feed.
+                empty_topic(known)
+            } else {
+                // A term whose posts are all scheduled or expired has no feed yet: its
                 // existence alone would announce an unpublished post.
                 if let Some(old) = self.feeds.remove(&key) {
                     for (path, _) in &old.resources {
@@ -168,8 +230,7 @@ impl Publisher {
                     listing_changed = true;
                 }
                 continue;
-            }
-            let info = self.feed_info(index, &key);
+            };
             match self.feeds.get(&key) {
                 Some(old) if old.info == info && same_posts(&old.items, &items) => {}
                 old => {
@@ -183,15 +244,25 @@ impl Publisher {
         }
         let rendered = todo.len();
         let mut fresh: Vec<Arc<Resource>> = Vec::new();
-        for (key, feed) in self.render_all(todo, &previous) {
-            for (path, resource) in &feed.resources {
+        for (key, mut feed) in self.render_all(todo, &previous) {
+            for (path, resource) in std::mem::take(&mut feed.resources) {
+                let resource = self.validated(&path, resource, now);
                 fresh.push(resource.clone());
                 self.resources.insert(path.clone(), resource.clone());
+                feed.resources.push((path, resource));
+            }
+            if !feed.items.is_empty() && !self.known.contains_key(&key) {
+                self.known.insert(key.clone(), feed.info.clone());
+                self.changes.feeds.push(KnownFeed {
+                    key: key.clone(),
+                    info: feed.info.clone(),
+                });
             }
             self.feeds.insert(key, feed);
         }
         if listing_changed {
             for (path, resource) in self.refresh_listing(index, now) {
+                let resource = self.validated(&path, resource, now);
                 fresh.push(resource.clone());
                 self.resources.insert(path, resource);
             }
@@ -365,6 +436,17 @@ impl Publisher {
     }
 }
 
+/// A once-published topic feed that has no posts now: the same feed, saying so.
+fn empty_topic(known: &FeedInfo) -> FeedInfo {
+    let name = known.term.as_deref().unwrap_or(known.title.as_str());
+    FeedInfo {
+        description: format!(
+            "There are no posts about {name} right now; new ones will appear in this feed."
+        ),
+        ..known.clone()
+    }
+}
+
 /// The newest change among `items`, which is what `Last-Modified` and `lastBuildDate` mean.
 fn newest(items: &[Arc<Post>]) -> Option<DateTime<FixedOffset>> {
     items.iter().map(|p| p.modified()).max()
@@ -481,18 +563,73 @@ mod tests {
     }
 
     #[test]
-    fn moving_a_post_between_categories_touches_both_and_drops_an_emptied_one() {
+    fn moving_a_post_between_categories_touches_both_and_keeps_the_emptied_one_served() {
         let (mut publisher, mut index) = site_with(50);
         index.insert(post("p1.md", "2025-01-01T00:00:00Z", "moved", &["c2"]));
         let (snapshot, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
         assert_eq!(stats.examined, 3, "global, c1 (left) and c2 (joined)");
-        assert_eq!(stats.rendered, 2, "c1 has no feed any more");
-        assert_eq!(stats.feeds, 50);
-        assert!(snapshot.get("/categories/c1/rss.xml").is_none());
+        assert_eq!(stats.rendered, 3, "c1 is published, so it stays, empty");
+        assert_eq!(stats.feeds, 51);
+        let c1 = &snapshot
+            .get("/categories/c1/rss.xml")
+            .unwrap()
+            .identity
+            .body;
+        let c1 = std::str::from_utf8(c1).unwrap();
+        assert!(
+            !c1.contains("<item>") && c1.contains("no posts about c1 right now"),
+            "{c1}"
+        );
+        // A term never published (all its posts scheduled) is still not announced.
+        index.insert(post("f.md", "2027-01-01T00:00:00Z", "future", &["later"]));
+        let (snapshot, _) = publisher.publish(&mut index, at("2026-01-01T00:00:02Z"));
+        assert!(snapshot.get("/categories/later/rss.xml").is_none());
         let list = std::str::from_utf8(&snapshot.get(FEED_LIST_PATH).unwrap().identity.body)
             .unwrap()
             .to_owned();
-        assert!(!list.contains("categories/c1/"), "the lists follow: {list}");
+        assert!(!list.contains("categories/later/"), "{list}");
+    }
+
+    #[test]
+    fn last_modified_moves_when_bytes_change_and_stays_when_they_do_not() {
+        let (mut publisher, mut index) = site_with(3);
+        let (first, _) = publisher.publish(&mut index, at("2026-01-01T00:00:00Z"));
+        let lm = |s: &Snapshot, p: &str| s.get(p).unwrap().last_modified_secs().unwrap();
+        assert_eq!(
+            lm(&first, "/rss.xml"),
+            at("2025-01-01T00:00:00Z").timestamp()
+        );
+        // A title edit at the same date: the moment of the change.
+        index.insert(post("p0.md", "2025-01-01T00:00:00Z", "retitled", &["c0"]));
+        let (edited, _) = publisher.publish(&mut index, at("2026-02-01T00:00:00Z"));
+        assert_eq!(
+            lm(&edited, "/rss.xml"),
+            at("2026-02-01T00:00:00Z").timestamp()
+        );
+        assert_eq!(
+            lm(&edited, "/categories/c1/rss.xml"),
+            lm(&first, "/categories/c1/rss.xml")
+        );
+        // What is remembered makes a new publisher (a restart) serve the same dates.
+        let changes = publisher.take_changes();
+        let remembered = Remembered {
+            validators: changes.validators.into_iter().collect(),
+            ..Remembered::default()
+        };
+        let mut again = Publisher::new(&settings());
+        again.remember(remembered);
+        let mut index2 = Index::with_languages(&["categories".into()], &["en".into()]);
+        for i in 0..3 {
+            let title = if i == 0 { "retitled" } else { "t" };
+            index2.insert(post(
+                &format!("p{i}.md"),
+                "2025-01-01T00:00:00Z",
+                title,
+                &[&format!("c{i}")],
+            ));
+        }
+        let (restarted, _) = again.publish(&mut index2, at("2026-03-01T00:00:00Z"));
+        assert_eq!(lm(&restarted, "/rss.xml"), lm(&edited, "/rss.xml"));
     }
 
     #[test]

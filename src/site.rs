@@ -20,6 +20,7 @@ use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
 use crate::snapshot::Snapshot;
 use crate::source::{self, Outcome, Read, Source, SourceError, Stamp};
+use crate::state::State;
 
 /// What applying a batch of changes did, for the log.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub struct Site {
     pub clock: Clock,
     /// The clock's time at the last publish: posts timed after it are still to be published.
     published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// What survives a restart (shared with the site a reload builds).
+    pub state: Arc<State>,
 }
 
 impl Site {
@@ -69,6 +72,7 @@ impl Site {
             settings,
             Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             Clock::from_env(),
+            Arc::new(State::memory()),
         )
     }
 
@@ -79,9 +83,10 @@ impl Site {
         settings: &Settings,
         shared: SharedSnapshot,
         clock: Clock,
+        state: Arc<State>,
     ) -> Result<Site, SourceError> {
         let started = Instant::now();
-        let mut site = Site::read(settings, shared, clock)?;
+        let mut site = Site::read(settings, shared, clock, state)?;
         let stats = site.publish();
         tracing::info!(
             posts = site.index.len(),
@@ -99,6 +104,7 @@ impl Site {
         settings: &Settings,
         shared: SharedSnapshot,
         clock: Clock,
+        state: Arc<State>,
     ) -> Result<Site, SourceError> {
         let mut source = Source::open(
             &settings.content_dir,
@@ -129,7 +135,9 @@ impl Site {
             hugo_data: settings.hugo_data.clone(),
             clock,
             published_at: None,
+            state,
         };
+        site.publisher.remember(site.state.remembered());
         for read in loaded.reads {
             site.take(read);
         }
@@ -498,6 +506,8 @@ impl Site {
             }
         }
         self.shared.store(Arc::new(snapshot));
+        // After serving: a slow disk delays no edit.
+        self.state.save(&self.publisher.take_changes());
         stats
     }
 

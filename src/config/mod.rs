@@ -73,6 +73,9 @@ pub struct Config {
     pub health_path: String,
     /// Path of the Prometheus metrics endpoint; empty turns it off.
     pub metrics_path: String,
+    /// Where `herald serve` keeps what survives a restart (relative to the config file's
+    /// folder); unset: systemd's `$STATE_DIRECTORY`, else `/var/lib/herald` if it exists.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -129,6 +132,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             health_path: "/healthz".into(),
             metrics_path: "/metrics".into(),
+            state_dir: None,
         }
     }
 }
@@ -209,6 +213,8 @@ pub struct Settings {
     /// Folder (a Hugo site's `data/`) where the feed list is kept as `herald.json` for the
     /// site's templates; set on the command line (`--hugo-data`).
     pub hugo_data: Option<PathBuf>,
+    /// `state_dir`, resolved against the config file's folder.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -353,6 +359,7 @@ impl Config {
             ignore_files: Vec::new(),
             warnings: Vec::new(),
             hugo_data: None,
+            state_dir: self.state_dir.as_ref().map(|d| folder.join(d)),
             content_dir,
             languages: vec![Language {
                 site: site.clone(),

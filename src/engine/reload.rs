@@ -11,10 +11,13 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use crate::clock::Clock;
 use crate::config::{self, Settings};
 use crate::site::Site;
 use crate::snapshot::SharedSnapshot;
+use crate::state::State;
 
 /// Re-reads the config file and the Hugo site the running settings came from; the new site
 /// keeps the running clock. On success
@@ -24,6 +27,7 @@ pub fn reload(
     running: &Settings,
     shared: &SharedSnapshot,
     clock: Clock,
+    state: Arc<State>,
 ) -> Result<(Settings, Site), String> {
     let path = running.config_path.as_deref();
     let shown = path.unwrap_or(Path::new("(no config file)"));
@@ -38,7 +42,7 @@ pub fn reload(
         );
         new.keep_fixed(running);
     }
-    let mut site = Site::read(&new, shared.clone(), clock).map_err(|err| {
+    let mut site = Site::read(&new, shared.clone(), clock, state).map_err(|err| {
         format!(
             "configuration rejected, still serving the previous one: {path}: {err}",
             path = shown.display()

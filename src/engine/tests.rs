@@ -60,7 +60,13 @@ fn start(
     let settings = fixture.settings();
     let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
     let clock = Clock::starting_at(DateTime::parse_from_rfc3339(now).unwrap());
-    let site = Site::load_into(&settings, shared.clone(), clock).unwrap();
+    let site = Site::load_into(
+        &settings,
+        shared.clone(),
+        clock,
+        Arc::new(crate::state::State::memory()),
+    )
+    .unwrap();
     let metrics = Arc::new(Metrics::new());
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
     let hooks = Hooks {

@@ -43,7 +43,7 @@ impl Format {
 }
 
 /// One feed's identity: its titles and absolute URLs. Built by the index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeedInfo {
     /// Feed title, e.g. `My Site` or `My Site: Rust`.
     pub title: String,

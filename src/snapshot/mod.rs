@@ -274,6 +274,23 @@ impl Resource {
         }
     }
 
+    /// This resource with `Last-Modified` set to `secs` (Unix seconds; `None`: no header):
+    /// the publisher decides it from what was served before (see [`crate::state`]).
+    pub fn with_last_modified(mut self, secs: Option<i64>) -> Resource {
+        self.last_modified = secs.map(|s| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64));
+        self.last_modified_header = self
+            .last_modified
+            .map(|t| Bytes::from(httpdate::fmt_http_date(t)));
+        self
+    }
+
+    /// `Last-Modified` as Unix seconds.
+    pub fn last_modified_secs(&self) -> Option<i64> {
+        self.last_modified
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+    }
+
     /// The representation for `encoding`, if Herald has one ready. Never blocks.
     pub fn representation(&self, encoding: Encoding) -> Option<&Representation> {
         match encoding {

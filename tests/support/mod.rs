@@ -27,7 +27,7 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("content")).unwrap();
         let config = format!(
-            "content_dir: content\nbase_url: https://feeds.example.org/\ntitle: Test Site\ndescription: A test site\nauthor: Test Author\n{extra_config}"
+            "content_dir: content\nstate_dir: state\nbase_url: https://feeds.example.org/\ntitle: Test Site\ndescription: A test site\nauthor: Test Author\n{extra_config}"
         );
         std::fs::write(dir.path().join("herald.yaml"), config).unwrap();
         Site { dir }

@@ -1,0 +1,314 @@
+//! Herald's memory across restarts: a small embedded database (redb) in the state directory
+//! (`state_dir`, default systemd's `StateDirectory`). It holds, per served path, the ETag and
+//! `Last-Modified` last served, so that validators stay the same across a restart and only
+//! ever move forward; and every feed ever published, so that a feed whose last post goes keeps
+//! answering instead of vanishing under its subscribers.
+//!
+//! The state is a help, never a requirement: a missing file is created, a corrupt one is
+//! moved aside and started afresh, and a store that cannot be opened or written is logged
+//! once while Herald keeps serving from memory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::feed::FeedInfo;
+use crate::index::FeedKey;
+
+/// Served path → [`Validator`] (JSON).
+const VALIDATORS: TableDefinition<&str, &str> = TableDefinition::new("validators");
+/// Feed folder → [`KnownFeed`] (JSON).
+const FEEDS: TableDefinition<&str, &str> = TableDefinition::new("feeds");
+
+/// File name of the database inside the state directory.
+pub const FILE_NAME: &str = "herald.redb";
+
+/// What was last served at one path: the identity ETag and `Last-Modified` (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validator {
+    pub etag: String,
+    pub last_modified: Option<i64>,
+}
+
+/// A feed that was published once: what it is, so it can still be served when empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownFeed {
+    pub key: FeedKey,
+    pub info: FeedInfo,
+}
+
+/// Everything the state remembers, as read at start.
+#[derive(Debug, Default, Clone)]
+pub struct Remembered {
+    pub validators: BTreeMap<String, Validator>,
+    pub feeds: BTreeMap<String, KnownFeed>,
+}
+
+/// What one publish changed, to be written.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub validators: Vec<(String, Validator)>,
+    pub feeds: Vec<KnownFeed>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.validators.is_empty() && self.feeds.is_empty()
+    }
+}
+
+/// The state store; `memory()` keeps nothing beyond the process.
+pub struct State {
+    db: Option<Database>,
+    path: Option<PathBuf>,
+    /// A failed write is logged once, not on every publish.
+    write_failed: AtomicBool,
+    /// Serializes writers (the owner is the only one; reloads hand the store over).
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("path", &self.path).finish()
+    }
+}
+
+impl State {
+    /// No persistence: `herald build`, `herald check`, and serving when no state directory
+    /// can be used.
+    pub fn memory() -> State {
+        State {
+            db: None,
+            path: None,
+            write_failed: AtomicBool::new(false),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Opens (or creates) the database in `dir`. Never fails: a corrupt file is moved aside
+    /// and replaced; a directory that cannot be used gives a memory-only state. Both warn.
+    pub fn open(dir: &Path) -> State {
+        let path = dir.join(FILE_NAME);
+        if let Err(err) = std::fs::create_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), "cannot create the state directory ({err}); validators and known feeds are kept in memory only and start afresh on restart");
+            return State::memory();
+        }
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(err) => {
+                let aside = dir.join(format!("{FILE_NAME}.corrupt"));
+                tracing::warn!(file = %path.display(), aside = %aside.display(), "the state file cannot be used ({err}); it is moved aside and started afresh: Last-Modified of each feed restarts from its content");
+                let _ = std::fs::rename(&path, &aside);
+                match Database::create(&path) {
+                    Ok(db) => db,
+                    Err(err) => {
+                        tracing::warn!(file = %path.display(), "cannot create the state file ({err}); validators and known feeds are kept in memory only");
+                        return State::memory();
+                    }
+                }
+            }
+        };
+        State {
+            db: Some(db),
+            path: Some(path),
+            write_failed: AtomicBool::new(false),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The database file, if there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Everything stored. Entries that cannot be read are skipped (with one warning).
+    pub fn remembered(&self) -> Remembered {
+        let Some(db) = &self.db else {
+            return Remembered::default();
+        };
+        let mut out = Remembered::default();
+        let mut skipped = 0usize;
+        let mut read = || -> Result<(), Box<dyn std::error::Error>> {
+            let txn = db.begin_read()?;
+            if let Ok(table) = txn.open_table(VALIDATORS) {
+                for row in table.iter()? {
+                    let (path, value) = row?;
+                    match serde_json::from_str(value.value()) {
+                        Ok(v) => {
+                            out.validators.insert(path.value().to_owned(), v);
+                        }
+                        Err(_) => skipped += 1,
+                    }
+                }
+            }
+            if let Ok(table) = txn.open_table(FEEDS) {
+                for row in table.iter()? {
+                    let (dir, value) = row?;
+                    match serde_json::from_str(value.value()) {
+                        Ok(v) => {
+                            out.feeds.insert(dir.value().to_owned(), v);
+                        }
+                        Err(_) => skipped += 1,
+                    }
+                }
+            }
+            Ok(())
+        };
+        if let Err(err) = read() {
+            tracing::warn!(file = %self.path.as_deref().unwrap_or(Path::new("-")).display(), "cannot read the state ({err}); starting from the content alone");
+            return Remembered::default();
+        }
+        if skipped > 0 {
+            tracing::warn!(skipped, "state entries that cannot be read were ignored");
+        }
+        out
+    }
+
+    /// Writes what a publish changed, in one transaction. A failure is logged (once until a
+    /// write succeeds again) and changes nothing that is served.
+    pub fn save(&self, changes: &Changes) {
+        let Some(db) = &self.db else { return };
+        if changes.is_empty() {
+            return;
+        }
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let write = || -> Result<(), Box<dyn std::error::Error>> {
+            let mut txn = db.begin_write()?;
+            // Crash-safe without an fsync per edit: a lost tail only makes the next
+            // Last-Modified come from the clock, which still moves forward.
+            txn.set_durability(redb::Durability::Eventual);
+            {
+                let mut table = txn.open_table(VALIDATORS)?;
+                for (path, v) in &changes.validators {
+                    let json = serde_json::to_string(v).expect("plain struct");
+                    table.insert(path.as_str(), json.as_str())?;
+                }
+                let mut table = txn.open_table(FEEDS)?;
+                for feed in &changes.feeds {
+                    let json = serde_json::to_string(feed).expect("plain struct");
+                    table.insert(feed.info.dir.as_str(), json.as_str())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        };
+        match write() {
+            Ok(()) => self.write_failed.store(false, Ordering::Relaxed),
+            Err(err) => {
+                if !self.write_failed.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(file = %self.path.as_deref().unwrap_or(Path::new("-")).display(), "cannot write the state ({err}); still serving, but validators may restart from the content after a restart");
+                }
+            }
+        }
+    }
+}
+
+/// `Last-Modified` (Unix seconds) for a representation whose identity ETag is `etag`, given
+/// what was served at its path before: unchanged bytes keep their date; changed bytes get
+/// the content's newest date when that is newer than the old one (a new post), else the
+/// moment of the change, and never a date at or before the old one. Without history, the
+/// content's date: what any fresh replica computes too.
+pub fn last_modified(
+    previous: Option<&Validator>,
+    etag: &str,
+    content_newest: Option<i64>,
+    now: i64,
+) -> Option<i64> {
+    let Some(previous) = previous else {
+        return content_newest;
+    };
+    if previous.etag == etag {
+        return previous.last_modified;
+    }
+    let Some(old) = previous.last_modified else {
+        return content_newest.or(Some(now));
+    };
+    let candidate = match content_newest {
+        Some(newest) if newest > old => newest,
+        _ => now,
+    };
+    Some(candidate.max(old + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(etag: &str, lm: i64) -> Validator {
+        Validator {
+            etag: etag.into(),
+            last_modified: Some(lm),
+        }
+    }
+
+    #[test]
+    fn last_modified_keeps_unchanged_bytes_and_moves_forward_on_any_change() {
+        // First sight: the content's date.
+        assert_eq!(last_modified(None, "a", Some(100), 5000), Some(100));
+        // Same bytes (a restart): the same date.
+        assert_eq!(
+            last_modified(Some(&v("a", 100)), "a", Some(100), 5000),
+            Some(100)
+        );
+        // A title edit: the content's newest date did not move, the moment of the change is used.
+        assert_eq!(
+            last_modified(Some(&v("a", 100)), "b", Some(100), 5000),
+            Some(5000)
+        );
+        // A new post dated after the old date: its date.
+        assert_eq!(
+            last_modified(Some(&v("a", 100)), "b", Some(200), 5000),
+            Some(200)
+        );
+        // A backdated post: the moment of the change.
+        assert_eq!(
+            last_modified(Some(&v("a", 100)), "b", Some(50), 5000),
+            Some(5000)
+        );
+        // A clock behind the old date: still one second later, never the same or earlier.
+        assert_eq!(
+            last_modified(Some(&v("a", 100)), "b", Some(90), 10),
+            Some(101)
+        );
+    }
+
+    #[test]
+    fn what_is_saved_is_remembered_after_reopening_and_a_corrupt_file_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path());
+        state.save(&Changes {
+            validators: vec![("/rss.xml".into(), v("\"e\"", 42))],
+            feeds: Vec::new(),
+        });
+        drop(state);
+        let again = State::open(dir.path());
+        assert_eq!(again.remembered().validators["/rss.xml"], v("\"e\"", 42));
+        drop(again);
+        std::fs::write(dir.path().join(FILE_NAME), b"not a database at all").unwrap();
+        let fresh = State::open(dir.path());
+        assert!(
+            fresh.path().is_some(),
+            "a new file replaces the corrupt one"
+        );
+        assert!(fresh.remembered().validators.is_empty());
+        assert!(dir.path().join(format!("{FILE_NAME}.corrupt")).exists());
+    }
+
+    #[test]
+    fn an_unusable_directory_gives_a_memory_only_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let state = State::open(&file.join("sub"));
+        assert!(state.path().is_none());
+        state.save(&Changes {
+            validators: vec![("/rss.xml".into(), v("x", 1))],
+            feeds: Vec::new(),
+        });
+        assert!(state.remembered().validators.is_empty());
+    }
+}
