@@ -13,7 +13,7 @@ use crate::feed::{self, FeedInfo, Format};
 use crate::index::{FeedKey, Index};
 use crate::layout::{self, FEED_LIST_PATH, INDEX_PATH, OPML_PATH};
 use crate::post::Post;
-use crate::snapshot::{Compressor, Resource, Snapshot};
+use crate::snapshot::{Compressor, Moves, Resource, Snapshot};
 use crate::state::{self, Changes, KnownFeed, Remembered, Validator};
 
 /// A feed as last rendered: what it was made from, and the resulting resources.
@@ -56,6 +56,8 @@ pub struct Publisher {
     known: BTreeMap<FeedKey, FeedInfo>,
     /// What changed since [`Publisher::take_changes`], for the state store.
     changes: Changes,
+    /// Paths moved or retired by the operator: retired feeds are not rendered.
+    moves: Arc<Moves>,
     /// Makes the compressed variants of what was just published, off the edit → served path.
     background: Option<Compressor>,
 }
@@ -80,6 +82,7 @@ impl Publisher {
             validators: BTreeMap::new(),
             known: BTreeMap::new(),
             changes: Changes::default(),
+            moves: Arc::new(settings.moves.clone()),
             background: None,
         }
     }
@@ -128,6 +131,16 @@ impl Publisher {
             self.validators.insert(path.to_owned(), validator);
         }
         Arc::new(fresh.with_last_modified(last_modified))
+    }
+
+    /// The served folder of a feed: its language's prefix, then its own.
+    fn feed_dir(&self, key: &FeedKey) -> String {
+        let site = self.site_of(key.lang());
+        format!(
+            "{}{}",
+            layout::language_prefix(&self.site.base_url, &site.base_url),
+            layout::feed_dir(key)
+        )
     }
 
     /// What the feeds of language `code` say about the site (the default language's for an
@@ -214,6 +227,16 @@ impl Publisher {
         let mut previous: BTreeMap<String, Arc<Resource>> = BTreeMap::new();
         let mut listing_changed = !self.listed;
         for key in keys {
+            if self.moves.retires_feed(&self.feed_dir(&key)) {
+                // Retired by the operator: answered 410, never rendered.
+                if let Some(old) = self.feeds.remove(&key) {
+                    for (path, _) in &old.resources {
+                        self.resources.remove(path);
+                    }
+                    listing_changed = true;
+                }
+                continue;
+            }
             let items = index.items(&key, now, self.items_per_feed);
             let info = if !items.is_empty() || key.is_global() {
                 self.feed_info(index, &key)
@@ -280,6 +303,7 @@ impl Publisher {
         (
             Snapshot {
                 resources: self.resources.clone(),
+                moves: self.moves.clone(),
             },
             stats,
         )

@@ -124,3 +124,40 @@ fn a_category_that_loses_its_last_post_keeps_answering_with_a_valid_empty_feed()
     // A feed never published is still not announced.
     assert_eq!(again.get("/categories/never/rss.xml", &[]).status, 404);
 }
+
+#[test]
+fn redirects_answer_301_and_retired_feeds_410() {
+    let site = Site::new(
+        "redirects:\n  /categories/wearable/: /categories/wearables/\n  /index.xml: /rss.xml\nretired_feeds:\n  - /categories/old/\n",
+    );
+    site.write("post/a.md", &post("Alpha", "2020-01-01", "Wearables"));
+    site.write("post/b.md", &post("Beta", "2020-01-02", "Old"));
+    let server = site.serve();
+    served_with(&server, "/rss.xml", "Beta");
+    let r = server.get("/categories/wearable/atom.xml", &[]);
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/categories/wearables/atom.xml"));
+    assert_eq!(
+        server.get("/categories/wearables/atom.xml", &[]).status,
+        200
+    );
+    assert_eq!(
+        server.get("/index.xml", &[]).header("location"),
+        Some("/rss.xml")
+    );
+    // Retired: gone in every format, though a post still has the term, and off the lists.
+    for format in ["rss.xml", "atom.xml", "feed.json"] {
+        assert_eq!(
+            server.get(&format!("/categories/old/{format}"), &[]).status,
+            410
+        );
+    }
+    assert!(!server
+        .get("/feeds.opml", &[])
+        .text()
+        .contains("categories/old/"));
+    assert!(
+        server.get("/rss.xml", &[]).text().contains("Beta"),
+        "the posts stay"
+    );
+}

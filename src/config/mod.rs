@@ -76,6 +76,11 @@ pub struct Config {
     /// Where `herald serve` keeps what survives a restart (relative to the config file's
     /// folder); unset: systemd's `$STATE_DIRECTORY`, else `/var/lib/herald` if it exists.
     pub state_dir: Option<PathBuf>,
+    /// Old path → new path, answered `301`: a renamed category or a moved feed. A key ending
+    /// in `/` moves everything under that folder.
+    pub redirects: std::collections::BTreeMap<String, String>,
+    /// Paths (or folders, ending in `/`) answered `410 Gone`: feeds retired on purpose.
+    pub retired_feeds: Vec<String>,
 }
 
 /// How log lines are written.
@@ -133,6 +138,8 @@ impl Default for Config {
             health_path: "/healthz".into(),
             metrics_path: "/metrics".into(),
             state_dir: None,
+            redirects: Default::default(),
+            retired_feeds: Vec::new(),
         }
     }
 }
@@ -215,6 +222,8 @@ pub struct Settings {
     pub hugo_data: Option<PathBuf>,
     /// `state_dir`, resolved against the config file's folder.
     pub state_dir: Option<PathBuf>,
+    /// `redirects:` and `retired_feeds:`.
+    pub moves: crate::snapshot::Moves,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -327,6 +336,29 @@ impl Config {
                 self.health_path
             )));
         }
+        for (from, to) in &self.redirects {
+            for p in [from, to] {
+                if !p.starts_with('/') || p.contains(['?', '#', ' ']) {
+                    return Err(invalid(format!(
+                        "redirects: {p:?} must be an absolute path such as /categories/old/"
+                    )));
+                }
+            }
+            if from.ends_with('/') != to.ends_with('/') {
+                return Err(invalid(format!(
+                    "redirects: {from:?} → {to:?}: a folder (ending in /) moves to a folder, a file to a file"
+                )));
+            }
+        }
+        if let Some(bad) = self.retired_feeds.iter().find(|p| !p.starts_with('/')) {
+            return Err(invalid(format!(
+                "retired_feeds: {bad:?} must be an absolute path such as /categories/old/"
+            )));
+        }
+        let moves = crate::snapshot::Moves {
+            redirects: self.redirects.clone(),
+            retired: self.retired_feeds.iter().cloned().collect(),
+        };
         let folder = path.parent().unwrap_or(Path::new("."));
         let content_dir = folder.join(&self.content_dir);
         let site = SiteInfo {
@@ -360,6 +392,7 @@ impl Config {
             warnings: Vec::new(),
             hugo_data: None,
             state_dir: self.state_dir.as_ref().map(|d| folder.join(d)),
+            moves,
             content_dir,
             languages: vec![Language {
                 site: site.clone(),

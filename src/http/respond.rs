@@ -25,13 +25,13 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING,
-    CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, VARY,
+    CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{conditional, negotiate};
 use crate::metrics::Route;
-use crate::snapshot::{Encoding, Resource, Snapshot};
+use crate::snapshot::{Encoding, Moved, Resource, Snapshot};
 
 /// The response body type: always fully in memory.
 pub type Body = Full<Bytes>;
@@ -66,7 +66,11 @@ pub fn respond_classified<B>(
             serve_resource(req.headers(), resource, head, now),
             route_of(resource),
         ),
-        None => (not_found(head), Route::Other),
+        None => match snapshot.moves.lookup(req.uri().path()) {
+            Some(Moved::Gone) => (gone(head), Route::Other),
+            Some(Moved::To(to)) => (moved(&to, head), Route::Other),
+            None => (not_found(head), Route::Other),
+        },
     }
 }
 
@@ -141,6 +145,20 @@ fn serve_resource(
 /// A header from text the snapshot checked when it was built (a refcount, no copy).
 fn header(text: &Bytes) -> HeaderValue {
     HeaderValue::from_maybe_shared(text.clone()).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// A feed retired on purpose: subscribers' readers drop it instead of retrying forever.
+fn gone(head: bool) -> Response<Body> {
+    simple(StatusCode::GONE, "gone: this feed was retired\n", head)
+}
+
+/// A feed that moved: readers follow it (and most update the subscription).
+fn moved(to: &str, head: bool) -> Response<Body> {
+    let mut response = simple(StatusCode::MOVED_PERMANENTLY, "moved permanently\n", head);
+    if let Ok(location) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
 }
 
 fn not_found(head: bool) -> Response<Body> {

@@ -346,6 +346,55 @@ fn compress_brotli(bytes: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub resources: imbl::OrdMap<String, Arc<Resource>>,
+    /// Paths that moved or were retired (from the config; the same in every snapshot).
+    pub moves: Arc<Moves>,
+}
+
+/// The operator's `redirects:` (old path → new path) and `retired_feeds:` (paths answered
+/// `410 Gone`). A key ending in `/` covers everything under that folder, so one entry moves
+/// or retires a feed in all its formats.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Moves {
+    pub redirects: std::collections::BTreeMap<String, String>,
+    pub retired: std::collections::BTreeSet<String>,
+}
+
+/// Where a path that is not served went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// Retired for good: `410 Gone`.
+    Gone,
+    /// Moved: `301` to this path.
+    To(String),
+}
+
+impl Moves {
+    /// What became of `path`: a retired entry wins over a redirect; the longest matching
+    /// entry wins among several.
+    pub fn lookup(&self, path: &str) -> Option<Moved> {
+        let covers =
+            |entry: &str| path == entry || (entry.ends_with('/') && path.starts_with(entry));
+        if self.retired.iter().any(|e| covers(e)) {
+            return Some(Moved::Gone);
+        }
+        self.redirects
+            .iter()
+            .filter(|(from, _)| covers(from))
+            .max_by_key(|(from, _)| from.len())
+            .map(|(from, to)| {
+                let rest = &path[from.len()..];
+                Moved::To(if to.ends_with('/') {
+                    format!("{to}{rest}")
+                } else {
+                    to.clone()
+                })
+            })
+    }
+
+    /// Whether the feed whose folder is `dir` (`categories/old/`) is retired.
+    pub fn retires_feed(&self, dir: &str) -> bool {
+        matches!(self.lookup(&format!("/{dir}rss.xml")), Some(Moved::Gone))
+    }
 }
 
 impl Snapshot {
@@ -442,5 +491,38 @@ mod tests {
             &cc(),
         );
         assert!(r.gzip.is_none());
+    }
+}
+
+#[cfg(test)]
+mod moves_tests {
+    use super::*;
+
+    #[test]
+    fn folders_move_and_retire_every_format_and_exact_paths_only_themselves() {
+        let moves = Moves {
+            redirects: [
+                (
+                    "/categories/old/".to_string(),
+                    "/categories/new/".to_string(),
+                ),
+                ("/old.xml".to_string(), "/rss.xml".to_string()),
+            ]
+            .into(),
+            retired: ["/categories/gone/".to_string()].into(),
+        };
+        assert_eq!(
+            moves.lookup("/categories/old/atom.xml"),
+            Some(Moved::To("/categories/new/atom.xml".into()))
+        );
+        assert_eq!(moves.lookup("/old.xml"), Some(Moved::To("/rss.xml".into())));
+        assert_eq!(moves.lookup("/old.xml/x"), None);
+        assert_eq!(
+            moves.lookup("/categories/gone/feed.json"),
+            Some(Moved::Gone)
+        );
+        assert_eq!(moves.lookup("/categories/older/rss.xml"), None);
+        assert!(moves.retires_feed("categories/gone/"));
+        assert!(!moves.retires_feed("categories/old/"));
     }
 }
