@@ -472,7 +472,10 @@ fn atom_is_strict_xml_with_the_expected_entries() {
         .unwrap()
         .starts_with("<p>Body with ]]&gt; and  control &amp; <a"));
     assert!(children(entries[0], ns, "content").is_empty());
-    assert_eq!(text(entries[0], ns, "summary"), "A language & more");
+    // HTML, like the content: the text `A language & more`, escaped once more as HTML.
+    let summary = child(entries[0], ns, "summary");
+    assert_eq!(summary.attribute("type"), Some("html"));
+    assert_eq!(summary.text(), Some("A language &amp; more"));
     let terms: Vec<_> = children(entries[2], ns, "category")
         .into_iter()
         .map(|c| c.attribute("term").unwrap())

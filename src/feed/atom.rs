@@ -13,7 +13,7 @@ use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
 };
 
-use super::text::{cleaned, escape, feed_updated, id_uri, post_title};
+use super::text::{cleaned, escape, feed_updated, id_uri, item_authors, post_title};
 use super::FeedInfo;
 use crate::config::SiteInfo;
 use crate::post::Post;
@@ -149,7 +149,9 @@ fn entry(site: &SiteInfo, post: &Post) -> Entry {
         .as_deref()
         .map(|s| cleaned(s.trim()))
         .filter(|s| !s.is_empty())
-        .map(Text::plain);
+        // As HTML, like the content beside it: some readers (rss2email) show only the
+        // summary when its type differs from the content's.
+        .map(|s| Text::html(escape(&s)));
 
     let categories = post
         .item_categories()
@@ -162,11 +164,10 @@ fn entry(site: &SiteInfo, post: &Post) -> Entry {
         })
         .collect();
 
-    let authors = post
-        .authors
-        .iter()
-        .map(|a| Person {
-            name: cleaned(a),
+    let authors = item_authors(site, post)
+        .into_iter()
+        .map(|name| Person {
+            name,
             ..Person::default()
         })
         .collect();

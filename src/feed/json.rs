@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::text::{cleaned, feed_description, post_title, rfc3339};
+use super::text::{cleaned, feed_description, item_authors, post_title, rfc3339};
 use super::FeedInfo;
 use crate::config::SiteInfo;
 use crate::post::Post;
@@ -84,7 +84,7 @@ pub(super) fn render_as(
         language: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
         authors,
         items: if whole {
-            posts.iter().map(|p| item(p)).collect()
+            posts.iter().map(|p| item(site, p)).collect()
         } else {
             Vec::new()
         },
@@ -95,28 +95,28 @@ pub(super) fn render_as(
     }
     // `items` is the last field: the document ends in `[]}`, where the items go.
     let open = head.len() - "]}".len();
+    let key = super::site_key(site);
     let mut out = String::with_capacity(head.len() + posts.len() * 1024);
     out.push_str(&head[..open]);
     for (i, post) in posts.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&post.body.item(SLOT, 0, || item_json(post)));
+        out.push_str(&post.body.item(SLOT, key, || item_json(site, post)));
     }
     out.push_str(&head[open..]);
     out.push('\n');
     out
 }
 
-/// Which feed format slot of [`crate::post::Body::item`] JSON Feed items use (they depend
-/// on nothing but the post).
+/// Which feed format slot of [`crate::post::Body::item`] JSON Feed items use.
 const SLOT: usize = 2;
 
-fn item_json(post: &Post) -> String {
-    serde_json::to_string(&item(post)).expect("serializing plain structs cannot fail")
+fn item_json(site: &SiteInfo, post: &Post) -> String {
+    serde_json::to_string(&item(site, post)).expect("serializing plain structs cannot fail")
 }
 
-fn item(post: &Post) -> JsonItem {
+fn item(site: &SiteInfo, post: &Post) -> JsonItem {
     let title = post_title(post);
     let summary = post
         .summary
@@ -140,10 +140,9 @@ fn item(post: &Post) -> JsonItem {
         date_published: rfc3339(post.published),
         date_modified: post.updated.map(rfc3339),
         tags: post.item_categories().into_iter().map(cleaned).collect(),
-        authors: post
-            .authors
-            .iter()
-            .map(|a| Author { name: cleaned(a) })
+        authors: item_authors(site, post)
+            .into_iter()
+            .map(|name| Author { name })
             .collect(),
     }
 }

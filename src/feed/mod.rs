@@ -256,6 +256,26 @@ mod tests {
     }
 
     #[test]
+    fn items_without_an_author_carry_the_sites_and_atom_summaries_are_html() {
+        let posts = posts();
+        let plain = &posts[..1]; // no authors of its own
+        let site = site(Some("Jo"));
+        let rss = rss::render(&site, &feed(), plain);
+        assert!(rss.contains("<dc:creator>Jo</dc:creator>"), "{rss}");
+        let atom = atom::render(&site, &feed(), plain);
+        let entry = &atom[atom.find("<entry>").unwrap()..];
+        assert!(entry.contains("<author><name>Jo</name></author>"), "{atom}");
+        assert!(entry.contains("<summary type=\"html\">"), "{atom}");
+        let json = json::render(&site, &feed(), plain);
+        assert!(json.contains("\"authors\":[{\"name\":\"Jo\"}]}]"), "{json}");
+        // A post's own author wins; a site without one adds nobody.
+        let rss = rss::render(&site, &feed(), &posts[2..3]);
+        assert!(rss.contains("<dc:creator>Ana</dc:creator>") && !rss.contains(">Jo<"));
+        let anonymous = rss::render(&self::site(None), &feed(), plain);
+        assert!(!anonymous.contains("dc:creator"), "{anonymous}");
+    }
+
+    #[test]
     fn an_item_is_serialized_once_per_format_and_site() {
         let post = &posts()[0];
         let calls = std::cell::Cell::new(0);

@@ -14,7 +14,8 @@ use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
 use super::text::{
-    clean, cleaned, escape, feed_description, feed_updated, is_http_url, post_title, rfc822,
+    clean, cleaned, escape, feed_description, feed_updated, is_http_url, item_authors, post_title,
+    rfc822,
 };
 use super::FeedInfo;
 use crate::config::SiteInfo;
@@ -37,7 +38,7 @@ pub(super) fn render_as(
     let key = super::site_key(site);
     let items: Vec<Arc<str>> = posts
         .iter()
-        .map(|p| p.body.item(SLOT, key, || item_xml(p)))
+        .map(|p| p.body.item(SLOT, key, || item_xml(site, p)))
         .collect();
 
     let mut namespaces = BTreeMap::new();
@@ -68,9 +69,9 @@ pub(super) fn render_as(
         }),
         namespaces,
         items: if whole {
-            posts.iter().map(|p| item(p)).collect()
+            posts.iter().map(|p| item(site, p)).collect()
         } else {
-            placeholder(posts, &items)
+            placeholder(site, posts, &items)
         },
         ..Channel::default()
     };
@@ -95,9 +96,9 @@ fn write(channel: &Channel) -> String {
 }
 
 /// One post as an `<item>` element, exactly as the rss crate writes it inside a channel.
-fn item_xml(post: &Post) -> String {
+fn item_xml(site: &SiteInfo, post: &Post) -> String {
     let channel = Channel {
-        items: vec![item(post)],
+        items: vec![item(site, post)],
         ..Channel::default()
     };
     super::one_item(&write(&channel), "<item>", "</item>").to_owned()
@@ -106,14 +107,14 @@ fn item_xml(post: &Post) -> String {
 /// The item the channel is written around, standing for all of them: it asks for the
 /// namespaces the real items use (the rss crate declares them from the items), and is then
 /// replaced by them. None for a feed without items.
-fn placeholder(posts: &[Arc<Post>], items: &[Arc<str>]) -> Vec<Item> {
+fn placeholder(site: &SiteInfo, posts: &[Arc<Post>], items: &[Arc<str>]) -> Vec<Item> {
     if posts.is_empty() {
         return Vec::new();
     }
     // Elements are tags only where the crate wrote them: other text is escaped, and
     // `content:encoded` itself is what holds the CDATA.
     let content = items.iter().any(|i| i.contains("<content:encoded>"));
-    let creators = posts.iter().any(|p| !p.authors.is_empty());
+    let creators = posts.iter().any(|p| !item_authors(site, p).is_empty());
     vec![Item {
         content: content.then(String::new),
         dublin_core_ext: creators.then(DublinCoreExtension::default),
@@ -132,7 +133,7 @@ fn managing_editor(site: &SiteInfo, email: &str) -> String {
         .map_or_else(|| email.clone(), |name| format!("{email} ({name})"))
 }
 
-fn item(post: &Post) -> Item {
+fn item(site: &SiteInfo, post: &Post) -> Item {
     let html = post.body.html();
     // `description` is HTML in RSS: escape the plain-text summary so `a < b` stays text.
     let description = post
@@ -174,8 +175,9 @@ fn item(post: &Post) -> Item {
             .insert("content".to_owned(), vec![media]);
     }
 
-    let dublin_core_ext = (!post.authors.is_empty()).then(|| DublinCoreExtension {
-        creators: post.authors.iter().map(|a| cleaned(a)).collect(),
+    let creators = item_authors(site, post);
+    let dublin_core_ext = (!creators.is_empty()).then(|| DublinCoreExtension {
+        creators,
         ..DublinCoreExtension::default()
     });
 

@@ -164,6 +164,26 @@ pub fn is_http_url(s: &str) -> bool {
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
+/// Who wrote an item: the post's authors, else the site's author (readers show an item's
+/// author, rarely the feed's). Empty when neither names anyone.
+pub fn item_authors(site: &SiteInfo, post: &Post) -> Vec<String> {
+    let named: Vec<String> = post
+        .authors
+        .iter()
+        .map(|a| cleaned(a.trim()))
+        .filter(|a| !a.is_empty())
+        .collect();
+    if !named.is_empty() {
+        return named;
+    }
+    site.author
+        .as_deref()
+        .map(|a| cleaned(a.trim()))
+        .filter(|a| !a.is_empty())
+        .into_iter()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
