@@ -469,12 +469,26 @@ fn parse_inner(
     } else {
         expanded
     };
-    for name in &expanded.unknown {
+    for name in expanded.unknown.iter().take(MAX_SHORTCODE_WARNINGS) {
         warnings.push(err(
             None,
             format!(
                 "warning: shortcode `{name}` is not built into Hugo; its inner content is \
                  kept (map it under `shortcodes:` in herald.yaml)"
+            ),
+        ));
+    }
+    if let Some(more) = expanded
+        .unknown
+        .len()
+        .checked_sub(MAX_SHORTCODE_WARNINGS)
+        .filter(|&n| n > 0)
+    {
+        warnings.push(err(
+            None,
+            format!(
+                "warning: {more} more shortcodes are not built into Hugo; their inner \
+                 content is kept"
             ),
         ));
     }
@@ -596,56 +610,48 @@ pub fn render_body(body: &Body) -> String {
 
 /// Finds (and, when asked, repairs) mojibake; reports one warning per line that has some.
 fn mojibake(text: String, repair: bool, mut warn: impl FnMut(usize, String)) -> String {
-    let (repaired, found) = mojibake::scan(&text, repair);
+    let scan = mojibake::scan(&text, repair);
     let action = if repair {
         "repaired"
     } else {
         "left as is; set `repair_mojibake: true` to repair it"
     };
-    // `found` is in line order: one pass groups it. The first lines are named one by one;
-    // a file damaged throughout gets one summary line, not one warning per line.
-    let mut lines: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut damaged_lines = 0;
-    for f in &found {
-        if lines.last().is_none_or(|(l, _)| *l != f.line) {
-            damaged_lines += 1;
-            if lines.len() < MAX_MOJIBAKE_WARNINGS {
-                lines.push((f.line, Vec::new()));
-            } else {
-                continue;
-            }
-        }
-        if let Some((line, examples)) = lines.last_mut() {
-            if *line == f.line && examples.len() < 3 {
-                examples.push(format!("`{}` → `{}`", f.damaged, f.meant));
-            }
-        }
-    }
-    for (line, examples) in &lines {
+    // The first lines are named one by one, with up to three examples each; a file damaged
+    // throughout gets one summary line, not one warning per line.
+    let named = &scan.lines[..scan.lines.len().min(MAX_MOJIBAKE_WARNINGS)];
+    for &line in named {
+        let examples: Vec<String> = scan
+            .found
+            .iter()
+            .filter(|f| f.line == line)
+            .take(3)
+            .map(|f| format!("`{}` → `{}`", f.damaged, f.meant))
+            .collect();
+        let examples = if examples.is_empty() {
+            "damaged characters".to_string()
+        } else {
+            examples.join(", ")
+        };
         warn(
-            *line,
-            format!(
-                "warning: mojibake (UTF-8 once read as Windows-1252): {}; {action}",
-                examples.join(", ")
-            ),
+            line,
+            format!("warning: mojibake (UTF-8 once read as Windows-1252): {examples}; {action}"),
         );
     }
-    if damaged_lines > lines.len() {
-        let first_unnamed = found
-            .iter()
-            .map(|f| f.line)
-            .find(|l| *l > lines.last().map_or(0, |(l, _)| *l))
-            .unwrap_or(1);
+    if scan.damaged_lines > named.len() {
+        let first_unnamed = scan.lines.get(named.len()).copied().unwrap_or(1);
         warn(
             first_unnamed,
             format!(
                 "warning: mojibake on {} more lines; {action}",
-                damaged_lines - lines.len()
+                scan.damaged_lines - named.len()
             ),
         );
     }
-    repaired.unwrap_or(text)
+    scan.repaired.unwrap_or(text)
 }
+
+/// Unknown shortcodes named one by one in warnings; the rest are counted in one more.
+const MAX_SHORTCODE_WARNINGS: usize = 20;
 
 /// Lines with mojibake named one by one in warnings; the rest are counted in one more.
 const MAX_MOJIBAKE_WARNINGS: usize = 20;
@@ -709,14 +715,14 @@ fn body_summary(
 
 /// The part of the body before `<!--more-->` / `<!-- more -->`, when there is a divider.
 fn before_divider(markdown: &str) -> Option<&str> {
+    let mut opens = text::Forward::new(markdown, "<!--");
+    let mut closes = text::Forward::new(markdown, "-->");
     let mut search = 0;
-    while let Some(i) = markdown[search..].find("<!--") {
-        let start = search + i;
-        let after = &markdown[start + 4..];
-        if let Some(end) = after.find("-->") {
-            if after[..end].trim().eq_ignore_ascii_case("more") {
-                return Some(&markdown[..start]);
-            }
+    while let Some(start) = opens.at_or_after(search) {
+        // No `-->` after this one: none after any later one either.
+        let end = closes.at_or_after(start + 4)?;
+        if markdown[start + 4..end].trim().eq_ignore_ascii_case("more") {
+            return Some(&markdown[..start]);
         }
         search = start + 4;
     }
