@@ -5,8 +5,13 @@
 //! fields. The steps live beside it: [`frontmatter`] (split and decode), [`dates`],
 //! [`fields`] (terms, authors, draft, image), [`permalink`] (and absolute URLs),
 //! [`shortcodes`], [`markdown`] (render, sanitize) with [`rawhtml`] (the raw-HTML policy),
-//! [`summary`] (plain text and automatic summaries) and [`text`] (cleaning).
+//! [`summary`] (plain text and automatic summaries), [`text`] (cleaning) and [`bounded`]
+//! (limits that keep hostile bodies from making rendering super-linear, and the size cap of
+//! an item's content).
 
+mod bounded;
+#[cfg(test)]
+mod bounded_tests;
 mod dates;
 mod fields;
 mod frontmatter;
@@ -24,6 +29,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
 
+pub use bounded::MIN_ITEM_BYTES;
 pub use markdown::RenderOptions;
 pub use permalink::PermalinkRules;
 pub use shortcodes::ShortcodeRule;
@@ -49,6 +55,9 @@ pub struct ContentSettings {
     pub render: RenderOptions,
     /// Words in an automatic summary (Hugo's `summaryLength`).
     pub summary_length: usize,
+    /// Bytes of HTML an item's content carries at most; a longer post's item is cut, with a
+    /// link to its page (herald.yaml `max_item_bytes`).
+    pub max_item_bytes: usize,
     /// The site's `params`, for the `param` shortcode.
     pub site_params: serde_json::Value,
     /// What to do with the site's own shortcodes (herald.yaml `shortcodes:`).
@@ -147,6 +156,7 @@ impl ContentSettings {
                 linkify: false,
             },
             summary_length: s.summary_length,
+            max_item_bytes: s.max_item_bytes,
             site_params: s.site_params.clone(),
             shortcodes: s.shortcodes.clone(),
         }
@@ -177,6 +187,10 @@ pub struct ParseError {
 
 /// Longest title kept, in characters; longer ones are cut at a word boundary with `…`.
 pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest summary kept, in characters (ten times a 70-word automatic summary); longer ones
+/// are cut at a word boundary with `…`. Hugo keeps a paragraph without a full stop whole, and
+/// a post of one 4 MiB line would otherwise carry all of it as the summary of every item.
+pub const MAX_SUMMARY_CHARS: usize = 5_000;
 /// Terms kept per taxonomy per post: each term makes a feed, so a runaway list (a script
 /// that pasted a whole tag cloud) would make hundreds. The rest are dropped with a warning.
 pub const MAX_TERMS_PER_TAXONOMY: usize = 50;
@@ -427,7 +441,8 @@ fn parse_inner(
             text::one_line(&text::decode_entities(&s))
         })
         .filter(|s| !s.is_empty())
-        .or_else(|| body_summary(&expanded, is_html, settings));
+        .or_else(|| body_summary(&expanded, is_html, settings))
+        .map(|s| text::truncate_words(&s, MAX_SUMMARY_CHARS));
 
     // Title, slug, permalink.
     // Hugo takes the slug from a dated file name (`2019-03-12-my-post.md` → `my-post`).
@@ -538,6 +553,7 @@ fn parse_inner(
             settings.render,
             permalink.to_string(),
             is_html,
+            settings.max_item_bytes,
         ),
     }))
 }
@@ -592,20 +608,26 @@ pub fn render_html(markdown: &str, base_url: &str) -> String {
     markdown::render_html(markdown, base_url)
 }
 
-/// A body → sanitized HTML with every URL absolute.
+/// A body → sanitized HTML with every URL absolute, cut to its `max_item_bytes`.
 pub fn render_body(body: &Body) -> String {
     // Unit tests prove that a renderer panic stays inside its post.
     #[cfg(test)]
     if body.markdown.starts_with(tests::PANIC_IN_RENDER) {
         panic!("a renderer bug, simulated");
     }
-    markdown::render_body(
+    let html = markdown::render_body(
         &body.markdown,
         &body.fragments,
         body.render,
         &body.base_url,
         body.is_html,
-    )
+    );
+    let cut =
+        !body.is_html && bounded::markdown_cut(&body.markdown, body.render.typographer).is_some();
+    if html.len() <= body.max_item_bytes && !cut {
+        return html;
+    }
+    bounded::cap_item(&html, body.max_item_bytes, &body.base_url, cut).into_owned()
 }
 
 /// Finds (and, when asked, repairs) mojibake; reports one warning per line that has some.
