@@ -107,6 +107,9 @@ pub struct Body {
     pub base_url: String,
     /// The source is an `.html` content file: sanitized as is, no Markdown pass.
     pub is_html: bool,
+    /// Bytes of HTML the rendered content keeps at most (a longer one is cut, with a link
+    /// to `base_url`).
+    pub max_item_bytes: usize,
     html: OnceLock<String>,
     /// This post as an item of each feed format, made once (see [`Body::item`]).
     items: [OnceLock<(u64, Arc<str>)>; 3],
@@ -119,6 +122,7 @@ impl Body {
         render: RenderOptions,
         base_url: String,
         is_html: bool,
+        max_item_bytes: usize,
     ) -> Self {
         Body {
             markdown,
@@ -126,12 +130,14 @@ impl Body {
             render,
             base_url,
             is_html,
+            max_item_bytes,
             html: OnceLock::new(),
             items: Default::default(),
         }
     }
 
-    /// Sanitized HTML with absolute URLs; empty when the body is empty. Rendered once.
+    /// Sanitized HTML with absolute URLs, cut to `max_item_bytes`; empty when the body is
+    /// empty. Rendered once.
     /// A panic while rendering (a bug on some input) stays inside this post: its content is
     /// left out of the feeds (the item keeps its title, link and summary) and is logged.
     pub fn html(&self) -> &str {
@@ -157,6 +163,7 @@ impl Body {
             render: RenderOptions::default(),
             base_url,
             is_html: false,
+            max_item_bytes: usize::MAX,
             html: OnceLock::from(html),
             items: Default::default(),
         }

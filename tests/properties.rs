@@ -28,6 +28,7 @@ fn settings() -> ContentSettings {
         pages_need_no_front_matter: false,
         render: herald::content::RenderOptions::default(),
         summary_length: 70,
+        max_item_bytes: 256 * 1024,
         site_params: serde_json::Value::Null,
         shortcodes: std::collections::BTreeMap::new(),
     }

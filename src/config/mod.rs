@@ -57,6 +57,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Posts larger than this many bytes are reported and skipped.
     pub max_post_bytes: u64,
+    /// Bytes of HTML one item's content carries at most; a longer post's item is cut.
+    pub max_item_bytes: usize,
     /// Repair mojibake (`â€”` → `—`: UTF-8 once read as Windows-1252). Reported either way.
     pub repair_mojibake: bool,
     /// How `herald serve` notices changes: `notify` (kernel events), `poll`, or `off`.
@@ -129,6 +131,7 @@ impl Default for Config {
             keep_alive_timeout_secs: 60,
             shutdown_grace_secs: 10,
             max_post_bytes: 4 * 1024 * 1024,
+            max_item_bytes: 256 * 1024,
             repair_mojibake: false,
             watch: WatchMode::Notify,
             watch_debounce_ms: 5,
@@ -183,6 +186,7 @@ pub struct Settings {
     pub keep_alive_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_post_bytes: u64,
+    pub max_item_bytes: usize,
     pub repair_mojibake: bool,
     pub watch: WatchMode,
     pub watch_debounce: Duration,
@@ -299,6 +303,12 @@ impl Config {
         if self.items_per_feed == 0 {
             return Err(invalid("items_per_feed must be at least 1".into()));
         }
+        if self.max_item_bytes < crate::content::MIN_ITEM_BYTES {
+            return Err(invalid(format!(
+                "max_item_bytes must be at least {}",
+                crate::content::MIN_ITEM_BYTES
+            )));
+        }
         if self.max_connections == 0 {
             return Err(invalid("max_connections must be at least 1".into()));
         }
@@ -413,6 +423,7 @@ impl Config {
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             max_post_bytes: self.max_post_bytes,
+            max_item_bytes: self.max_item_bytes,
             repair_mojibake: self.repair_mojibake,
             watch: self.watch,
             watch_debounce: Duration::from_millis(self.watch_debounce_ms),

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, Options, Parser};
 
-use super::{rawhtml, text};
+use super::{bounded, rawhtml, text};
 
 /// How Markdown is rendered: the site's `markup.goldmark` settings that matter to readers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -153,7 +153,9 @@ pub(crate) fn render_unsanitized(
     plain: bool,
 ) -> String {
     let opts = options(render);
-    let fixed = rawhtml::fix_block_closers(markdown, opts);
+    let markdown = bounded::markdown_prefix(markdown, render.typographer);
+    let tables = bounded::bound_markdown_tables(markdown);
+    let fixed = rawhtml::fix_block_closers(&tables, opts);
     // Task-list checkboxes are form controls, which sanitizing removes: show them as text.
     let events = Parser::new_ext(&fixed, opts).map(|e| match e {
         Event::TaskListMarker(done) => {
@@ -176,11 +178,13 @@ pub(crate) fn inline_html(markdown: &str) -> String {
     }
 }
 
-/// Sanitizes HTML, making every URL absolute against `base_url`.
+/// Sanitizes HTML, making every URL absolute against `base_url`. The HTML is first kept
+/// within [`bounded`]'s limits, where html5ever's work stays linear.
 pub(crate) fn sanitize(html: &str, base_url: &str) -> String {
+    let html = bounded::bound_html(html);
     let base = url::Url::parse(base_url).ok();
     let previous = BASE.with(|b| b.replace(base));
-    let clean = SANITIZER.clean(html).to_string();
+    let clean = SANITIZER.clean(&html).to_string();
     BASE.with(|b| b.replace(previous));
     text::strip_controls(&clean)
 }

@@ -5,8 +5,13 @@
 //! fields. The steps live beside it: [`frontmatter`] (split and decode), [`dates`],
 //! [`fields`] (terms, authors, draft, image), [`permalink`] (and absolute URLs),
 //! [`shortcodes`], [`markdown`] (render, sanitize) with [`rawhtml`] (the raw-HTML policy),
-//! [`summary`] (plain text and automatic summaries) and [`text`] (cleaning).
+//! [`summary`] (plain text and automatic summaries), [`text`] (cleaning) and [`bounded`]
+//! (limits that keep hostile bodies from making rendering super-linear, and the size cap of
+//! an item's content).
 
+mod bounded;
+#[cfg(test)]
+mod bounded_tests;
 mod dates;
 mod fields;
 mod frontmatter;
@@ -24,6 +29,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
 
+pub use bounded::MIN_ITEM_BYTES;
 pub use markdown::RenderOptions;
 pub use permalink::PermalinkRules;
 pub use shortcodes::ShortcodeRule;
@@ -49,6 +55,9 @@ pub struct ContentSettings {
     pub render: RenderOptions,
     /// Words in an automatic summary (Hugo's `summaryLength`).
     pub summary_length: usize,
+    /// Bytes of HTML an item's content carries at most; a longer post's item is cut, with a
+    /// link to its page (herald.yaml `max_item_bytes`).
+    pub max_item_bytes: usize,
     /// The site's `params`, for the `param` shortcode.
     pub site_params: serde_json::Value,
     /// What to do with the site's own shortcodes (herald.yaml `shortcodes:`).
@@ -147,6 +156,7 @@ impl ContentSettings {
                 linkify: false,
             },
             summary_length: s.summary_length,
+            max_item_bytes: s.max_item_bytes,
             site_params: s.site_params.clone(),
             shortcodes: s.shortcodes.clone(),
         }
@@ -177,6 +187,10 @@ pub struct ParseError {
 
 /// Longest title kept, in characters; longer ones are cut at a word boundary with `…`.
 pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest summary kept, in characters (ten times a 70-word automatic summary); longer ones
+/// are cut at a word boundary with `…`. Hugo keeps a paragraph without a full stop whole, and
+/// a post of one 4 MiB line would otherwise carry all of it as the summary of every item.
+pub const MAX_SUMMARY_CHARS: usize = 5_000;
 /// Terms kept per taxonomy per post: each term makes a feed, so a runaway list (a script
 /// that pasted a whole tag cloud) would make hundreds. The rest are dropped with a warning.
 pub const MAX_TERMS_PER_TAXONOMY: usize = 50;
@@ -427,7 +441,8 @@ fn parse_inner(
             text::one_line(&text::decode_entities(&s))
         })
         .filter(|s| !s.is_empty())
-        .or_else(|| body_summary(&expanded, is_html, settings));
+        .or_else(|| body_summary(&expanded, is_html, settings))
+        .map(|s| text::truncate_words(&s, MAX_SUMMARY_CHARS));
 
     // Title, slug, permalink.
     // Hugo takes the slug from a dated file name (`2019-03-12-my-post.md` → `my-post`).
@@ -469,12 +484,26 @@ fn parse_inner(
     } else {
         expanded
     };
-    for name in &expanded.unknown {
+    for name in expanded.unknown.iter().take(MAX_SHORTCODE_WARNINGS) {
         warnings.push(err(
             None,
             format!(
                 "warning: shortcode `{name}` is not built into Hugo; its inner content is \
                  kept (map it under `shortcodes:` in herald.yaml)"
+            ),
+        ));
+    }
+    if let Some(more) = expanded
+        .unknown
+        .len()
+        .checked_sub(MAX_SHORTCODE_WARNINGS)
+        .filter(|&n| n > 0)
+    {
+        warnings.push(err(
+            None,
+            format!(
+                "warning: {more} more shortcodes are not built into Hugo; their inner \
+                 content is kept"
             ),
         ));
     }
@@ -524,6 +553,7 @@ fn parse_inner(
             settings.render,
             permalink.to_string(),
             is_html,
+            settings.max_item_bytes,
         ),
     }))
 }
@@ -578,74 +608,72 @@ pub fn render_html(markdown: &str, base_url: &str) -> String {
     markdown::render_html(markdown, base_url)
 }
 
-/// A body → sanitized HTML with every URL absolute.
+/// A body → sanitized HTML with every URL absolute, cut to its `max_item_bytes`.
 pub fn render_body(body: &Body) -> String {
     // Unit tests prove that a renderer panic stays inside its post.
     #[cfg(test)]
     if body.markdown.starts_with(tests::PANIC_IN_RENDER) {
         panic!("a renderer bug, simulated");
     }
-    markdown::render_body(
+    let html = markdown::render_body(
         &body.markdown,
         &body.fragments,
         body.render,
         &body.base_url,
         body.is_html,
-    )
+    );
+    let cut =
+        !body.is_html && bounded::markdown_cut(&body.markdown, body.render.typographer).is_some();
+    if html.len() <= body.max_item_bytes && !cut {
+        return html;
+    }
+    bounded::cap_item(&html, body.max_item_bytes, &body.base_url, cut).into_owned()
 }
 
 /// Finds (and, when asked, repairs) mojibake; reports one warning per line that has some.
 fn mojibake(text: String, repair: bool, mut warn: impl FnMut(usize, String)) -> String {
-    let (repaired, found) = mojibake::scan(&text, repair);
+    let scan = mojibake::scan(&text, repair);
     let action = if repair {
         "repaired"
     } else {
         "left as is; set `repair_mojibake: true` to repair it"
     };
-    // `found` is in line order: one pass groups it. The first lines are named one by one;
-    // a file damaged throughout gets one summary line, not one warning per line.
-    let mut lines: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut damaged_lines = 0;
-    for f in &found {
-        if lines.last().is_none_or(|(l, _)| *l != f.line) {
-            damaged_lines += 1;
-            if lines.len() < MAX_MOJIBAKE_WARNINGS {
-                lines.push((f.line, Vec::new()));
-            } else {
-                continue;
-            }
-        }
-        if let Some((line, examples)) = lines.last_mut() {
-            if *line == f.line && examples.len() < 3 {
-                examples.push(format!("`{}` → `{}`", f.damaged, f.meant));
-            }
-        }
-    }
-    for (line, examples) in &lines {
+    // The first lines are named one by one, with up to three examples each; a file damaged
+    // throughout gets one summary line, not one warning per line.
+    let named = &scan.lines[..scan.lines.len().min(MAX_MOJIBAKE_WARNINGS)];
+    for &line in named {
+        let examples: Vec<String> = scan
+            .found
+            .iter()
+            .filter(|f| f.line == line)
+            .take(3)
+            .map(|f| format!("`{}` → `{}`", f.damaged, f.meant))
+            .collect();
+        let examples = if examples.is_empty() {
+            "damaged characters".to_string()
+        } else {
+            examples.join(", ")
+        };
         warn(
-            *line,
-            format!(
-                "warning: mojibake (UTF-8 once read as Windows-1252): {}; {action}",
-                examples.join(", ")
-            ),
+            line,
+            format!("warning: mojibake (UTF-8 once read as Windows-1252): {examples}; {action}"),
         );
     }
-    if damaged_lines > lines.len() {
-        let first_unnamed = found
-            .iter()
-            .map(|f| f.line)
-            .find(|l| *l > lines.last().map_or(0, |(l, _)| *l))
-            .unwrap_or(1);
+    if scan.damaged_lines > named.len() {
+        let first_unnamed = scan.lines.get(named.len()).copied().unwrap_or(1);
         warn(
             first_unnamed,
             format!(
                 "warning: mojibake on {} more lines; {action}",
-                damaged_lines - lines.len()
+                scan.damaged_lines - named.len()
             ),
         );
     }
-    repaired.unwrap_or(text)
+    scan.repaired.unwrap_or(text)
 }
+
+/// Unknown shortcodes named one by one in warnings; the rest are counted in one more.
+const MAX_SHORTCODE_WARNINGS: usize = 20;
 
 /// Lines with mojibake named one by one in warnings; the rest are counted in one more.
 const MAX_MOJIBAKE_WARNINGS: usize = 20;
@@ -709,14 +737,14 @@ fn body_summary(
 
 /// The part of the body before `<!--more-->` / `<!-- more -->`, when there is a divider.
 fn before_divider(markdown: &str) -> Option<&str> {
+    let mut opens = text::Forward::new(markdown, "<!--");
+    let mut closes = text::Forward::new(markdown, "-->");
     let mut search = 0;
-    while let Some(i) = markdown[search..].find("<!--") {
-        let start = search + i;
-        let after = &markdown[start + 4..];
-        if let Some(end) = after.find("-->") {
-            if after[..end].trim().eq_ignore_ascii_case("more") {
-                return Some(&markdown[..start]);
-            }
+    while let Some(start) = opens.at_or_after(search) {
+        // No `-->` after this one: none after any later one either.
+        let end = closes.at_or_after(start + 4)?;
+        if markdown[start + 4..end].trim().eq_ignore_ascii_case("more") {
+            return Some(&markdown[..start]);
         }
         search = start + 4;
     }

@@ -67,54 +67,90 @@ pub(crate) struct Found {
     pub meant: char,
 }
 
-/// Scans `text`; returns the repaired text (only built when `repair` is set) and every
-/// damaged sequence found.
-pub(crate) fn scan(text: &str, repair: bool) -> (Option<String>, Vec<Found>) {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut found = Vec::new();
+/// What [`scan`] found.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    /// The repaired text: only built when repairing, and when there is damage.
+    pub repaired: Option<String>,
+    /// The first [`MAX_FOUND`] damaged sequences, in order.
+    pub found: Vec<Found>,
+    /// The first [`MAX_LINES`] lines with damage, in order.
+    pub lines: Vec<usize>,
+    /// Lines with damage, all of them.
+    pub damaged_lines: usize,
+}
+
+/// Sequences kept to report (all are repaired).
+pub(crate) const MAX_FOUND: usize = 1000;
+/// Damaged lines listed by number.
+pub(crate) const MAX_LINES: usize = 100;
+
+/// Scans `text` once, in linear time and without copying it unless it repairs it.
+pub(crate) fn scan(text: &str, repair: bool) -> Scan {
+    let bytes = text.as_bytes();
+    let mut scan = Scan {
+        repaired: None,
+        found: Vec::new(),
+        lines: Vec::new(),
+        damaged_lines: 0,
+    };
     let mut out = repair.then(|| String::with_capacity(text.len()));
+    // `out` holds the repaired `text[..copied]`.
+    let mut copied = 0;
     let mut line = 1;
     let mut i = 0;
+    let mut last_line = 0;
     // End of the last damaged sequence that gave a letter of another script than Latin.
     let mut foreign_until = usize::MAX;
-    while i < chars.len() {
-        let (_, c) = chars[i];
-        let seq = sequence_at(&chars, i).filter(|&(meant, len)| {
+    while i < bytes.len() {
+        if bytes[i].is_ascii() {
+            // No damaged sequence starts with ASCII.
+            if bytes[i] == b'\n' {
+                line += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let seq = sequence_at(text, i).filter(|&(meant, len)| {
             // A letter of another script (Hebrew from `×…`, `×` + no-break space) only
             // inside a run of them: real mojibake of Greek or Hebrew damages whole words.
             !is_foreign_letter(meant)
                 || foreign_until == i
-                || sequence_at(&chars, i + len).is_some_and(|(next, _)| is_foreign_letter(next))
+                || sequence_at(text, i + len).is_some_and(|(next, _)| is_foreign_letter(next))
         });
-        if let Some(seq) = seq {
-            let (meant, len) = seq;
-            let damaged: String = chars[i..i + len].iter().map(|&(_, c)| c).collect();
-            found.push(Found {
+        let Some((meant, len)) = seq else {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        };
+        if scan.found.len() < MAX_FOUND {
+            scan.found.push(Found {
                 line,
-                damaged,
+                damaged: text[i..i + len].to_string(),
                 meant,
             });
-            if is_foreign_letter(meant) {
-                foreign_until = i + len;
-            }
-            if let Some(out) = out.as_mut() {
-                out.push(meant);
-            } else if found.len() > 1000 {
-                break; // enough to report; do not spend time on a pathological file
-            }
-            i += len;
-            continue;
         }
-        if c == '\n' {
-            line += 1;
+        if line != last_line {
+            scan.damaged_lines += 1;
+            if scan.lines.len() < MAX_LINES {
+                scan.lines.push(line);
+            }
+            last_line = line;
+        }
+        if is_foreign_letter(meant) {
+            foreign_until = i + len;
         }
         if let Some(out) = out.as_mut() {
-            out.push(c);
+            out.push_str(&text[copied..i]);
+            out.push(meant);
+            copied = i + len;
         }
-        i += 1;
+        i += len;
     }
-    let repaired = out.filter(|_| !found.is_empty());
-    (repaired, found)
+    if let Some(mut out) = out.filter(|_| scan.damaged_lines > 0) {
+        out.push_str(&text[copied..]);
+        scan.repaired = Some(out);
+    }
+    scan
 }
 
 /// A letter, but not a Latin one.
@@ -126,27 +162,26 @@ fn is_foreign_letter(c: char) -> bool {
     c.is_alphabetic() && !latin
 }
 
-/// The character a damaged sequence starting at `chars[i]` encodes, and its length in chars.
-fn sequence_at(chars: &[(usize, char)], i: usize) -> Option<(char, usize)> {
-    if i >= chars.len() {
-        return None;
-    }
-    let lead = cp1252_byte(chars[i].1)?;
+/// The character a damaged sequence starting at byte `i` encodes, and its length in bytes.
+fn sequence_at(text: &str, i: usize) -> Option<(char, usize)> {
+    let mut chars = text.get(i..)?.chars();
+    let first = chars.next()?;
+    let lead = cp1252_byte(first)?;
     let more = continuation_len(lead)?;
-    if i + 1 + more > chars.len() {
-        return None;
-    }
     let mut bytes = [lead, 0, 0, 0];
-    for k in 0..more {
-        let b = cp1252_byte(chars[i + 1 + k].1)?;
+    let mut len = first.len_utf8();
+    for slot in bytes.iter_mut().skip(1).take(more) {
+        let c = chars.next()?;
+        let b = cp1252_byte(c)?;
         if !(0x80..=0xBF).contains(&b) {
             return None;
         }
-        bytes[k + 1] = b;
+        *slot = b;
+        len += c.len_utf8();
     }
     let s = std::str::from_utf8(&bytes[..=more]).ok()?;
     let meant = s.chars().next()?;
-    Some((meant, more + 1))
+    Some((meant, len))
 }
 
 #[cfg(test)]
@@ -157,7 +192,11 @@ mod tests {
     fn common_patterns_are_found_and_repaired() {
         let text =
             "litigation â€” all\ndon’t and donâ€™t, cafÃ©, â€œquotedâ€\u{9d}, naÃ¯ve, 1Â\u{a0}km";
-        let (fixed, found) = scan(text, true);
+        let Scan {
+            repaired: fixed,
+            found,
+            ..
+        } = scan(text, true);
         assert_eq!(
             fixed.unwrap(),
             "litigation — all\ndon’t and don’t, café, “quoted”, naïve, 1\u{a0}km"
@@ -178,7 +217,11 @@ mod tests {
             "Â",
             "Ã",
         ] {
-            let (fixed, found) = scan(text, true);
+            let Scan {
+                repaired: fixed,
+                found,
+                ..
+            } = scan(text, true);
             assert!(found.is_empty(), "{text}: {found:?}");
             assert!(fixed.is_none());
         }
@@ -195,7 +238,11 @@ mod tests {
             "中文的文本，日本語のテキスト、한국어 텍스트",
             "×… ×\u{a0}",
         ] {
-            let (fixed, found) = scan(text, true);
+            let Scan {
+                repaired: fixed,
+                found,
+                ..
+            } = scan(text, true);
             assert!(found.is_empty(), "{text}: {found:?}");
             assert!(fixed.is_none());
         }
@@ -204,24 +251,36 @@ mod tests {
     #[test]
     fn runs_of_another_script_are_still_repaired() {
         // "αβγ" and "日本" read as Windows-1252.
-        let (fixed, found) = scan("Î±Î²Î³ and æ—¥æœ¬", true);
+        let Scan {
+            repaired: fixed,
+            found,
+            ..
+        } = scan("Î±Î²Î³ and æ—¥æœ¬", true);
         assert_eq!(fixed.unwrap(), "αβγ and 日本");
         assert_eq!(found.len(), 5);
         // A lone one is left alone.
-        let (fixed, _) = scan("x Î± y", true);
+        let fixed = scan("x Î± y", true).repaired;
         assert!(fixed.is_none());
     }
 
     #[test]
     fn latin1_readings_with_c1_controls_are_found() {
-        let (fixed, found) = scan("a\u{e2}\u{80}\u{94}b", true);
+        let Scan {
+            repaired: fixed,
+            found,
+            ..
+        } = scan("a\u{e2}\u{80}\u{94}b", true);
         assert_eq!(fixed.unwrap(), "a—b");
         assert_eq!(found.len(), 1);
     }
 
     #[test]
     fn detection_without_repair_builds_nothing() {
-        let (fixed, found) = scan("â€™", false);
+        let Scan {
+            repaired: fixed,
+            found,
+            ..
+        } = scan("â€™", false);
         assert!(fixed.is_none());
         assert_eq!(found.len(), 1);
     }

@@ -41,6 +41,14 @@ const ELEMENTS: &str = " a abbr acronym address area article aside audio b base 
 /// A tag at the start of `s`: (lower-case name, is closing, byte length). Comments and
 /// declarations are not tags here.
 fn tag_at(s: &str) -> Option<(String, bool, usize)> {
+    let (name, closing) = tag_name_at(s)?;
+    let end = s.find('>')?;
+    Some((name, closing, end + 1))
+}
+
+/// The name of the tag `s` starts with, and whether it is a closing tag, if it is one
+/// (without looking for its `>`).
+fn tag_name_at(s: &str) -> Option<(String, bool)> {
     let rest = s.strip_prefix('<')?;
     let (closing, rest) = match rest.strip_prefix('/') {
         Some(r) => (true, r),
@@ -57,8 +65,7 @@ fn tag_at(s: &str) -> Option<(String, bool, usize)> {
     if !(after == '>' || after == '/' || after.is_whitespace()) {
         return None;
     }
-    let end = s.find('>')?;
-    Some((name.to_ascii_lowercase(), closing, end + 1))
+    Some((name.to_ascii_lowercase(), closing))
 }
 
 fn is_element(name: &str) -> bool {
@@ -110,24 +117,30 @@ fn iframe_link(tag: &str) -> String {
 pub(crate) fn defuse(html: &str) -> String {
     let html = text::drop_script_and_style(html);
     let mut out = String::with_capacity(html.len());
-    let mut rest = html.as_str();
-    while let Some(pos) = rest.find('<') {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        match tag_at(tail) {
-            Some((name, closing, len)) if RAW_TEXT.contains(&name.as_str()) => {
+    // Each tag looks for the next `>`: found once, not once per `<`.
+    let mut tag_ends = text::Forward::new(&html, ">");
+    let mut pos = 0;
+    while let Some(i) = html[pos..].find('<') {
+        let at = pos + i;
+        out.push_str(&html[pos..at]);
+        let tail = &html[at..];
+        let raw = tag_name_at(tail)
+            .filter(|(name, _)| RAW_TEXT.contains(&name.as_str()))
+            .and_then(|(name, closing)| Some((name, closing, tag_ends.at_or_after(at)? + 1)));
+        match raw {
+            Some((name, closing, end)) => {
                 if name == "iframe" && !closing {
-                    out.push_str(&iframe_link(&tail[..len]));
+                    out.push_str(&iframe_link(&html[at..end]));
                 }
-                rest = &tail[len..];
+                pos = end;
             }
-            _ => {
+            None => {
                 out.push('<');
-                rest = &tail[1..];
+                pos = at + 1;
             }
         }
     }
-    out.push_str(rest);
+    out.push_str(&html[pos..]);
     out
 }
 
@@ -237,52 +250,172 @@ fn is_inline(end: &TagEnd) -> bool {
 /// lower-case closing tag, so `<STYLE>…</STYLE>` would swallow the rest of the post. The
 /// closing tags inside such blocks are lower-cased (only there: never in code or prose);
 /// such a block never closed is closed at its first blank line.
+///
+/// Fixing one block can reveal the next, so the Markdown is parsed again after each fix
+/// (64 at most, and eight times the post's length in all: further broken blocks swallow what
+/// follows, as in Hugo). Each parse reads a window of [`WINDOW`] bytes from the top-level
+/// block where the last one stopped, not the whole rest of the post: a window grows only
+/// while one block fills it.
 pub(crate) fn fix_block_closers(markdown: &str, options: pulldown_cmark::Options) -> String {
     let mut md = markdown.to_string();
-    // Each pass fixes the first broken block; the next may only show after it.
-    for _ in 0..64 {
-        let mut fix = None;
-        for (event, range) in pulldown_cmark::Parser::new_ext(&md, options).into_offset_iter() {
-            if let Event::Start(Tag::HtmlBlock) = event {
-                let block = &md[range.clone()];
-                let lower = block.to_ascii_lowercase();
-                let opened = ["script", "style", "pre", "textarea"]
-                    .into_iter()
-                    .find(|n| {
-                        lower.trim_start().starts_with(&format!("<{n}"))
-                            && tag_at(lower.trim_start()).is_some_and(|(name, _, _)| name == *n)
-                    });
-                if let Some(name) = opened {
-                    let close = format!("</{name}>");
-                    if let Some(at) = lower.find(&close).filter(|_| !block.contains(&close)) {
-                        // Only when that closer does not end the block already.
-                        let line_end = lower[at..].find('\n').map_or(lower.len(), |e| at + e);
-                        if line_end < lower.trim_end().len() {
-                            fix = Some((range.start + at..range.start + at + close.len(), None));
-                            break;
-                        }
-                    } else if let Some(blank) =
-                        block.find("\n\n").filter(|_| !lower.contains(&close))
-                    {
-                        // Never closed: Hugo loses the rest of the post; end it at the
-                        // first blank line instead.
-                        let at = range.start + blank;
-                        fix = Some((at..at, Some(close)));
+    if !BLOCK_OPENERS.iter().any(|n| {
+        md.as_bytes()
+            .windows(n.len() + 1)
+            .any(|w| w[0] == b'<' && w[1..].eq_ignore_ascii_case(n.as_bytes()))
+    }) {
+        return md;
+    }
+    // A line start where a top-level block begins: parsing from there sees the same blocks.
+    let mut resume = 0;
+    let mut window = WINDOW;
+    let mut fixes = 0;
+    // Bytes parsed, all passes together: broken blocks far apart in one long container
+    // make each pass read the container from its start.
+    let mut budget = 8 * md.len() + (1 << 20);
+    while fixes < 64 && resume < md.len() && budget > 0 {
+        let from = (resume + window).min(md.len());
+        let end = match md.as_bytes()[from..].iter().position(|&b| b == b'\n') {
+            Some(nl) => from + nl + 1,
+            None => md.len(),
+        };
+        let at_end = end == md.len();
+        let part = &md[resume..end];
+        budget = budget.saturating_sub(part.len());
+        let line_of = |at: usize| part[..at].rfind('\n').map_or(0, |i| i + 1);
+        let mut depth = 0usize;
+        let mut last_top = 0;
+        let mut outcome = Outcome::Clean;
+        for (event, range) in pulldown_cmark::Parser::new_ext(part, options).into_offset_iter() {
+            match event {
+                Event::Start(Tag::HtmlBlock) => {
+                    let top = if depth == 0 { range.start } else { last_top };
+                    if depth == 0 {
+                        last_top = range.start;
+                    }
+                    depth += 1;
+                    let block = &part[range.clone()];
+                    let fix = if range.end < part.len() || at_end {
+                        block_fix(block)
+                    } else if let Some(fix) = open_block_fix(block) {
+                        // It runs on past the window, and its closing tag is inside it.
+                        Some(fix)
+                    } else if depth == 1 {
+                        // Broken, it runs to the end of the post: see all of it.
+                        let start = resume + range.start;
+                        block_fix(block_to_end(&md[start..]))
+                    } else {
+                        // Inside a container that goes on past the window.
+                        outcome = Outcome::Grow;
+                        break;
+                    };
+                    if let Some(fix) = fix {
+                        outcome = Outcome::Fix(resume + range.start, fix, resume + line_of(top));
                         break;
                     }
                 }
+                Event::Start(_) => {
+                    if depth == 0 {
+                        last_top = range.start;
+                    }
+                    depth += 1;
+                }
+                Event::End(_) => depth = depth.saturating_sub(1),
+                _ => {}
             }
         }
-        match fix {
-            Some((r, Some(close))) => md.replace_range(r, &close),
-            Some((r, None)) => {
-                let lowered = md[r.clone()].to_ascii_lowercase();
-                md.replace_range(r, &lowered);
+        match outcome {
+            Outcome::Fix(block, fix, line) => {
+                match fix {
+                    BlockFix::Lower(r) => {
+                        let r = block + r.start..block + r.end;
+                        let lowered = md[r.clone()].to_ascii_lowercase();
+                        md.replace_range(r, &lowered);
+                    }
+                    BlockFix::Close(at, close) => md.insert_str(block + at, &close),
+                }
+                fixes += 1;
+                resume = line;
+                window = WINDOW;
             }
-            None => break,
+            Outcome::Grow => window = window.saturating_mul(2),
+            Outcome::Clean if at_end => break,
+            Outcome::Clean => match line_of(last_top) {
+                // The last top-level block may go on past the window: read on from it.
+                0 => window = window.saturating_mul(2),
+                line => {
+                    resume += line;
+                    window = WINDOW;
+                }
+            },
         }
     }
     md
+}
+
+/// Bytes of Markdown each pass of [`fix_block_closers`] parses, at least.
+const WINDOW: usize = 64 * 1024;
+
+const BLOCK_OPENERS: [&str; 4] = ["script", "style", "pre", "textarea"];
+
+enum Outcome {
+    /// No broken block in the window.
+    Clean,
+    /// The window ends inside a container holding a broken block: read more.
+    Grow,
+    /// A broken block at this offset, its fix, and the line its top-level block starts at.
+    Fix(usize, BlockFix, usize),
+}
+
+/// [`block_fix`] for a block seen only in part (it runs on past the window), when that part
+/// decides it: its first closing tag is there, before its last line.
+fn open_block_fix(part: &str) -> Option<BlockFix> {
+    let opened = block_opener(part)?;
+    let close = format!("</{opened}>");
+    let lower = part.to_ascii_lowercase();
+    let at = lower.find(&close).filter(|_| !part.contains(&close))?;
+    let line_end = lower[at..].find('\n').map_or(lower.len(), |e| at + e);
+    (line_end + 1 < lower.len()).then(|| BlockFix::Lower(at..at + close.len()))
+}
+
+/// Which of [`BLOCK_OPENERS`] an HTML block opens with, if any.
+fn block_opener(block: &str) -> Option<&'static str> {
+    let (name, closing) = tag_name_at(block.trim_start())?;
+    BLOCK_OPENERS.into_iter().find(|n| !closing && name == *n)
+}
+
+/// The extent of a raw-text HTML block that starts `rest` and runs on past its first line:
+/// to the line with its lower-case closing tag (pulldown-cmark's end), else to the end.
+/// Empty when `rest` opens no such block.
+fn block_to_end(rest: &str) -> &str {
+    let Some(name) = block_opener(rest) else {
+        return "";
+    };
+    match rest.find(&format!("</{name}>")) {
+        Some(at) => &rest[..rest[at..].find('\n').map_or(rest.len(), |e| at + e + 1)],
+        None => rest,
+    }
+}
+
+/// What a raw `<script>`/`<style>`/`<pre>`/`<textarea>` block needs, offsets in the block.
+enum BlockFix {
+    /// Its closing tag, not in lower case, ends it here: lower-case it.
+    Lower(std::ops::Range<usize>),
+    /// Never closed: close it at its first blank line.
+    Close(usize, String),
+}
+
+fn block_fix(block: &str) -> Option<BlockFix> {
+    let opened = block_opener(block)?;
+    let lower = block.to_ascii_lowercase();
+    let close = format!("</{opened}>");
+    if let Some(at) = lower.find(&close).filter(|_| !block.contains(&close)) {
+        // Only when that closer does not end the block already.
+        let line_end = lower[at..].find('\n').map_or(lower.len(), |e| at + e);
+        return (line_end < lower.trim_end().len()).then(|| BlockFix::Lower(at..at + close.len()));
+    }
+    let blank = block.find("\n\n").filter(|_| !lower.contains(&close))?;
+    // Never closed: Hugo loses the rest of the post; end it at the first blank line instead.
+    Some(BlockFix::Close(blank, close))
 }
 
 #[cfg(test)]
@@ -311,6 +444,87 @@ mod tests {
         );
         assert_eq!(attribute("<i src=x>", "src").as_deref(), Some("x"));
         assert_eq!(attribute("<i datasrc=x>", "src"), None);
+    }
+
+    /// The one-pass-per-fix version this module had before windows, as the reference.
+    fn old_fix_block_closers(markdown: &str, options: pulldown_cmark::Options) -> String {
+        let mut md = markdown.to_string();
+        // Each pass fixes the first broken block; the next may only show after it.
+        for _ in 0..64 {
+            let mut fix = None;
+            for (event, range) in pulldown_cmark::Parser::new_ext(&md, options).into_offset_iter() {
+                if let Event::Start(Tag::HtmlBlock) = event {
+                    let block = &md[range.clone()];
+                    let lower = block.to_ascii_lowercase();
+                    let opened = ["script", "style", "pre", "textarea"]
+                        .into_iter()
+                        .find(|n| {
+                            lower.trim_start().starts_with(&format!("<{n}"))
+                                && super::tag_at(lower.trim_start())
+                                    .is_some_and(|(name, _, _)| name == *n)
+                        });
+                    if let Some(name) = opened {
+                        let close = format!("</{name}>");
+                        if let Some(at) = lower.find(&close).filter(|_| !block.contains(&close)) {
+                            // Only when that closer does not end the block already.
+                            let line_end = lower[at..].find('\n').map_or(lower.len(), |e| at + e);
+                            if line_end < lower.trim_end().len() {
+                                fix =
+                                    Some((range.start + at..range.start + at + close.len(), None));
+                                break;
+                            }
+                        } else if let Some(blank) =
+                            block.find("\n\n").filter(|_| !lower.contains(&close))
+                        {
+                            // Never closed: Hugo loses the rest of the post; end it at the
+                            // first blank line instead.
+                            let at = range.start + blank;
+                            fix = Some((at..at, Some(close)));
+                            break;
+                        }
+                    }
+                }
+            }
+            match fix {
+                Some((r, Some(close))) => md.replace_range(r, &close),
+                Some((r, None)) => {
+                    let lowered = md[r.clone()].to_ascii_lowercase();
+                    md.replace_range(r, &lowered);
+                }
+                None => break,
+            }
+        }
+        md
+    }
+
+    #[test]
+    fn windows_fix_what_whole_passes_fixed() {
+        let filler: String = (0..1_500)
+            .map(|i| format!("Paragraph {i} with *emphasis* and `code`.\n\n"))
+            .collect();
+        let body = format!(
+            "{filler}<STYLE>\np{{}}\n</STYLE> x\n\ntext\n\n{filler}<script>\nnever(closed)\n\nafter\n\n\
+             {filler}```\n<PRE>\nin code\n</PRE> z\n```\n\n<PRE>\ncode\n</PRE> y\n\n{filler}end\n"
+        );
+        assert!(body.len() > 3 * WINDOW);
+        let quoted: String = body.lines().map(|l| format!("> {l}\n")).collect();
+        let listed: String = body
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    format!("- {l}\n")
+                } else {
+                    format!("  {l}\n")
+                }
+            })
+            .collect();
+        let opts = crate::content::markdown::options(Default::default());
+        for md in [&body, &quoted, &listed] {
+            let fixed = fix_block_closers(md, opts);
+            assert_ne!(&fixed, md);
+            assert_eq!(fixed, old_fix_block_closers(md, opts));
+        }
     }
 
     #[test]

@@ -33,28 +33,32 @@ pub(crate) fn plain(html: &str) -> String {
 /// Removes tags and comments; a `<` that starts no tag is text.
 fn strip_tags(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('<') {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
+    // Each `<` looks for the next `>` (or `-->`): found once, not once per `<`.
+    let mut tag_ends = text::Forward::new(s, ">");
+    let mut comment_ends = text::Forward::new(s, "-->");
+    let mut pos = 0;
+    while let Some(i) = s[pos..].find('<') {
+        let at = pos + i;
+        out.push_str(&s[pos..at]);
+        let tail = &s[at..];
         let starts_tag = tail[1..]
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
         let end = if tail.starts_with("<!--") {
-            tail.find("-->").map(|e| e + 3)
+            comment_ends.at_or_after(at).map(|e| e + 3)
         } else {
-            tail.find('>').map(|e| e + 1)
+            tag_ends.at_or_after(at).map(|e| e + 1)
         };
         match end.filter(|_| starts_tag) {
-            Some(end) => rest = &tail[end..],
+            Some(end) => pos = end,
             None => {
                 out.push('<');
-                rest = &tail[1..];
+                pos = at + 1;
             }
         }
     }
-    out.push_str(rest);
+    out.push_str(&s[pos..]);
     out
 }
 

@@ -6,7 +6,7 @@ use super::*;
 pub(crate) const PANIC_IN_PARSE: &[u8] = b"HERALD-TEST-PANIC-IN-PARSE";
 pub(crate) const PANIC_IN_RENDER: &str = "HERALD-TEST-PANIC-IN-RENDER";
 
-fn settings() -> ContentSettings {
+pub(crate) fn settings() -> ContentSettings {
     ContentSettings {
         base_url: url::Url::parse("https://example.org/").unwrap(),
         timezone: chrono_tz::UTC,
@@ -20,6 +20,7 @@ fn settings() -> ContentSettings {
         pages_need_no_front_matter: false,
         render: crate::content::RenderOptions::default(),
         summary_length: 70,
+        max_item_bytes: 256 * 1024,
         site_params: serde_json::Value::Null,
         shortcodes: std::collections::BTreeMap::new(),
     }

@@ -113,14 +113,22 @@ pub(crate) fn strip_known_tags(s: &str) -> String {
 /// case-insensitive; an unclosed one runs to the end). For plain-text fields written as
 /// HTML: their content is code, never prose a reader should see.
 pub(crate) fn drop_script_and_style(s: &str) -> String {
+    if !s.contains('<') {
+        return s.to_string();
+    }
     let lower = s.to_ascii_lowercase();
+    let mut scripts = Forward::new(&lower, "<script");
+    let mut styles = Forward::new(&lower, "<style");
     let mut out = String::with_capacity(s.len());
     let mut pos = 0;
     loop {
-        let next = ["<script", "<style"]
-            .iter()
-            .filter_map(|open| lower[pos..].find(open).map(|i| (pos + i, &open[1..])))
-            .min();
+        let next = [
+            scripts.at_or_after(pos).map(|i| (i, "script")),
+            styles.at_or_after(pos).map(|i| (i, "style")),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let Some((start, name)) = next else {
             out.push_str(&s[pos..]);
             return out;
@@ -137,6 +145,42 @@ pub(crate) fn drop_script_and_style(s: &str) -> String {
     }
 }
 
+/// Finds a needle at positions that only move forward, searching each stretch of text once.
+/// Searching afresh from every candidate is quadratic on hostile input: a million `<!--`
+/// and no `-->`, each looking to the end of the text.
+pub(crate) struct Forward<'a> {
+    hay: &'a str,
+    needle: &'a str,
+    /// The last search: where it started and what it found.
+    last: Option<(usize, Option<usize>)>,
+}
+
+impl<'a> Forward<'a> {
+    pub(crate) fn new(hay: &'a str, needle: &'a str) -> Self {
+        Forward {
+            hay,
+            needle,
+            last: None,
+        }
+    }
+
+    /// Byte offset of the first occurrence that starts at or after `at`.
+    pub(crate) fn at_or_after(&mut self, at: usize) -> Option<usize> {
+        match self.last {
+            Some((from, found)) if from <= at && found.is_none_or(|f| f >= at) => found,
+            _ => {
+                let found = self
+                    .hay
+                    .get(at..)
+                    .and_then(|h| h.find(self.needle))
+                    .map(|i| at + i);
+                self.last = Some((at, found));
+                found
+            }
+        }
+    }
+}
+
 /// Removes every HTML tag and comment (for raw HTML found in Markdown bodies).
 pub(crate) fn strip_all_tags(s: &str) -> String {
     strip_tags_where(s, |_| true)
@@ -144,14 +188,16 @@ pub(crate) fn strip_all_tags(s: &str) -> String {
 
 fn strip_tags_where(s: &str, remove: impl Fn(&str) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('<') {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        if let Some(comment) = tail.strip_prefix("<!--") {
-            if let Some(end) = comment.find("-->") {
+    let mut comment_ends = Forward::new(s, "-->");
+    let mut pos = 0;
+    while let Some(i) = s[pos..].find('<') {
+        let at = pos + i;
+        out.push_str(&s[pos..at]);
+        let tail = &s[at..];
+        if tail.starts_with("<!--") {
+            if let Some(end) = comment_ends.at_or_after(at + 4) {
                 out.push(' ');
-                rest = &comment[end + 3..];
+                pos = end + 3;
                 continue;
             }
         }
@@ -161,10 +207,14 @@ fn strip_tags_where(s: &str, remove: impl Fn(&str) -> bool) -> String {
             .find(|c: char| !c.is_ascii_alphanumeric())
             .unwrap_or(name_part.len());
         let name = name_part[..name_len].to_ascii_lowercase();
-        let close = tail.find('>');
+        // A tag ends at the first `>`, with no other `<` before it.
+        let close = inner
+            .find(['<', '>'])
+            .filter(|&c| inner.as_bytes()[c] == b'>')
+            .map(|c| c + 1);
         let well_formed = !name.is_empty()
             && name.as_bytes()[0].is_ascii_alphabetic()
-            && close.is_some_and(|c| !tail[1..c].contains('<'))
+            && close.is_some()
             && name_part[name_len..]
                 .chars()
                 .next()
@@ -172,15 +222,15 @@ fn strip_tags_where(s: &str, remove: impl Fn(&str) -> bool) -> String {
         match close {
             Some(close) if well_formed && remove(&name) => {
                 out.push(' ');
-                rest = &tail[close + 1..];
+                pos = at + close + 1;
             }
             _ => {
                 out.push('<');
-                rest = inner;
+                pos = at + 1;
             }
         }
     }
-    out.push_str(rest);
+    out.push_str(&s[pos..]);
     out
 }
 

@@ -825,6 +825,7 @@ pub(crate) mod tests {
             pages_need_no_front_matter: false,
             render: crate::content::RenderOptions::default(),
             summary_length: 70,
+            max_item_bytes: 256 * 1024,
             site_params: serde_json::Value::Null,
             shortcodes: std::collections::BTreeMap::new(),
         };

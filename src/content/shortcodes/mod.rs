@@ -131,9 +131,49 @@ pub(crate) fn expand(body: &str, ctx: &ShortcodeContext<'_>) -> Expanded {
     let mut ex = Expander {
         ctx,
         out: Expanded::default(),
+        closes: matching_closes(&pieces),
+        unknown: Default::default(),
     };
-    ex.out.markdown = ex.run(&pieces);
+    ex.out.markdown = ex.run(&pieces, 0, pieces.len());
     ex.out
+}
+
+/// Shortcodes nested deeper than this are expanded as if never closed (their inner content
+/// stays where it is): expanding recurses once per level, and must not run out of stack.
+const MAX_DEPTH: usize = 32;
+
+/// For each opening tag, the index of the tag that closes it (same name, nesting counted),
+/// as a stack per name finds them in one pass; `None` beyond [`MAX_DEPTH`] levels.
+fn matching_closes(pieces: &[Piece<'_>]) -> Vec<Option<usize>> {
+    let mut closes = vec![None; pieces.len()];
+    let mut open: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (j, p) in pieces.iter().enumerate() {
+        if let Piece::Tag(t) = p {
+            if t.closing {
+                if let Some(o) = open.get_mut(t.name.as_str()).and_then(Vec::pop) {
+                    closes[o] = Some(j);
+                }
+            } else if !t.self_closing {
+                open.entry(t.name.as_str()).or_default().push(j);
+            }
+        }
+    }
+    // The closes of the pairs kept around the current piece (crossing pairs count too,
+    // which only errs towards less depth).
+    let mut around: Vec<usize> = Vec::new();
+    for (j, close) in closes.iter_mut().enumerate() {
+        while around.last().is_some_and(|&c| c < j) {
+            around.pop();
+        }
+        if let Some(c) = *close {
+            if around.len() >= MAX_DEPTH {
+                *close = None;
+            } else {
+                around.push(c);
+            }
+        }
+    }
+    closes
 }
 
 /// Cuts a body into text (prose and code) and shortcode tags.
@@ -171,6 +211,9 @@ fn scan(body: &str) -> Vec<Piece<'_>> {
 /// Shortcode tags of prose (text outside fences); inline code spans are text.
 fn scan_prose<'a>(text: &'a str, pieces: &mut Vec<Piece<'a>>) {
     let bytes = text.as_bytes();
+    let mut spans = CodeSpans::new(text);
+    let mut escapes = Escapes::new(text);
+    let mut tags = TagScan::new(text);
     let mut plain_from = 0;
     let mut i = 0;
     let flush = |pieces: &mut Vec<Piece<'a>>, from: usize, to: usize| {
@@ -182,41 +225,40 @@ fn scan_prose<'a>(text: &'a str, pieces: &mut Vec<Piece<'a>>) {
         let rest = &text[i..];
         if bytes[i] == b'`' {
             let run = rest.bytes().take_while(|&b| b == b'`').count();
-            match code_span_len(rest, run) {
-                Some(len) if rest[..len].contains("{{") => {
+            match spans.end(i, run) {
+                Some(end) if text[i..end].contains("{{") => {
                     flush(pieces, plain_from, i);
-                    pieces.push(Piece::Text(unescape(&rest[..len])));
-                    i += len;
+                    pieces.push(Piece::Text(unescape(&text[i..end])));
+                    i = end;
                     plain_from = i;
                 }
-                Some(len) => i += len,
+                Some(end) => i = end,
                 None => i += run,
             }
             continue;
         }
         if rest.starts_with("{{<") || rest.starts_with("{{%") {
-            if let Some(len) = escaped_len(rest) {
+            if let Some(len) = escapes.len_at(i) {
                 flush(pieces, plain_from, i);
                 pieces.push(Piece::Text(unescape(&rest[..len])));
                 i += len;
                 plain_from = i;
                 continue;
             }
-            if let Some(mut call) = parse_tag(rest) {
+            if let Some(mut call) = tags.parse_at(i) {
                 flush(pieces, plain_from, i);
                 let len = call.raw.len();
+                // Alone on its line(s): only whitespace back to the line's start and on to
+                // its end (scanned from the tag, so a long line is not read once per tag).
                 let line_start = text[..i]
-                    .rsplit('\n')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .is_empty();
+                    .chars()
+                    .rev()
+                    .find(|c| *c == '\n' || !c.is_whitespace())
+                    .is_none_or(|c| c == '\n');
                 let line_end = text[i + len..]
-                    .split('\n')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .is_empty();
+                    .chars()
+                    .find(|c| *c == '\n' || !c.is_whitespace())
+                    .is_none_or(|c| c == '\n');
                 call.block = line_start && line_end;
                 pieces.push(Piece::Tag(call));
                 i += len;
@@ -229,25 +271,146 @@ fn scan_prose<'a>(text: &'a str, pieces: &mut Vec<Piece<'a>>) {
     flush(pieces, plain_from, text.len());
 }
 
+/// Finds shortcode tags, within a budget: a tag's closing delimiter is looked for outside
+/// quotes, so an unclosed tag reads on to the end, and a million of them would be read a
+/// million times. Past the budget (four times the text), no more tags are recognised.
+struct TagScan<'a> {
+    text: &'a str,
+    angle_closes: super::text::Forward<'a>,
+    percent_closes: super::text::Forward<'a>,
+    budget: usize,
+}
+
+impl<'a> TagScan<'a> {
+    fn new(text: &'a str) -> Self {
+        TagScan {
+            text,
+            angle_closes: super::text::Forward::new(text, ">}}"),
+            percent_closes: super::text::Forward::new(text, "%}}"),
+            budget: 4 * text.len() + 64 * 1024,
+        }
+    }
+
+    fn parse_at(&mut self, i: usize) -> Option<Call<'a>> {
+        let rest = &self.text[i..];
+        // No closing delimiter anywhere after it: no tag, found without reading on.
+        let closes = if rest.starts_with("{{%") {
+            &mut self.percent_closes
+        } else {
+            &mut self.angle_closes
+        };
+        closes.at_or_after(i + 3)?;
+        parse_tag(rest, &mut self.budget)
+    }
+}
+
+/// The inline code spans of a text: its runs of backticks, and for each the next run as
+/// long, found in one pass (looking for each span's end afresh is quadratic in the worst
+/// case). A span ends at the next run of exactly as many backticks before a blank line.
+struct CodeSpans<'a> {
+    /// (start, length) of every run of backticks, in order.
+    runs: Vec<(u32, u32)>,
+    /// For each run, the index of the next run of the same length.
+    next_same: Vec<u32>,
+    blank_lines: super::text::Forward<'a>,
+}
+
+impl<'a> CodeSpans<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut runs = Vec::new();
+        if u32::try_from(text.len()).is_ok() {
+            let b = text.as_bytes();
+            let mut i = 0;
+            while let Some(at) = text[i..].find('`') {
+                let start = i + at;
+                let len = b[start..].iter().take_while(|&&c| c == b'`').count();
+                runs.push((start as u32, len as u32));
+                i = start + len;
+            }
+        }
+        let mut next_same = vec![u32::MAX; runs.len()];
+        let mut last: std::collections::HashMap<u32, u32> = Default::default();
+        for (k, &(_, len)) in runs.iter().enumerate().rev() {
+            if let Some(&n) = last.get(&len) {
+                next_same[k] = n;
+            }
+            last.insert(len, k as u32);
+        }
+        CodeSpans {
+            runs,
+            next_same,
+            blank_lines: super::text::Forward::new(text, "\n\n"),
+        }
+    }
+
+    /// The end of the code span opened by the `run` backticks at `i`, if it is closed.
+    fn end(&mut self, i: usize, run: usize) -> Option<usize> {
+        let k = self.runs.binary_search_by_key(&i, |r| r.0 as usize).ok()?;
+        if self.runs[k].1 as usize != run {
+            return None;
+        }
+        let (start, len) = *self.runs.get(self.next_same[k] as usize)?;
+        let limit = self.blank_lines.at_or_after(i).unwrap_or(usize::MAX);
+        ((start as usize) < limit).then(|| (start + len) as usize)
+    }
+}
+
+/// Escaped shortcodes `{{</* ... */>}}` / `{{%/* ... */%}}`, their ends each found once.
+struct Escapes<'a> {
+    text: &'a str,
+    angle: super::text::Forward<'a>,
+    percent: super::text::Forward<'a>,
+}
+
+impl<'a> Escapes<'a> {
+    fn new(text: &'a str) -> Self {
+        Escapes {
+            text,
+            angle: super::text::Forward::new(text, "*/>}}"),
+            percent: super::text::Forward::new(text, "*/%}}"),
+        }
+    }
+
+    /// Length of an escaped shortcode starting at `i`.
+    fn len_at(&mut self, i: usize) -> Option<usize> {
+        let s = &self.text[i..];
+        let (open, closes) = if s.starts_with("{{</*") {
+            ("{{</*", &mut self.angle)
+        } else if s.starts_with("{{%/*") {
+            ("{{%/*", &mut self.percent)
+        } else {
+            return None;
+        };
+        closes
+            .at_or_after(i + open.len())
+            .map(|end| end + "*/>}}".len() - i)
+    }
+}
+
 struct Expander<'c, 'a> {
     ctx: &'c ShortcodeContext<'a>,
     out: Expanded,
+    /// [`matching_closes`] of the pieces.
+    closes: Vec<Option<usize>>,
+    /// The names in `out.unknown`.
+    unknown: std::collections::HashSet<String>,
 }
 
 impl Expander<'_, '_> {
-    fn run(&mut self, pieces: &[Piece<'_>]) -> String {
+    /// Expands `pieces[from..to]`.
+    fn run(&mut self, pieces: &[Piece<'_>], from: usize, to: usize) -> String {
         let mut out = String::new();
-        let mut i = 0;
-        while i < pieces.len() {
+        let mut i = from;
+        while i < to {
             match &pieces[i] {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Tag(call) if call.closing => {} // a stray closing tag
                 Piece::Tag(call) => {
                     let close = (!call.self_closing && takes_inner(self.ctx, &call.name))
-                        .then(|| closing_of(pieces, i))
-                        .flatten();
-                    let inner = close.map(|j| &pieces[i + 1..j]);
-                    self.call(call, inner, &mut out);
+                        .then(|| self.closes[i])
+                        .flatten()
+                        .filter(|&j| j < to);
+                    self.call(pieces, call, close.map(|j| (i + 1, j)), &mut out);
                     i = close.unwrap_or(i);
                 }
             }
@@ -256,16 +419,25 @@ impl Expander<'_, '_> {
         out
     }
 
-    /// Appends what one shortcode becomes to `out`.
-    fn call(&mut self, call: &Call<'_>, inner: Option<&[Piece<'_>]>, out: &mut String) {
+    /// Appends what one shortcode becomes to `out`; `inner`: the range of its inner pieces.
+    fn call(
+        &mut self,
+        pieces: &[Piece<'_>],
+        call: &Call<'_>,
+        inner: Option<(usize, usize)>,
+        out: &mut String,
+    ) {
         if let Some(rule) = self.ctx.custom.get(&call.name) {
             if let ShortcodeRule::Template(t) = rule {
-                let inner = inner.map(|p| self.run(p)).unwrap_or_default();
+                let inner = inner
+                    .map(|(a, b)| self.run(pieces, a, b))
+                    .unwrap_or_default();
                 self.template(t, call, &inner, out);
             }
             return;
         }
-        match builtins::render(call, inner.map(raw_text).as_deref(), self.ctx) {
+        let inner_text = inner.map(|(a, b)| raw_text(&pieces[a..b]));
+        match builtins::render(call, inner_text.as_deref(), self.ctx) {
             Some(builtins::Out::Fragment(html)) => self.fragment(call, html, out),
             Some(builtins::Out::Markdown(text)) => out.push_str(&text),
             Some(builtins::Out::Unresolved(arg)) => {
@@ -280,11 +452,11 @@ impl Expander<'_, '_> {
             }
             None if builtins::is_builtin(&call.name) => {}
             None => {
-                if !self.out.unknown.contains(&call.name) {
+                if self.unknown.insert(call.name.clone()) {
                     self.out.unknown.push(call.name.clone());
                 }
-                if let Some(inner) = inner {
-                    let inner = self.run(inner);
+                if let Some((a, b)) = inner {
+                    let inner = self.run(pieces, a, b);
                     out.push_str(&inner);
                 }
             }
@@ -342,29 +514,6 @@ fn takes_inner(ctx: &ShortcodeContext<'_>, name: &str) -> bool {
     ctx.custom.contains_key(name) || !builtins::is_builtin(name) || name == "highlight"
 }
 
-/// Index of the tag closing the one at `open` (same name, nesting counted).
-fn closing_of(pieces: &[Piece<'_>], open: usize) -> Option<usize> {
-    let Piece::Tag(first) = &pieces[open] else {
-        return None;
-    };
-    let mut depth = 0;
-    for (j, p) in pieces.iter().enumerate().skip(open + 1) {
-        if let Piece::Tag(t) = p {
-            if t.name == first.name {
-                if t.closing {
-                    if depth == 0 {
-                        return Some(j);
-                    }
-                    depth -= 1;
-                } else if !t.self_closing {
-                    depth += 1;
-                }
-            }
-        }
-    }
-    None
-}
-
 /// Pieces as their source text (the inner content of `highlight` is code).
 fn raw_text(pieces: &[Piece<'_>]) -> String {
     pieces
@@ -395,47 +544,17 @@ fn is_closing_fence(line: &str, ch: char, len: usize) -> bool {
     indent <= 3 && t.chars().all(|c| c == ch) && t.chars().count() >= len
 }
 
-/// Length of an inline code span opened by `run` backticks at the start of `s`: it closes
-/// at the next run of exactly as many backticks before a blank line.
-fn code_span_len(s: &str, run: usize) -> Option<usize> {
-    let limit = s.find("\n\n").unwrap_or(s.len());
-    let mut j = run;
-    while j < limit {
-        let rel = s[j..limit].find('`')?;
-        let start = j + rel;
-        let n = s[start..limit].bytes().take_while(|&b| b == b'`').count();
-        if n == run {
-            return Some(start + n);
-        }
-        j = start + n;
-    }
-    None
-}
-
-/// Length of an escaped shortcode `{{</* ... */>}}` / `{{%/* ... */%}}` at the start of `s`.
-fn escaped_len(s: &str) -> Option<usize> {
-    let (open, close) = if s.starts_with("{{</*") {
-        ("{{</*", "*/>}}")
-    } else if s.starts_with("{{%/*") {
-        ("{{%/*", "*/%}}")
-    } else {
-        return None;
-    };
-    s[open.len()..]
-        .find(close)
-        .map(|end| open.len() + end + close.len())
-}
-
 /// Turns every escaped shortcode in `s` into its literal text.
 fn unescape(s: &str) -> Cow<'_, str> {
     if !s.contains("{{</*") && !s.contains("{{%/*") {
         return Cow::Borrowed(s);
     }
+    let mut escapes = Escapes::new(s);
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
         let rest = &s[i..];
-        if let Some(len) = escaped_len(rest) {
+        if let Some(len) = escapes.len_at(i) {
             let inner = &rest[5..len - 5];
             let (open, close) = if rest.starts_with("{{<") {
                 ("{{<", ">}}")

@@ -3,8 +3,9 @@
 
 use super::Call;
 
-/// A shortcode tag at the start of `s` (which starts with `{{<` or `{{%`).
-pub(super) fn parse_tag(s: &str) -> Option<Call<'_>> {
+/// A shortcode tag at the start of `s` (which starts with `{{<` or `{{%`). Each character
+/// read takes one from `budget`; none left, no tag.
+pub(super) fn parse_tag<'a>(s: &'a str, budget: &mut usize) -> Option<Call<'a>> {
     let percent = s.starts_with("{{%");
     let close = if percent { "%}}" } else { ">}}" };
     // The closing delimiter, outside quotes.
@@ -12,6 +13,7 @@ pub(super) fn parse_tag(s: &str) -> Option<Call<'_>> {
     let mut end = None;
     let mut escaped = false;
     for (j, c) in s.char_indices().skip(3) {
+        *budget = budget.checked_sub(1)?;
         if std::mem::take(&mut escaped) {
             continue;
         }
