@@ -9,8 +9,6 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::content::RenderOptions;
-
 /// One post: everything a feed item needs, already validated and made absolute.
 #[derive(Debug)]
 pub struct Post {
@@ -93,6 +91,21 @@ impl Post {
     }
 }
 
+/// How Markdown is rendered: the site's `markup.goldmark` settings that matter to readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Keep raw HTML (sanitized). `false`, Hugo's default, drops it.
+    pub unsafe_html: bool,
+    /// Smart quotes and dashes (`"a"` → “a”, `--` → –).
+    pub typographer: bool,
+    /// Bare URLs as links. Not supported by pulldown-cmark 0.13: currently ignored.
+    pub linkify: bool,
+}
+
+/// Turns a body into its HTML: given by the parser that made the body, so that the post
+/// (which every later step shares) depends on no other module.
+pub type Renderer = fn(&Body) -> String;
+
 /// A post body: its source (Markdown, or HTML for `.html` content files) with Hugo
 /// shortcodes expanded, plus what rendering it needs. Rendering happens on first use.
 #[derive(Debug)]
@@ -110,6 +123,7 @@ pub struct Body {
     /// Bytes of HTML the rendered content keeps at most (a longer one is cut, with a link
     /// to `base_url`).
     pub max_item_bytes: usize,
+    renderer: Renderer,
     html: OnceLock<String>,
     /// This post as an item of each feed format, made once (see [`Body::item`]).
     items: [OnceLock<(u64, Arc<str>)>; 3],
@@ -123,6 +137,7 @@ impl Body {
         base_url: String,
         is_html: bool,
         max_item_bytes: usize,
+        renderer: Renderer,
     ) -> Self {
         Body {
             markdown,
@@ -131,6 +146,7 @@ impl Body {
             base_url,
             is_html,
             max_item_bytes,
+            renderer,
             html: OnceLock::new(),
             items: Default::default(),
         }
@@ -143,7 +159,7 @@ impl Body {
     pub fn html(&self) -> &str {
         self.html.get_or_init(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                crate::content::render_body(self)
+                (self.renderer)(self)
             }))
             .unwrap_or_else(|_| {
                 tracing::error!(
@@ -164,6 +180,7 @@ impl Body {
             base_url,
             is_html: false,
             max_item_bytes: usize::MAX,
+            renderer: |_| String::new(),
             html: OnceLock::from(html),
             items: Default::default(),
         }

@@ -16,16 +16,7 @@ use pulldown_cmark::{CowStr, Event, Options, Parser};
 
 use super::{bounded, rawhtml, text};
 
-/// How Markdown is rendered: the site's `markup.goldmark` settings that matter to readers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RenderOptions {
-    /// Keep raw HTML (sanitized). `false`, Hugo's default, drops it.
-    pub unsafe_html: bool,
-    /// Smart quotes and dashes (`"a"` → “a”, `--` → –).
-    pub typographer: bool,
-    /// Bare URLs as links. Not supported by pulldown-cmark 0.13: currently ignored.
-    pub linkify: bool,
-}
+pub use crate::post::RenderOptions;
 
 thread_local! {
     /// Base URL for relative links of the `render_html` call running on this thread.

@@ -554,6 +554,7 @@ fn parse_inner(
             permalink.to_string(),
             is_html,
             settings.max_item_bytes,
+            render_body,
         ),
     }))
 }
