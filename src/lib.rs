@@ -11,6 +11,7 @@
 //! - [`config`]: the config file, its defaults and validation, merged over a Hugo site's settings.
 //! - [`post`]: the parsed post every later step shares.
 //! - [`content`]: `parse(path, bytes) -> Post`, pure: front matter, dates, Markdown, sanitizing.
+//! - [`diagnostic`]: a problem or warning about one file (path, line, severity) and its printer.
 //! - [`source`]: the only code that touches the content dir: walking, reading, watching.
 //! - [`index`]: every current post; which feeds exist and which posts each holds.
 //! - [`layout`]: the URL path of every feed, list and page, and its file in a build.
@@ -33,6 +34,7 @@
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod diagnostic;
 pub mod engine;
 pub mod feed;
 pub mod http;

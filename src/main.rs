@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald::config::{self, Settings};
+use herald::diagnostic::show;
 use herald::engine::{self, Hooks};
 use herald::http::{self, HttpSettings, Ops};
 use herald::metrics::Metrics;
-use herald::site::{show, Site};
+use herald::site::Site;
 use herald::{logging, output, systemd};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.

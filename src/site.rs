@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::content::{ContentSettings, ParseError};
+use crate::content::{ContentSettings, Diagnostic};
 use crate::index::Index;
 use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
@@ -40,7 +40,7 @@ pub struct Site {
     stamps: BTreeMap<String, Stamp>,
     /// Files that could not be used, by source path. A broken edit of a published post
     /// keeps the last good version in the index, so it is in both.
-    problems: BTreeMap<String, ParseError>,
+    problems: BTreeMap<String, Diagnostic>,
     /// Files that could not be read at all at their last try (EMFILE, EACCES, EIO…): each
     /// is also in `problems`, keeps its last good version, and is read again at the next
     /// chance whatever its stamp says.
@@ -51,9 +51,9 @@ pub struct Site {
     /// Read errors met since the metrics last took them (see [`Site::take_read_errors`]).
     read_errors: AtomicU64,
     /// Problems with the tree itself, from the last walk.
-    tree_problems: Vec<ParseError>,
+    tree_problems: Vec<Diagnostic>,
     /// Warnings by source path (mojibake, dropped terms): reported, never blocking.
-    warnings: BTreeMap<String, Vec<ParseError>>,
+    warnings: BTreeMap<String, Vec<Diagnostic>>,
     shared: SharedSnapshot,
     /// Where the feed list is kept for a Hugo site's templates (`--hugo-data`).
     hugo_data: Option<PathBuf>,
@@ -522,15 +522,16 @@ impl Site {
     }
 
     /// Every problem with the content, sorted by path: unusable files, the tree, duplicate ids.
-    pub fn problems(&self) -> Vec<ParseError> {
-        let mut out: Vec<ParseError> = self
+    pub fn problems(&self) -> Vec<Diagnostic> {
+        let mut out: Vec<Diagnostic> = self
             .problems
             .values()
             .chain(&self.tree_problems)
             .cloned()
             .collect();
         for dup in self.index.duplicate_ids() {
-            out.push(ParseError {
+            out.push(Diagnostic {
+                severity: crate::diagnostic::Severity::Error,
                 path: dup.source,
                 line: None,
                 message: format!("same id as {} ({}); left out of the feeds: give one of them its own `slug` or `id`", dup.kept, dup.id),
@@ -554,8 +555,8 @@ impl Site {
     }
 
     /// Warnings about the content, sorted by path and line: things `herald check` reports
-    /// without failing (mojibake, dropped terms). Each message starts with `warning: `.
-    pub fn warnings(&self) -> Vec<ParseError> {
+    /// without failing (mojibake, dropped terms), each of severity [`crate::diagnostic::Severity::Warning`].
+    pub fn warnings(&self) -> Vec<Diagnostic> {
         self.warnings.values().flatten().cloned().collect()
     }
 
@@ -602,7 +603,8 @@ fn under<V>(map: &BTreeMap<String, V>, key: &str) -> Vec<String> {
 fn show_key(content_dir: &Path, key: &str) -> String {
     show(
         content_dir,
-        &ParseError {
+        &Diagnostic {
+            severity: crate::diagnostic::Severity::Error,
             path: key.to_string(),
             line: None,
             message: String::new(),
@@ -619,26 +621,7 @@ fn is_section_page(rel: &Path) -> bool {
         .is_some_and(|n| n.starts_with("_index."))
 }
 
-/// A problem as the operator opens it: the path under the content dir, then the line.
-/// Control characters in a file name (a newline, say) are escaped, so one problem is
-/// always one line.
-pub fn show(content_dir: &Path, problem: &ParseError) -> String {
-    let path = content_dir.join(&problem.path).display().to_string();
-    let path: String = path
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    match problem.line {
-        Some(line) => format!("{path}:{line}: {}", problem.message),
-        None => format!("{path}: {}", problem.message),
-    }
-}
+pub use crate::diagnostic::show;
 
 #[cfg(test)]
 mod tests {

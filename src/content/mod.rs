@@ -174,16 +174,7 @@ pub fn term_page_path(taxonomy: &str, term: &str, rules: &PermalinkRules) -> Str
     }
 }
 
-/// Why a file is not a post. Displays as `path:line: message` (ripgrep style).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct ParseError {
-    /// Source path relative to the content dir.
-    pub path: String,
-    /// 1-based line in the file, where there is one.
-    pub line: Option<usize>,
-    pub message: String,
-}
+pub use crate::diagnostic::{Diagnostic, Severity};
 
 /// Longest title kept, in characters; longer ones are cut at a word boundary with `…`.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -201,16 +192,17 @@ pub const MAX_TERMS_PER_TAXONOMY: usize = 50;
 /// the same `path:line: message` shape.
 #[derive(Debug)]
 pub struct Parsed {
-    pub result: Result<Option<Post>, ParseError>,
-    pub warnings: Vec<ParseError>,
+    pub result: Result<Option<Post>, Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Parses the file at `source` (relative to the content dir, `/`-separated) from its raw
 /// bytes. A page that is not a post is an error here (for callers that expect a post).
-pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<Post, ParseError> {
+pub fn parse(source: &str, bytes: &[u8], settings: &ContentSettings) -> Result<Post, Diagnostic> {
     parse_with_warnings(source, bytes, settings)
         .result?
-        .ok_or_else(|| ParseError {
+        .ok_or_else(|| Diagnostic {
+            severity: crate::diagnostic::Severity::Error,
             path: source.to_string(),
             line: None,
             message: "not a post: it has no date (add a `date:`), or lies outside every \
@@ -239,6 +231,8 @@ pub fn parse_in(
     }
     let mut warnings = Vec::new();
     let result = parse_inner(source, bytes, settings, inherited, &mut warnings);
+    // Everything collected on the side is a warning: it never keeps the post out.
+    let warnings = warnings.into_iter().map(Diagnostic::into_warning).collect();
     Parsed { result, warnings }
 }
 
@@ -301,12 +295,13 @@ fn parse_inner(
     bytes: &[u8],
     settings: &ContentSettings,
     inherited: &Cascade,
-    warnings: &mut Vec<ParseError>,
-) -> Result<Option<Post>, ParseError> {
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Option<Post>, Diagnostic> {
     let Some(place) = locate(source, &settings.languages) else {
         return Ok(None);
     };
-    let err = |line: Option<usize>, message: String| ParseError {
+    let err = |line: Option<usize>, message: String| Diagnostic {
+        severity: crate::diagnostic::Severity::Error,
         path: source.to_string(),
         line,
         message,
@@ -347,7 +342,7 @@ fn parse_inner(
     let named = by_file_name
         .then(|| dates::from_file_name(&place.path))
         .flatten();
-    let date = |keys: &[String]| -> Result<Option<DateTime<FixedOffset>>, ParseError> {
+    let date = |keys: &[String]| -> Result<Option<DateTime<FixedOffset>>, Diagnostic> {
         for key in keys {
             match key.as_str() {
                 ":filename" => {
@@ -488,7 +483,7 @@ fn parse_inner(
         warnings.push(err(
             None,
             format!(
-                "warning: shortcode `{name}` is not built into Hugo; its inner content is \
+                "shortcode `{name}` is not built into Hugo; its inner content is \
                  kept (map it under `shortcodes:` in herald.yaml)"
             ),
         ));
@@ -502,7 +497,7 @@ fn parse_inner(
         warnings.push(err(
             None,
             format!(
-                "warning: {more} more shortcodes are not built into Hugo; their inner \
+                "{more} more shortcodes are not built into Hugo; their inner \
                  content is kept"
             ),
         ));
@@ -540,7 +535,7 @@ fn parse_inner(
             warnings.push(at(
                 name,
                 format!(
-                    "warning: `{name}` lists more than {MAX_TERMS_PER_TAXONOMY} terms; \
+                    "`{name}` lists more than {MAX_TERMS_PER_TAXONOMY} terms; \
                      the other {dropped} are left out (each term makes a feed)"
                 ),
             ))
@@ -657,7 +652,7 @@ fn mojibake(text: String, repair: bool, mut warn: impl FnMut(usize, String)) -> 
         };
         warn(
             line,
-            format!("warning: mojibake (UTF-8 once read as Windows-1252): {examples}; {action}"),
+            format!("mojibake (UTF-8 once read as Windows-1252): {examples}; {action}"),
         );
     }
     if scan.damaged_lines > named.len() {
@@ -665,7 +660,7 @@ fn mojibake(text: String, repair: bool, mut warn: impl FnMut(usize, String)) -> 
         warn(
             first_unnamed,
             format!(
-                "warning: mojibake on {} more lines; {action}",
+                "mojibake on {} more lines; {action}",
                 scan.damaged_lines - named.len()
             ),
         );

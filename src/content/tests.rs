@@ -30,7 +30,7 @@ fn post(src: &str) -> Post {
     parse("post/a-post.md", src.as_bytes(), &settings()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn error(src: &[u8]) -> ParseError {
+fn error(src: &[u8]) -> Diagnostic {
     match parse("post/a-post.md", src, &settings()) {
         Ok(p) => panic!("parsed: {p:?}"),
         Err(e) => e,
@@ -328,10 +328,11 @@ fn automatic_summaries_follow_summary_length_and_block_text() {
 fn unknown_shortcodes_warn_once_per_name() {
     let src = "---\ntitle: T\ndate: 2020-01-01\n---\n{{< aside >}}a{{< /aside >}} {{< aside >}}b{{< /aside >}} {{< youtube x >}}\n";
     let parsed = parse_with_warnings("post/a.md", src.as_bytes(), &settings());
+    assert!(parsed.warnings.iter().all(Diagnostic::is_warning));
     let warnings: Vec<String> = parsed.warnings.iter().map(|w| w.message.clone()).collect();
     assert_eq!(
         warnings,
-        ["warning: shortcode `aside` is not built into Hugo; its inner content is kept (map it under `shortcodes:` in herald.yaml)"]
+        ["shortcode `aside` is not built into Hugo; its inner content is kept (map it under `shortcodes:` in herald.yaml)"]
     );
     let mut s = settings();
     s.shortcodes.insert("aside".into(), ShortcodeRule::Drop);
@@ -496,13 +497,15 @@ fn empty_bodies_are_fine() {
 
 #[test]
 fn parse_error_display() {
-    let e = ParseError {
+    let e = Diagnostic {
+        severity: crate::diagnostic::Severity::Error,
         path: "post/x.md".into(),
         line: Some(3),
         message: "boom".into(),
     };
     assert_eq!(e.to_string(), "post/x.md:3: boom");
-    let e = ParseError {
+    let e = Diagnostic {
+        severity: crate::diagnostic::Severity::Error,
         path: "post/x.md".into(),
         line: None,
         message: "boom".into(),

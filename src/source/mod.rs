@@ -14,7 +14,7 @@ use thiserror::Error;
 
 #[cfg(test)]
 use crate::content::ContentLanguage;
-use crate::content::{self, Cascade, ContentSettings, ParseError};
+use crate::content::{self, Cascade, ContentSettings, Diagnostic};
 use crate::post::Post;
 
 /// The content directory cannot be used at all (as opposed to one bad file).
@@ -83,7 +83,7 @@ impl Stamp {
 pub struct Read {
     pub key: String,
     pub outcome: Outcome,
-    pub warnings: Vec<ParseError>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// What reading one file found. Only [`Outcome::Gone`] is evidence that a post was deleted:
@@ -98,7 +98,7 @@ pub enum Outcome {
     Gone,
     /// Could not be stat'ed or read for another reason; the problem names the OS error.
     /// Nothing about the file is recorded, so it is read again at the next chance.
-    Unreadable(ParseError),
+    Unreadable(Diagnostic),
     /// Its size, times or inode changed while it was read: a writer is still at it. The
     /// read is discarded; the writer's next event (or the next poll) reads it again.
     Changing,
@@ -106,13 +106,13 @@ pub enum Outcome {
     /// date) or why it cannot be used (over `max_post_bytes`, bad front matter).
     Read {
         stamp: Stamp,
-        result: Result<Option<Post>, ParseError>,
+        result: Result<Option<Post>, Diagnostic>,
     },
 }
 
 impl Read {
     /// The post or problem, when the file was read whole.
-    pub fn result(&self) -> Option<&Result<Option<Post>, ParseError>> {
+    pub fn result(&self) -> Option<&Result<Option<Post>, Diagnostic>> {
         match &self.outcome {
             Outcome::Read { result, .. } => Some(result),
             _ => None,
@@ -127,7 +127,7 @@ pub struct Listing {
     pub files: Vec<PathBuf>,
     /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders,
     /// file names that are not UTF-8).
-    pub problems: Vec<ParseError>,
+    pub problems: Vec<Diagnostic>,
     /// Keys of the folders (or entries) that could not be listed or examined ("" for the
     /// root), with the OS error: what is at or under them is unknown, not gone.
     pub unreadable: BTreeMap<String, String>,
@@ -140,7 +140,7 @@ pub struct Loaded {
     pub reads: Vec<Read>,
     /// Problems with the tree itself (symlinks leaving it, loops, unreadable folders,
     /// file names that are not UTF-8).
-    pub problems: Vec<ParseError>,
+    pub problems: Vec<Diagnostic>,
     /// See [`Listing::unreadable`].
     pub unreadable: BTreeMap<String, String>,
 }
@@ -420,7 +420,8 @@ impl Source {
                 .unwrap_or_default()
         };
         let problem = |path: &Path, message: String| {
-            problems.borrow_mut().push(ParseError {
+            problems.borrow_mut().push(Diagnostic {
+                severity: crate::diagnostic::Severity::Error,
                 path: key_of(path),
                 line: None,
                 message,
@@ -578,7 +579,8 @@ impl Source {
     /// (nor remembered as the last good version) half-written.
     pub fn load(&self, rel: &Path) -> Read {
         let key = source_key(rel);
-        let fail = |message: String| ParseError {
+        let fail = |message: String| Diagnostic {
+            severity: crate::diagnostic::Severity::Error,
             path: key.clone(),
             line: None,
             message,
