@@ -23,6 +23,13 @@ pub fn feed_dir(key: &FeedKey) -> String {
     }
 }
 
+/// The served path of a feed's own HTML page: its folder (language prefix included), so
+/// `/categories/rust/`, `/es/`. The default language's global feed has none: its folder is
+/// `/`, where the index page is.
+pub fn page_path(dir: &str) -> Option<String> {
+    (!dir.is_empty()).then(|| format!("/{dir}"))
+}
+
 /// File name of a format under a feed's folder: `rss.xml`, `atom.xml`, `feed.json`.
 pub fn feed_file(format: Format) -> &'static str {
     match format {
@@ -75,6 +82,10 @@ mod tests {
             "/es/categories/rust/atom.xml"
         );
         assert_eq!(feed_path("", Format::Json), "/feed.json");
+        assert_eq!(page_path(&dir).as_deref(), Some("/es/categories/rust/"));
+        assert_eq!(page_path("es/").as_deref(), Some("/es/"));
+        assert_eq!(page_path(""), None, "the index page is there");
+        assert_eq!(file_for("/es/").unwrap(), PathBuf::from("es/index.html"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::{Language, Settings, SiteInfo};
+use crate::config::{Language, Settings, SiteInfo, SitePages};
 use crate::feed::{self, FeedInfo, Format};
 use crate::index::{FeedKey, Index};
 use crate::layout::{self, FEED_LIST_PATH, INDEX_PATH, OPML_PATH};
@@ -41,6 +41,8 @@ pub struct Publisher {
     languages: Vec<Language>,
     /// The site's URL rules, for term pages' URLs.
     permalinks: crate::content::PermalinkRules,
+    /// Whose pages feeds link to: Herald's (in each feed's folder) or the site's.
+    site_pages: SitePages,
     items_per_feed: usize,
     cache_control: Bytes,
     feeds: BTreeMap<FeedKey, Rendered>,
@@ -73,6 +75,7 @@ impl Publisher {
             site: settings.site.clone(),
             languages: settings.languages.clone(),
             permalinks: settings.permalinks.clone(),
+            site_pages: settings.site_pages,
             items_per_feed: settings.items_per_feed,
             cache_control,
             feeds: BTreeMap::new(),
@@ -157,7 +160,7 @@ impl Publisher {
         let site = self.site_of(key.lang());
         let dir = layout::feed_dir(key);
         let url = |file: &str| format!("{}{dir}{file}", site.base_url);
-        let (title, description, term, html_url) = match key {
+        let (title, description, term, site_page) = match key {
             FeedKey::Global { .. } => {
                 let description = if site.description.is_empty() {
                     site.title.clone()
@@ -185,6 +188,13 @@ impl Publisher {
         };
         // The served path: the language's folder under the site's base, then the feed's.
         let prefix = layout::language_prefix(&self.site.base_url, &site.base_url);
+        let dir = format!("{prefix}{dir}");
+        let html_url = match self.site_pages {
+            // Herald's page in the feed's folder (the index, for the default language's
+            // global feed), see `layout::page_path`.
+            SitePages::Herald => format!("{}{dir}", self.site.base_url),
+            SitePages::Hugo => site_page.clone(),
+        };
         FeedInfo {
             title,
             description,
@@ -193,10 +203,11 @@ impl Publisher {
             slug,
             language: key.lang().to_string(),
             html_url,
+            id: site_page,
             rss_url: url(layout::feed_file(Format::Rss)),
             atom_url: url(layout::feed_file(Format::Atom)),
             json_url: url(layout::feed_file(Format::Json)),
-            dir: format!("{prefix}{dir}"),
+            dir,
         }
     }
 
@@ -257,7 +268,9 @@ impl Publisher {
             match self.feeds.get(&key) {
                 Some(old) if old.info == info && same_posts(&old.items, &items) => {}
                 old => {
-                    listing_changed |= old.is_none_or(|old| old.info != info);
+                    // The lists show each feed's identity, the index its newest post too.
+                    listing_changed |=
+                        old.is_none_or(|old| old.info != info || !same_head(&old.items, &items));
                     if let Some(old) = self.feeds.remove(&key) {
                         previous.extend(old.resources);
                     }
@@ -357,10 +370,12 @@ impl Publisher {
             .into_iter()
             .enumerate()
             .map(|(feed, (key, info, items))| {
-                let mut resources = Vec::with_capacity(Format::ALL.len());
+                let mut resources = Vec::with_capacity(Format::ALL.len() + 1);
                 while let Some((_, _, resource)) = done.next_if(|d| d.0 == feed) {
                     resources.push(resource);
                 }
+                // Cheap beside the feeds (titles, dates and summaries; no bodies): made here.
+                resources.extend(self.render_page(&info, &items));
                 (
                     key,
                     Rendered {
@@ -415,8 +430,25 @@ impl Publisher {
         )
     }
 
-    /// Renders the OPML list, the feed list and the index page: when a feed appeared, went
-    /// or changed its identity (the only things they show). Costs O(feeds), but only then.
+    /// A feed's own HTML page, in its folder (none for the feed whose folder is the index's).
+    fn render_page(&self, info: &FeedInfo, items: &[Arc<Post>]) -> Option<(String, Arc<Resource>)> {
+        let path = layout::page_path(&info.dir)?;
+        let site = self.site_of(&info.language);
+        let body = feed::render_topic_page(site, &self.site, info, items);
+        Some((
+            path,
+            Arc::new(Resource::with_late_compression(
+                "text/html; charset=utf-8",
+                Bytes::from(body),
+                newest(items),
+                &self.cache_control,
+            )),
+        ))
+    }
+
+    /// Renders the OPML list, the feed list and the index page: when a feed appeared, went,
+    /// changed its identity or its newest item (the only things they show). Costs
+    /// O(feeds), but only then.
     fn refresh_listing(
         &mut self,
         index: &Index,
@@ -431,7 +463,17 @@ impl Publisher {
             .collect();
         let modified = newest(&heads);
         let opml = feed::render_opml(&self.site, &infos);
-        let page = feed::render_index_page(&self.site, &infos);
+        let listed: Vec<feed::Listed> = self
+            .feeds
+            .values()
+            .map(|r| feed::Listed {
+                feed: &r.info,
+                newest: r.items.first().map(|p| &**p),
+            })
+            .collect();
+        let languages: Vec<(&str, &SiteInfo)> =
+            self.languages.iter().map(|l| (l.code(), &l.site)).collect();
+        let page = feed::render_index_page(&self.site, &languages, &listed);
         let list = feed::render_feed_list(&self.site, &infos);
         let resource = |content_type: &'static str, body: String| {
             Arc::new(Resource::with_late_compression(
@@ -476,6 +518,18 @@ fn newest(items: &[Arc<Post>]) -> Option<DateTime<FixedOffset>> {
     items.iter().map(|p| p.modified()).max()
 }
 
+/// Whether two item lists start with the same post as the index shows it (title, date, link).
+fn same_head(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
+    match (a.first(), b.first()) {
+        (None, None) => true,
+        (Some(x), Some(y)) => {
+            Arc::ptr_eq(x, y)
+                || (x.title == y.title && x.published == y.published && x.url() == y.url())
+        }
+        _ => false,
+    }
+}
+
 /// Whether two item lists are the very same parsed posts (a re-parsed file is a new `Arc`).
 fn same_posts(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
@@ -505,11 +559,22 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        let yaml = "title: T\nbase_url: https://e.org/\ncontent_dir: .\n";
-        Config::from_yaml(Path::new("herald.yaml"), yaml)
+        settings_with("")
+    }
+
+    fn settings_with(extra: &str) -> Settings {
+        let yaml = format!("title: T\nbase_url: https://e.org/\ncontent_dir: .\n{extra}");
+        Config::from_yaml(Path::new("herald.yaml"), &yaml)
             .unwrap()
             .validate(Path::new("herald.yaml"))
             .unwrap()
+    }
+
+    fn text(snapshot: &Snapshot, path: &str) -> String {
+        let resource = snapshot
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is served"));
+        String::from_utf8(resource.identity.body.to_vec()).unwrap()
     }
 
     fn at(date: &str) -> DateTime<FixedOffset> {
@@ -685,5 +750,103 @@ mod tests {
         ));
         let global = &after.get("/rss.xml").unwrap().identity.body;
         assert!(std::str::from_utf8(global).unwrap().contains("edited"));
+    }
+
+    #[test]
+    fn each_feed_has_its_page_in_its_folder_and_links_to_it_unless_the_site_has_its_own() {
+        let mut index = Index::with_languages(&settings().taxonomies, &["en".to_string()]);
+        index.insert(post("p.md", "2025-01-01T00:00:00Z", "Hello", &["Données"]));
+        let now = at("2026-01-01T00:00:00Z");
+        // Herald's pages (the default without a Hugo site): the page is the feed's home.
+        let (snapshot, _) = Publisher::new(&settings()).publish(&mut index, now);
+        let page = snapshot
+            .get("/categories/donnees/")
+            .expect("the topic page");
+        assert_eq!(page.content_type, "text/html; charset=utf-8");
+        assert!(text(&snapshot, "/categories/donnees/").contains(">Hello</a>"));
+        let rss = text(&snapshot, "/categories/donnees/rss.xml");
+        assert!(
+            rss.contains("<link>https://e.org/categories/donnees/</link>"),
+            "{rss}"
+        );
+        let json = text(&snapshot, "/categories/donnees/feed.json");
+        assert!(
+            json.contains("\"home_page_url\":\"https://e.org/categories/donnees/\""),
+            "{json}"
+        );
+        let opml = text(&snapshot, OPML_PATH);
+        assert!(
+            opml.contains("htmlUrl=\"https://e.org/categories/donnees/\""),
+            "{opml}"
+        );
+        // The Atom id stays the site's term page (by Hugo's rules) whichever page is linked.
+        let atom = text(&snapshot, "/categories/donnees/atom.xml");
+        assert!(
+            atom.contains("<id>https://e.org/categories/donn%C3%A9es/</id>"),
+            "{atom}"
+        );
+        assert!(
+            atom.contains("<link href=\"https://e.org/categories/donnees/\" rel=\"alternate\""),
+            "{atom}"
+        );
+        // The site's own term pages: linked instead, and Herald's page is still served.
+        let mut index2 = Index::with_languages(&settings().taxonomies, &["en".to_string()]);
+        index2.insert(post("p.md", "2025-01-01T00:00:00Z", "Hello", &["Données"]));
+        let (hugo, _) =
+            Publisher::new(&settings_with("site_pages: hugo\n")).publish(&mut index2, now);
+        let rss = text(&hugo, "/categories/donnees/rss.xml");
+        assert!(
+            rss.contains("<link>https://e.org/categories/donn%C3%A9es/</link>"),
+            "{rss}"
+        );
+        assert!(
+            text(&hugo, OPML_PATH).contains("htmlUrl=\"https://e.org/categories/donn%C3%A9es/\"")
+        );
+        assert_eq!(
+            text(&hugo, "/categories/donnees/atom.xml")
+                .matches("<id>https://e.org/categories/donn%C3%A9es/</id>")
+                .count(),
+            1
+        );
+        assert!(text(&hugo, "/categories/donnees/")
+            .contains("On the site: <a href=\"https://e.org/categories/donn%C3%A9es/\">"));
+        // The default language's global feed has no page of its own: `/` is the index.
+        assert!(text(&snapshot, INDEX_PATH).contains("A feed lets you follow"));
+    }
+
+    #[test]
+    fn the_index_follows_each_feeds_newest_post_and_only_that() {
+        let (mut publisher, mut index) = site_with(30);
+        let (before, _) = publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
+        // An older post joins c3: the page of c3 changes, no feed's newest post does.
+        index.insert(post("old.md", "2024-01-01T00:00:00Z", "Older", &["c3"]));
+        let (after, stats) = publisher.publish(&mut index, at("2026-01-01T00:00:02Z"));
+        assert_eq!(stats.rendered, 2);
+        assert!(Arc::ptr_eq(
+            before.get(INDEX_PATH).unwrap(),
+            after.get(INDEX_PATH).unwrap()
+        ));
+        assert!(text(&after, "/categories/c3/").contains(">Older</a>"));
+        // Re-parsed with the same title, date and link: still nothing to show anew.
+        index.insert(post("old.md", "2024-01-01T00:00:00Z", "Older", &["c3"]));
+        index.insert(post("p3.md", "2025-01-01T00:00:00Z", "t", &["c3"]));
+        let (again, _) = publisher.publish(&mut index, at("2026-01-01T00:00:03Z"));
+        assert!(Arc::ptr_eq(
+            before.get(INDEX_PATH).unwrap(),
+            again.get(INDEX_PATH).unwrap()
+        ));
+        // A newer post heads c3 and the global feed: the index shows it.
+        index.insert(post("new.md", "2025-06-01T00:00:00Z", "Brand new", &["c3"]));
+        let (newer, _) = publisher.publish(&mut index, at("2026-01-01T00:00:04Z"));
+        assert_eq!(
+            text(&newer, INDEX_PATH).matches(">Brand new</a>").count(),
+            2
+        );
+        // A category that empties keeps its feed (it was published) and its page.
+        index.remove("p5.md");
+        let (emptied, _) = publisher.publish(&mut index, at("2026-01-01T00:00:05Z"));
+        assert!(emptied.get("/categories/c5/").is_some());
+        assert!(text(&emptied, "/categories/c5/rss.xml").contains("no posts about c5 right now"));
+        assert!(text(&emptied, INDEX_PATH).contains("categories/c5/"));
     }
 }

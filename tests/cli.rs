@@ -83,6 +83,7 @@ fn build_writes_every_feed_with_compressed_variants_byte_identically() {
         "categories/feeds/rss.xml",
         "categories/feeds/atom.xml",
         "categories/feeds/feed.json",
+        "categories/feeds/index.html",
         "categories/web/rss.xml",
         "categories/cybersecurity/rss.xml",
         "categories/medical-devices/rss.xml",
@@ -321,4 +322,51 @@ fn a_broken_post_is_left_out_and_everything_else_is_served() {
     assert_eq!(rss.status, 200);
     let titles = item_titles_rss(&rss.text());
     assert_eq!(titles.len(), 6, "{titles:?}");
+}
+
+#[test]
+fn each_feed_folder_is_a_page_for_people_and_feed_urls_stay_feeds_in_browsers() {
+    let server = Site::sample().serve();
+    let browser = [(
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    )];
+    let page = server.get("/categories/rust/", &browser);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = page.text();
+    assert!(html.contains("<h1>Rust</h1>"), "{html}");
+    assert!(
+        html.contains(">Error messages an operator can act on</a>"),
+        "{html}"
+    );
+    assert!(!html.contains("unfinished draft"), "drafts stay out");
+    for file in ["rss.xml", "atom.xml", "feed.json"] {
+        let url = format!("https://feeds.example.org/categories/rust/{file}");
+        assert!(html.contains(&format!("<code>{url}</code>")), "{html}");
+    }
+    // The feeds link to it (no Hugo site: Herald's pages are the feeds' homes).
+    let rss = server.get("/categories/rust/rss.xml", &browser);
+    assert_eq!(
+        rss.header("content-type"),
+        Some("application/rss+xml; charset=utf-8"),
+        "a browser asking for HTML still gets the feed"
+    );
+    assert!(rss
+        .text()
+        .contains("<link>https://feeds.example.org/categories/rust/</link>"));
+    let global = server.get("/rss.xml", &browser);
+    assert_eq!(global.status, 200);
+    assert_eq!(
+        global.header("content-type"),
+        Some("application/rss+xml; charset=utf-8")
+    );
+    assert!(global.text().starts_with("<?xml"));
+    // The index links each topic to its page.
+    let index = server.get("/", &[]).text();
+    assert!(index.contains("href=\"https://feeds.example.org/categories/rust/\">Rust</a>"));
+    assert!(index.contains("Newest:"));
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use herald::config::SiteInfo;
-use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format};
+use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format, Listed};
 use herald::post::{Body, Post};
 
 const BASE: &str = "https://example.org/blog/";
@@ -37,6 +37,7 @@ fn feed_info(title: &str, dir: &str, term: Option<&str>) -> FeedInfo {
         description: String::new(),
         term: term.map(Into::into),
         html_url: format!("{BASE}{dir}"),
+        id: format!("{BASE}{dir}"),
         dir: dir.into(),
         rss_url: format!("{BASE}{dir}rss.xml"),
         atom_url: format!("{BASE}{dir}atom.xml"),
@@ -655,7 +656,7 @@ fn control_characters_outside_posts_are_removed_too() {
     let opml = render_opml(&site, &[feed.clone()]);
     assert_clean(&opml);
     roxmltree::Document::parse(&opml).unwrap();
-    assert_clean(&render_index_page(&site, &[feed]));
+    assert_clean(&render_index_page(&site, &[], &listed(&[feed])));
 }
 
 #[test]
@@ -668,8 +669,8 @@ fn rendering_is_deterministic() {
     }
     assert_eq!(render_opml(&site(), &feeds), render_opml(&site(), &feeds));
     assert_eq!(
-        render_index_page(&site(), &feeds),
-        render_index_page(&site(), &feeds)
+        render_index_page(&site(), &[], &listed(&feeds)),
+        render_index_page(&site(), &[], &listed(&feeds))
     );
 }
 
@@ -714,11 +715,13 @@ fn opml_lists_every_feed_once() {
 #[test]
 fn index_page_has_autodiscovery_and_copyable_tags() {
     let feeds = [global(), term_feed()];
-    let out = render_index_page(&site(), &feeds);
+    let out = render_index_page(&site(), &[], &listed(&feeds));
     assert!(out.starts_with("<!doctype html>\n<html lang=\"en\">"));
     assert!(out.contains("<meta charset=\"utf-8\">"));
     assert!(out.contains("<title>Example &amp; Co feeds</title>"));
-    assert!(!out.contains("<script"));
+    // One inline script and no external assets.
+    assert_eq!(out.matches("<script").count(), 1);
+    assert!(!out.contains("<script src") && !out.contains("stylesheet"));
     let head = &out[..out.find("</head>").unwrap()];
     for (media_type, file) in [
         ("application/rss+xml", "rss.xml"),
@@ -743,11 +746,27 @@ fn index_page_has_autodiscovery_and_copyable_tags() {
                 out.contains(&format!("href=&quot;{}&quot;&gt;", feed.url_for(file))),
                 "{out}"
             );
-            assert!(out.contains(&format!("<a href=\"{}\">", feed.url_for(file))));
+            // Visible, selectable, and copied by its button.
+            assert!(out.contains(&format!(
+                "<code>{0}</code><button type=\"button\" data-copy=\"{0}\" hidden>Copy</button>",
+                feed.url_for(file)
+            )));
         }
     }
     assert!(out.contains("<a href=\"https://example.org/blog/feeds.opml\">"));
-    assert!(out.contains("<h2><a href=\"https://example.org/blog/categories/tips-tricks/\">Example &amp; Co: Tips &amp; &lt;Tricks&gt;</a></h2>"));
+    // The copyable tags are for site owners: below the feeds, folded.
+    let details = out.find("<details>").expect("folded owners' part");
+    assert!(out.find("&lt;link rel=").unwrap() > details);
+    assert!(out.find("<li class=\"feed\"").unwrap() < details);
+    assert!(out.contains("<a class=\"name\" href=\"https://example.org/blog/categories/tips-tricks/\">Tips &amp; &lt;Tricks&gt;</a>"));
+}
+
+/// Feeds as the index lists them, without a newest post.
+fn listed(feeds: &[FeedInfo]) -> Vec<Listed<'_>> {
+    feeds
+        .iter()
+        .map(|feed| Listed { feed, newest: None })
+        .collect()
 }
 
 trait UrlFor {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use herald::config::SiteInfo;
 use herald::content::{parse, ContentLanguage, ContentSettings};
-use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format};
+use herald::feed::{render, render_index_page, render_opml, FeedInfo, Format, Listed};
 use herald::post::Post;
 use proptest::prelude::*;
 
@@ -56,6 +56,7 @@ fn info(term: Option<&str>) -> FeedInfo {
         description: "Posts".into(),
         term: term.map(Into::into),
         html_url: format!("{base}{dir}"),
+        id: format!("{base}{dir}"),
         dir: dir.into(),
         rss_url: format!("{base}{dir}rss.xml"),
         atom_url: format!("{base}{dir}atom.xml"),
@@ -86,7 +87,14 @@ fn assert_renders_valid(post: Post) {
     }
     let opml = render_opml(&site(), &infos);
     roxmltree::Document::parse(&opml).unwrap_or_else(|e| panic!("OPML: {e}\n{opml}"));
-    let page = render_index_page(&site(), &infos);
+    let listed: Vec<Listed> = infos
+        .iter()
+        .map(|feed| Listed {
+            feed,
+            newest: posts.first().map(|p| &**p),
+        })
+        .collect();
+    let page = render_index_page(&site(), &[], &listed);
     assert!(page.contains("</html>"));
 }
 

@@ -48,6 +48,8 @@ pub(super) fn apply(
             config.items_per_feed = limit;
         }
     }
+    // The site has its own term pages: feeds link there unless told otherwise.
+    config.site_pages.get_or_insert(super::SitePages::Hugo);
     let own_permalink = !unset("permalink") && !config.permalink.is_empty();
     let mut settings = config.validate(file)?;
     settings.hugo_site = Some(root.to_owned());

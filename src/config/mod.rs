@@ -83,6 +83,19 @@ pub struct Config {
     pub redirects: std::collections::BTreeMap<String, String>,
     /// Paths (or folders, ending in `/`) answered `410 Gone`: feeds retired on purpose.
     pub retired_feeds: Vec<String>,
+    /// Which pages feeds link to as their home: Herald's own or the site's term pages
+    /// (`None`: `hugo` with `hugo_site`, else `herald`).
+    pub site_pages: Option<SitePages>,
+}
+
+/// Whose HTML pages a feed's channel link and the OPML `htmlUrl` point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SitePages {
+    /// Herald's page in the feed's folder (`/categories/rust/`).
+    Herald,
+    /// The Hugo site's own term pages (where Hugo puts them).
+    Hugo,
 }
 
 /// How log lines are written.
@@ -143,6 +156,7 @@ impl Default for Config {
             state_dir: None,
             redirects: Default::default(),
             retired_feeds: Vec::new(),
+            site_pages: None,
         }
     }
 }
@@ -198,6 +212,7 @@ pub struct Settings {
     pub health_path: Option<String>,
     /// `None`: no metrics endpoint.
     pub metrics_path: Option<String>,
+    pub site_pages: SitePages,
     /// The site's languages, default first (one for a site without translations).
     pub languages: Vec<Language>,
     /// Which front-matter keys give each date.
@@ -433,6 +448,7 @@ impl Config {
             log_format: self.log_format,
             health_path,
             metrics_path,
+            site_pages: self.site_pages.unwrap_or(SitePages::Herald),
         })
     }
 }
@@ -648,5 +664,26 @@ mod tests {
             .validate(p)
             .unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn site_pages_default_to_the_sites_own_with_a_hugo_site_and_can_be_set() {
+        let p = Path::new("h.yaml");
+        let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p);
+        assert_eq!(load("").unwrap().site_pages, SitePages::Herald);
+        assert_eq!(
+            load("site_pages: hugo\n").unwrap().site_pages,
+            SitePages::Hugo
+        );
+        let err = Config::from_yaml(p, "title: x\nsite_pages: jekyll\n").unwrap_err();
+        assert!(err.to_string().starts_with("h.yaml:2: "), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hugo.toml"), "baseURL = 'https://e.org/'\n").unwrap();
+        let hugo = load_with(None, Some(dir.path())).unwrap();
+        assert_eq!(hugo.site_pages, SitePages::Hugo);
+        let own = dir.path().join("herald.yaml");
+        std::fs::write(&own, "site_pages: herald\n").unwrap();
+        let set = load_with(Some(&own), Some(dir.path())).unwrap();
+        assert_eq!(set.site_pages, SitePages::Herald);
     }
 }

@@ -58,7 +58,7 @@ pub(super) fn render_as(
 
     let atom = Feed {
         title: Text::plain(cleaned(&feed.title)),
-        id: cleaned(&feed.html_url),
+        id: cleaned(&feed.id),
         updated: feed_updated(posts),
         authors: vec![author],
         generator: Some(Generator {

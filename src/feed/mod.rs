@@ -1,5 +1,5 @@
 //! Renders one feed from posts: RSS 2.0, Atom 1.0 or JSON Feed 1.1; plus the OPML list of
-//! every feed and the HTML index page. Pure and deterministic: the same input gives the same
+//! every feed, the HTML index page and each feed's HTML page. Pure and deterministic: the same input gives the same
 //! bytes; no clock, no hash-map order.
 //!
 //! Each post is serialized once per format ([`crate::post::Body::item`]) and feeds are
@@ -17,9 +17,12 @@ mod opml;
 mod page;
 mod rss;
 mod text;
+mod topic;
 
 use crate::config::SiteInfo;
 use crate::post::Post;
+
+pub use page::{Listed, FILTER_ABOVE};
 
 /// The three formats every feed is published in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,8 +58,12 @@ pub struct FeedInfo {
     pub slug: Option<String>,
     /// Language code of the feed's posts (`en`, `es`).
     pub language: String,
-    /// The HTML page this feed mirrors (site home, or the term's page), absolute.
+    /// The HTML page this feed links to as its home, absolute: Herald's page in the feed's
+    /// folder, or the site's home or term page (`site_pages`).
     pub html_url: String,
+    /// The feed's Atom `<id>`: the site's home or term page URL (by Hugo's rules), whichever
+    /// page `html_url` names, so that `site_pages` never changes a feed's identity.
+    pub id: String,
     /// Folder of the feed relative to the base URL: `""`, `categories/rust/`, `es/`,
     /// `es/categories/rust/`.
     pub dir: String,
@@ -139,9 +146,26 @@ pub fn render_opml(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
     opml::render(site, feeds)
 }
 
-/// The human page at `/`: every feed with its subscribe links and copyable autodiscovery tags.
-pub fn render_index_page(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
-    page::render(site, feeds)
+/// The human page at `/`: how to subscribe, every feed with its newest post and its URLs
+/// (grouped by language when `languages`, code and site of each, has several), and the
+/// autodiscovery tags for site owners.
+pub fn render_index_page(
+    site: &SiteInfo,
+    languages: &[(&str, &SiteInfo)],
+    feeds: &[Listed],
+) -> String {
+    page::render(site, languages, feeds)
+}
+
+/// A feed's own page, in its folder: its latest `items`, its URLs and how to subscribe.
+/// `site` is the feed's language's, `home` the default language's (where the index is).
+pub fn render_topic_page(
+    site: &SiteInfo,
+    home: &SiteInfo,
+    feed: &FeedInfo,
+    items: &[Arc<Post>],
+) -> String {
+    topic::render(site, home, feed, items)
 }
 
 /// `/feeds.json`: every feed with its term, slug and URLs, for site templates.
@@ -180,6 +204,7 @@ mod tests {
             slug: Some("rust".into()),
             language: "en".into(),
             html_url: format!("{BASE}categories/rust/"),
+            id: format!("{BASE}categories/rust/"),
             dir: "categories/rust/".into(),
             rss_url: format!("{BASE}categories/rust/rss.xml"),
             atom_url: format!("{BASE}categories/rust/atom.xml"),

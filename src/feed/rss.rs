@@ -226,6 +226,7 @@ mod tests {
             slug: None,
             language: "en".into(),
             html_url: BASE.into(),
+            id: BASE.into(),
             dir: String::new(),
             rss_url: format!("{BASE}rss.xml"),
             atom_url: format!("{BASE}atom.xml"),
