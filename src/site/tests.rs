@@ -1,0 +1,193 @@
+//! Unit tests of [`super`].
+
+use super::*;
+
+fn post(title: &str) -> String {
+    format!("---\ntitle: {title:?}\ndate: 2020-01-01\n---\nBody of {title}.\n")
+}
+
+/// A site read from `dir/content`, with a config written beside it.
+fn site_in(dir: &Path, extra_config: &str) -> Site {
+    std::fs::create_dir_all(dir.join("content")).unwrap();
+    let config = dir.join("herald.yaml");
+    std::fs::write(
+        &config,
+        format!("content_dir: content\nbase_url: https://example.org/\ntitle: T\ndescription: D\nauthor: A\n{extra_config}"),
+    )
+    .unwrap();
+    let settings = crate::config::load_with(Some(&config), None).unwrap();
+    Site::load(&settings).unwrap()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = dir.join("content").join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn title(site: &Site, key: &str) -> Option<String> {
+    site.index.get(key).map(|p| p.title.clone())
+}
+
+#[test]
+fn a_folder_that_becomes_a_leaf_bundle_and_stops_being_one_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "post/b/notes.md", &post("Notes"));
+    write(dir.path(), "post/other.md", &post("Other"));
+    let mut site = site_in(dir.path(), "");
+    assert_eq!(title(&site, "post/b/notes.md").as_deref(), Some("Notes"));
+    // An index.md makes the folder a bundle: notes.md is now its resource, not a page.
+    let index = write(dir.path(), "post/b/index.md", &post("Bundle"));
+    site.apply_paths(&BTreeSet::from([index.clone()]));
+    assert_eq!(title(&site, "post/b/index.md").as_deref(), Some("Bundle"));
+    assert_eq!(title(&site, "post/b/notes.md"), None);
+    // An edit of a file beside it is still a resource's edit (the answer is remembered).
+    let notes = write(dir.path(), "post/b/notes.md", &post("Notes edited"));
+    site.apply_paths(&BTreeSet::from([notes]));
+    assert_eq!(title(&site, "post/b/notes.md"), None);
+    // Without the index, the folder's files are pages again.
+    std::fs::remove_file(&index).unwrap();
+    site.apply_paths(&BTreeSet::from([index]));
+    assert_eq!(title(&site, "post/b/index.md"), None);
+    assert_eq!(
+        title(&site, "post/b/notes.md").as_deref(),
+        Some("Notes edited")
+    );
+    assert_eq!(title(&site, "post/other.md").as_deref(), Some("Other"));
+}
+
+#[test]
+fn under_is_exact_at_the_prefix_boundaries() {
+    let map: BTreeMap<String, ()> = [
+        "mass",
+        "mass.md",
+        "mass/a.md",
+        "mass/b/c.md",
+        "mass0.md",
+        "massive/x.md",
+        "mas.md",
+    ]
+    .into_iter()
+    .map(|k| (k.to_string(), ()))
+    .collect();
+    assert_eq!(under(&map, "mass"), ["mass", "mass/a.md", "mass/b/c.md"]);
+    assert_eq!(under(&map, "mass/b"), ["mass/b/c.md"]);
+    assert_eq!(under(&map, "mass.md"), ["mass.md"]);
+    assert!(under(&map, "nothing").is_empty());
+    assert_eq!(under(&map, "").len(), map.len());
+}
+
+#[test]
+fn a_folder_of_thousands_of_posts_deleted_at_once_takes_exactly_its_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = BTreeSet::new();
+    for i in 0..3000 {
+        paths.insert(write(
+            dir.path(),
+            &format!("mass/{:02}/p{i:04}.md", i % 30),
+            &post(&format!("Mass {i}")),
+        ));
+    }
+    // Neighbours of the folder's name in key order: they must stay.
+    for keep in ["keep.md", "mass.md", "mass0.md", "massive/x.md"] {
+        write(dir.path(), keep, &post(keep));
+    }
+    let mut site = site_in(dir.path(), "");
+    assert_eq!(site.index.len(), 3004);
+    let mass = dir.path().join("content/mass");
+    std::fs::remove_dir_all(&mass).unwrap();
+    // What the watcher reports: every file, every folder, and the folder itself.
+    for i in 0..30 {
+        paths.insert(mass.join(format!("{i:02}")));
+    }
+    paths.insert(mass);
+    let applied = site.apply_paths(&paths);
+    assert_eq!(applied.removed, 3000);
+    let left: Vec<&String> = site.index.sources().collect();
+    assert_eq!(left, ["keep.md", "mass.md", "mass0.md", "massive/x.md"]);
+    assert_eq!(site.stamps.len(), 4);
+    assert_eq!(site.problem_count(), 0);
+}
+
+#[test]
+fn a_file_that_cannot_be_opened_keeps_its_last_good_version_until_it_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "post/a.md", &post("Alpha"));
+    write(dir.path(), "post/b.md", &post("Beta"));
+    let mut site = site_in(dir.path(), "");
+    site.source
+        .hooks
+        .open_errors
+        .lock()
+        .unwrap()
+        .insert("post/a.md".into(), libc::EMFILE);
+    std::fs::write(&a, post("Alpha edited")).unwrap();
+    let applied = site.apply_paths(&BTreeSet::from([a.clone()]));
+    assert_eq!((applied.removed, applied.failed), (0, 1));
+    assert_eq!(title(&site, "post/a.md").as_deref(), Some("Alpha"));
+    let problems = site.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "post/a.md");
+    let emfile = std::io::Error::from_raw_os_error(libc::EMFILE).to_string();
+    assert!(problems[0].message.contains(&emfile), "{problems:?}");
+    assert_eq!(site.unreadable_count(), 1);
+    assert_eq!(site.take_read_errors(), 1);
+    // A rescan while it still fails changes nothing; the file did not change since, but
+    // is read again as soon as it can be.
+    site.rescan();
+    assert_eq!(title(&site, "post/a.md").as_deref(), Some("Alpha"));
+    assert_eq!(title(&site, "post/b.md").as_deref(), Some("Beta"));
+    site.source.hooks.open_errors.lock().unwrap().clear();
+    site.rescan();
+    assert_eq!(title(&site, "post/a.md").as_deref(), Some("Alpha edited"));
+    assert_eq!((site.unreadable_count(), site.problem_count()), (0, 0));
+}
+
+#[test]
+fn a_file_written_while_it_is_read_keeps_its_last_good_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.md", &post("Alpha"));
+    let mut site = site_in(dir.path(), "");
+    std::fs::write(&a, post("Alpha, half written")).unwrap();
+    // The writer's next write lands between Herald's read and its second look.
+    *site.source.hooks.after_read.lock().unwrap() = Some(Box::new(|_, path| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        std::io::Write::write_all(&mut f, b"and the rest of the body.\n").unwrap();
+    }));
+    let applied = site.apply_paths(&BTreeSet::from([a.clone()]));
+    assert_eq!(applied, Applied::default());
+    assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha"));
+    assert_eq!(site.problem_count(), 0, "being written is not a problem");
+    // The writer's last event: the file is settled and read.
+    *site.source.hooks.after_read.lock().unwrap() = None;
+    site.apply_paths(&BTreeSet::from([a]));
+    assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha, half written"));
+    let body = site.index.get("a.md").unwrap().body.html().to_string();
+    assert!(body.contains("and the rest of the body."), "{body}");
+}
+
+#[test]
+fn a_file_grown_over_the_limit_is_refused_whole_and_keeps_its_last_good_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.md", &post("Alpha"));
+    let mut site = site_in(dir.path(), "max_post_bytes: 1000\n");
+    let big = format!("{}{}", post("Alpha, too long"), "x".repeat(2000));
+    std::fs::write(&a, &big).unwrap();
+    let applied = site.apply_paths(&BTreeSet::from([a.clone()]));
+    assert_eq!(applied.failed, 1);
+    assert_eq!(
+        title(&site, "a.md").as_deref(),
+        Some("Alpha"),
+        "not truncated"
+    );
+    assert!(site.problems()[0].message.contains("max_post_bytes"));
+    // Growing past the limit while being read is the same: refused, nothing kept of it.
+    std::fs::write(&a, post("Alpha again")).unwrap();
+    *site.source.hooks.after_read.lock().unwrap() = Some(Box::new(|_, path| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        std::io::Write::write_all(&mut f, &[b'x'; 2000]).unwrap();
+    }));
+    site.apply_paths(&BTreeSet::from([a]));
+    assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha"));
+}
