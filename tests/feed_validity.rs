@@ -19,6 +19,8 @@ const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 
 fn site() -> SiteInfo {
     SiteInfo {
+        icon: None,
+        logo: None,
         title: "Example & Co".into(),
         description: "Notes <on> things".into(),
         language: "en".into(),

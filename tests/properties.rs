@@ -36,6 +36,8 @@ fn settings() -> ContentSettings {
 
 fn site() -> SiteInfo {
     SiteInfo {
+        icon: None,
+        logo: None,
         title: "Site".into(),
         description: "d".into(),
         language: "en".into(),

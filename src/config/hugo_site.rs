@@ -152,6 +152,8 @@ fn languages(site: &HugoConfig, settings: &Settings) -> (PathBuf, Vec<Language>)
                     }),
                     author: settings.site.author.clone(),
                     author_email: settings.site.author_email.clone(),
+                    icon: settings.site.icon.clone(),
+                    logo: settings.site.logo.clone(),
                     base_url: home,
                 },
                 content: ContentLanguage {

@@ -31,6 +31,10 @@ pub struct Config {
     pub language: String,
     pub author: Option<String>,
     pub author_email: Option<String>,
+    /// A small square image for the feeds (URL, absolute or relative to `base_url`).
+    pub icon: Option<String>,
+    /// A larger, wide image for the feeds (URL, absolute or relative to `base_url`).
+    pub logo: Option<String>,
     /// Items per feed, newest first.
     pub items_per_feed: usize,
     /// A site's own shortcodes (Herald cannot run them; their inner content is kept by
@@ -133,6 +137,8 @@ impl Default for Config {
             language: "en".into(),
             author: None,
             author_email: None,
+            icon: None,
+            logo: None,
             items_per_feed: 50,
             shortcodes: Default::default(),
             timezone: "UTC".into(),
@@ -269,6 +275,9 @@ pub struct SiteInfo {
     pub language: String,
     pub author: Option<String>,
     pub author_email: Option<String>,
+    /// Absolute URLs of the feeds' icon (small, square) and logo (wide), if set.
+    pub icon: Option<String>,
+    pub logo: Option<String>,
     /// Absolute, ends with `/`.
     pub base_url: String,
 }
@@ -386,7 +395,22 @@ impl Config {
         };
         let folder = path.parent().unwrap_or(Path::new("."));
         let content_dir = folder.join(&self.content_dir);
+        let image = |key: &str, value: &Option<String>| -> Result<Option<String>, ConfigError> {
+            let Some(value) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+                return Ok(None);
+            };
+            match base_url.join(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(url.to_string())),
+                _ => Err(invalid(format!(
+                    "{key} {value:?} must be an http(s) URL, or a path under base_url such as /favicon.png"
+                ))),
+            }
+        };
+        let icon = image("icon", &self.icon)?;
+        let logo = image("logo", &self.logo)?;
         let site = SiteInfo {
+            icon,
+            logo,
             title: self.title.trim().to_owned(),
             description: self.description.trim().to_owned(),
             language: self.language.clone(),
@@ -599,6 +623,19 @@ mod tests {
             });
             assert!(documented, "config/herald.yaml does not document `{key}`");
         }
+    }
+
+    #[test]
+    fn icon_and_logo_resolve_against_base_url_and_must_be_http() {
+        let p = Path::new("h.yaml");
+        let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p);
+        let s = load(
+            "base_url: https://e.org/blog/\nicon: /favicon.png\nlogo: https://cdn.e.org/l.png\n",
+        )
+        .unwrap();
+        assert_eq!(s.site.icon.as_deref(), Some("https://e.org/favicon.png"));
+        assert_eq!(s.site.logo.as_deref(), Some("https://cdn.e.org/l.png"));
+        assert!(load("icon: \"javascript:alert(1)\"\n").is_err());
     }
 
     #[test]

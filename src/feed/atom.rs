@@ -81,6 +81,8 @@ pub(super) fn render_as(
         },
         namespaces,
         lang: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
+        icon: site.icon.as_deref().map(cleaned),
+        logo: site.logo.as_deref().map(cleaned),
         ..Feed::default()
     };
 

@@ -24,6 +24,12 @@ struct JsonFeed {
     language: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author>,
+    /// The large square image (the icon, else the logo) and the small one (the icon).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icon: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    favicon: Option<String>,
+    /// Last: assembling relies on the document ending with the items.
     items: Vec<JsonItem>,
 }
 
@@ -83,6 +89,12 @@ pub(super) fn render_as(
         description: feed_description(site, feed),
         language: Some(cleaned(site.language.trim())).filter(|l| !l.is_empty()),
         authors,
+        icon: site
+            .icon
+            .as_ref()
+            .or(site.logo.as_ref())
+            .map(|u| cleaned(u)),
+        favicon: site.icon.as_deref().map(cleaned),
         items: if whole {
             posts.iter().map(|p| item(site, p)).collect()
         } else {

@@ -81,6 +81,8 @@ fn site_key(site: &SiteInfo) -> u64 {
         language,
         author,
         author_email,
+        icon,
+        logo,
         base_url,
     } = site;
     let mut text = String::new();
@@ -88,7 +90,7 @@ fn site_key(site: &SiteInfo) -> u64 {
         text.push_str(part);
         text.push('\0');
     }
-    for part in [author, author_email] {
+    for part in [author, author_email, icon, logo] {
         text.push_str(part.as_deref().unwrap_or("\u{1}"));
         text.push('\0');
     }
@@ -186,6 +188,8 @@ mod tests {
 
     fn site(author: Option<&str>) -> SiteInfo {
         SiteInfo {
+            icon: None,
+            logo: None,
             title: "Site".into(),
             description: "About things".into(),
             language: "en".into(),
@@ -298,6 +302,39 @@ mod tests {
         assert!(rss.contains("<dc:creator>Ana</dc:creator>") && !rss.contains(">Jo<"));
         let anonymous = rss::render(&self::site(None), &feed(), plain);
         assert!(!anonymous.contains("dc:creator"), "{anonymous}");
+    }
+
+    #[test]
+    fn the_icon_and_logo_are_in_every_format() {
+        let site = SiteInfo {
+            icon: Some(format!("{BASE}icon.png")),
+            logo: Some(format!("{BASE}logo.png")),
+            ..site(None)
+        };
+        let posts = posts();
+        let rss = rss::render(&site, &feed(), &posts);
+        assert!(
+            rss.contains(&format!(
+                "<image><url>{BASE}logo.png</url><title>Site: Rust</title>"
+            )),
+            "{rss}"
+        );
+        let atom = atom::render(&site, &feed(), &posts);
+        assert!(
+            atom.contains(&format!("<icon>{BASE}icon.png</icon>")),
+            "{atom}"
+        );
+        assert!(
+            atom.contains(&format!("<logo>{BASE}logo.png</logo>")),
+            "{atom}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&json::render(&site, &feed(), &posts)).unwrap();
+        assert_eq!(json["icon"], format!("{BASE}icon.png"));
+        assert_eq!(json["favicon"], format!("{BASE}icon.png"));
+        assert_eq!(json["items"].as_array().unwrap().len(), posts.len());
+        // Without them, nothing.
+        assert!(!rss::render(&self::site(None), &feed(), &posts).contains("<image>"));
     }
 
     #[test]

@@ -326,6 +326,8 @@ pub(super) mod tests {
 
     pub(crate) fn site(code: &str, title: &str) -> SiteInfo {
         SiteInfo {
+            icon: None,
+            logo: None,
             title: title.into(),
             description: String::new(),
             language: code.into(),

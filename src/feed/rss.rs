@@ -59,6 +59,17 @@ pub(super) fn render_as(
         managing_editor,
         last_build_date: Some(rfc822(feed_updated(posts))),
         generator: Some("Herald".to_owned()),
+        // RSS has one image: the logo, else the icon.
+        image: site
+            .logo
+            .as_ref()
+            .or(site.icon.as_ref())
+            .map(|url| rss::Image {
+                url: cleaned(url),
+                title: cleaned(&feed.title),
+                link: cleaned(&feed.html_url),
+                ..rss::Image::default()
+            }),
         atom_ext: Some(AtomExtension {
             links: vec![Link {
                 href: cleaned(&feed.rss_url),
@@ -208,6 +219,8 @@ mod tests {
 
     fn site(author: Option<&str>, title: &str) -> SiteInfo {
         SiteInfo {
+            icon: None,
+            logo: None,
             title: title.into(),
             description: String::new(),
             language: "en".into(),

@@ -213,6 +213,8 @@ mod tests {
     #[test]
     fn ids_become_uris() {
         let site = SiteInfo {
+            icon: None,
+            logo: None,
             title: "T".into(),
             description: String::new(),
             language: "en".into(),
