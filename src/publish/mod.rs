@@ -136,6 +136,17 @@ impl Publisher {
         Arc::new(fresh.with_last_modified(last_modified))
     }
 
+    /// Stops serving the feed `key` (all its resources); says whether it was served.
+    fn unpublish(&mut self, key: &FeedKey) -> bool {
+        let Some(old) = self.feeds.remove(key) else {
+            return false;
+        };
+        for (path, _) in &old.resources {
+            self.resources.remove(path);
+        }
+        true
+    }
+
     /// The served folder of a feed: its language's prefix, then its own.
     fn feed_dir(&self, key: &FeedKey) -> String {
         let site = self.site_of(key.lang());
@@ -186,9 +197,7 @@ impl Publisher {
             FeedKey::Global { .. } => (None, None),
             FeedKey::Term { taxonomy, slug, .. } => (Some(taxonomy.clone()), Some(slug.clone())),
         };
-        // The served path: the language's folder under the site's base, then the feed's.
-        let prefix = layout::language_prefix(&self.site.base_url, &site.base_url);
-        let dir = format!("{prefix}{dir}");
+        let dir = self.feed_dir(key);
         let html_url = match self.site_pages {
             // Herald's page in the feed's folder (the index, for the default language's
             // global feed), see `layout::page_path`.
@@ -240,12 +249,7 @@ impl Publisher {
         for key in keys {
             if self.moves.retires_feed(&self.feed_dir(&key)) {
                 // Retired by the operator: answered 410, never rendered.
-                if let Some(old) = self.feeds.remove(&key) {
-                    for (path, _) in &old.resources {
-                        self.resources.remove(path);
-                    }
-                    listing_changed = true;
-                }
+                listing_changed |= self.unpublish(&key);
                 continue;
             }
             let items = index.items(&key, now, self.items_per_feed);
@@ -257,12 +261,7 @@ impl Publisher {
             } else {
                 // A term whose posts are all scheduled or expired has no feed yet: its
                 // existence alone would announce an unpublished post.
-                if let Some(old) = self.feeds.remove(&key) {
-                    for (path, _) in &old.resources {
-                        self.resources.remove(path);
-                    }
-                    listing_changed = true;
-                }
+                listing_changed |= self.unpublish(&key);
                 continue;
             };
             match self.feeds.get(&key) {

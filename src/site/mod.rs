@@ -279,6 +279,31 @@ impl Site {
         self.unlisted.extend(unreadable);
     }
 
+    /// Walks the folder `rel_dir`: its content files go to `changed` (to be read if they
+    /// changed), and files known under it that the walk did not find go to `gone` (unless the
+    /// walk could not see them: those are kept as unlisted).
+    fn compare_folder(
+        &mut self,
+        rel_dir: &Path,
+        changed: &mut BTreeSet<PathBuf>,
+        gone: &mut BTreeSet<String>,
+    ) {
+        let key = source::source_key(rel_dir);
+        let listing = self.source.list_in(rel_dir);
+        self.relist(&key, listing.unreadable);
+        let present: BTreeSet<String> = listing
+            .files
+            .iter()
+            .map(|f| source::source_key(f))
+            .collect();
+        gone.extend(
+            self.keys_under(&key)
+                .into_iter()
+                .filter(|k| !present.contains(k)),
+        );
+        changed.extend(listing.files);
+    }
+
     /// Re-checks the given absolute paths on disk. A path may be a post file, a folder
     /// (everything under it is compared), or something that no longer exists (it and
     /// everything that was under it are removed).
@@ -305,21 +330,8 @@ impl Site {
             match std::fs::metadata(path) {
                 Ok(meta) if meta.is_dir() => {
                     // A new or moved-in folder: files may have been written before its watch
-                    // existed, so walk it. Files that were under it and are gone go too,
-                    // unless the walk could not see them.
-                    let listing = self.source.list_in(rel);
-                    self.relist(&key, listing.unreadable);
-                    let present: BTreeSet<String> = listing
-                        .files
-                        .iter()
-                        .map(|f| source::source_key(f))
-                        .collect();
-                    gone.extend(
-                        self.keys_under(&key)
-                            .into_iter()
-                            .filter(|k| !present.contains(k)),
-                    );
-                    changed.extend(listing.files);
+                    // existed, so walk it.
+                    self.compare_folder(rel, &mut changed, &mut gone);
                 }
                 Ok(_) if self.source.is_content(rel) => {
                     changed.insert(rel.to_owned());
@@ -340,20 +352,7 @@ impl Site {
             }
         }
         for dir in bundles {
-            let key = source::source_key(&dir);
-            let listing = self.source.list_in(&dir);
-            self.relist(&key, listing.unreadable);
-            let present: BTreeSet<String> = listing
-                .files
-                .iter()
-                .map(|f| source::source_key(f))
-                .collect();
-            gone.extend(
-                self.keys_under(&key)
-                    .into_iter()
-                    .filter(|k| !present.contains(k)),
-            );
-            changed.extend(listing.files);
+            self.compare_folder(&dir, &mut changed, &mut gone);
         }
         if !self.source.root.is_dir() {
             // The whole directory went away while we looked: that is not every post being

@@ -257,26 +257,22 @@ impl Resource {
             etag: etag_for(&body, ""),
             body,
         };
-        let last_modified = last_modified.map(|t| {
-            let secs = t.timestamp();
-            // HTTP dates cannot express instants before 1970; clamp rather than wrap.
-            UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
-        });
-        let last_modified_header = last_modified.map(|t| Bytes::from(httpdate::fmt_http_date(t)));
         Resource {
             content_type,
             identity,
             gzip,
             brotli,
-            last_modified,
-            last_modified_header,
+            last_modified: None,
+            last_modified_header: None,
             cache_control: cache_control.clone(),
         }
+        .with_last_modified(last_modified.map(|t| t.timestamp()))
     }
 
     /// This resource with `Last-Modified` set to `secs` (Unix seconds; `None`: no header):
     /// the publisher decides it from what was served before (see [`crate::state`]).
     pub fn with_last_modified(mut self, secs: Option<i64>) -> Resource {
+        // HTTP dates cannot express instants before 1970; clamp rather than wrap.
         self.last_modified = secs.map(|s| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64));
         self.last_modified_header = self
             .last_modified
