@@ -22,6 +22,8 @@
 //!   snapshot handle); applies a set of changed paths or a rescan, then publishes.
 //! - [`engine`]: the owner loop, off the HTTP runtime: watcher hints, the clock, rescans and
 //!   reloads (SIGHUP) become rebuilds of the [`site`], coalesced and bounded.
+//! - [`announce`]: which served paths each publish changed, for those who push them outward
+//!   (WebSub, cache purges), merged while they are busy and never waited for.
 //! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
@@ -31,6 +33,7 @@
 //! - [`systemd`]: `sd_notify` (ready, status, reloading, stopping, watchdog) and socket activation.
 //! - [`logging`]: `tracing` to stderr as text or JSON, journald-aware.
 
+pub mod announce;
 pub mod clock;
 pub mod config;
 pub mod content;

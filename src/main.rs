@@ -13,7 +13,7 @@ use herald::diagnostic::show;
 use herald::engine::{self, Hooks};
 use herald::http::{self, HttpSettings, Ops};
 use herald::metrics::Metrics;
-use herald::site::Site;
+use herald::site::{Handles, Site};
 use herald::{logging, output, systemd};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.
@@ -114,12 +114,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads the content; `serving` keeps state across restarts (a build has none: its output
-/// must depend on the content alone).
-fn load_site(settings: &Settings, serving: bool) -> anyhow::Result<Site> {
-    for warning in &settings.warnings {
-        tracing::warn!("Hugo site setting: {warning}");
-    }
+/// What a site shares with the process. `serving` keeps state across restarts (a build has
+/// none: its output must depend on the content alone).
+fn handles(settings: &Settings, serving: bool) -> Handles {
     let dir = if serving { state_dir(settings) } else { None };
     let state = std::sync::Arc::new(match dir {
         Some(dir) => herald::state::State::open(&dir),
@@ -129,13 +126,15 @@ fn load_site(settings: &Settings, serving: bool) -> anyhow::Result<Site> {
             herald::state::State::memory()
         }
     });
-    let site = Site::load_into(
-        settings,
-        std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(Default::default())),
-        herald::clock::Clock::from_env(),
-        state,
-    )
-    .context("cannot load the content")?;
+    Handles::new(herald::clock::Clock::from_env(), state)
+}
+
+/// Loads the content and publishes its first snapshot into `handles`.
+fn load_site(settings: &Settings, handles: Handles) -> anyhow::Result<Site> {
+    for warning in &settings.warnings {
+        tracing::warn!("Hugo site setting: {warning}");
+    }
+    let site = Site::load_into(settings, handles).context("cannot load the content")?;
     site.log_problems(&settings.content_dir);
     Ok(site)
 }
@@ -193,7 +192,7 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
-    let site = load_site(settings, false)?;
+    let site = load_site(settings, handles(settings, false))?;
     let files = output::write(&site.snapshot(), out)
         .with_context(|| format!("cannot write the feeds to {}", out.display()))?;
     println!("wrote {files} files to {}", out.display());
@@ -230,9 +229,13 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         let metrics = Arc::new(Metrics::new());
         let started = Instant::now();
         // Loading a big site takes seconds: SIGTERM meanwhile stops at once.
+        // Those who push changes outward listen before the first publish, so that what
+        // changed while Herald was down (against the remembered state) is told too.
+        let handles = handles(&settings, true);
         let loading = {
             let settings = settings.clone();
-            tokio::task::spawn_blocking(move || load_site(&settings, true))
+            let handles = handles.clone();
+            tokio::task::spawn_blocking(move || load_site(&settings, handles))
         };
         let site = tokio::select! {
             loaded = loading => loaded.context("loading the content failed")??,

@@ -139,7 +139,7 @@ pub async fn run(
             Some(()) = hooks.reload.recv() => {
                 systemd::reloading();
                 let started = Instant::now();
-                match reload::reload(&config, &site.shared(), site.clock, site.state.clone()) {
+                match reload::reload(&config, site.handles()) {
                     Ok((new_config, new_site)) => {
                         metrics.reload(true);
                         site = new_site;

@@ -11,24 +11,13 @@
 
 use std::path::Path;
 
-use std::sync::Arc;
-
-use crate::clock::Clock;
 use crate::config::{self, Settings};
-use crate::site::Site;
-use crate::snapshot::SharedSnapshot;
-use crate::state::State;
+use crate::site::{Handles, Site};
 
 /// Re-reads the config file and the Hugo site the running settings came from; the new site
-/// keeps the running clock. On success
-/// returns the new settings and the new site, whose first snapshot is already published
-/// into `shared`.
-pub fn reload(
-    running: &Settings,
-    shared: &SharedSnapshot,
-    clock: Clock,
-    state: Arc<State>,
-) -> Result<(Settings, Site), String> {
+/// takes over the running site's handles (snapshot, clock, state, announcer). On success
+/// returns the new settings and the new site, whose first snapshot is already published.
+pub fn reload(running: &Settings, handles: Handles) -> Result<(Settings, Site), String> {
     let path = running.config_path.as_deref();
     let shown = path.unwrap_or(Path::new("(no config file)"));
     tracing::info!(config = %shown.display(), "reloading the configuration");
@@ -42,7 +31,7 @@ pub fn reload(
         );
         new.keep_fixed(running);
     }
-    let mut site = Site::read(&new, shared.clone(), clock, state).map_err(|err| {
+    let mut site = Site::read(&new, handles).map_err(|err| {
         format!(
             "configuration rejected, still serving the previous one: {path}: {err}",
             path = shown.display()

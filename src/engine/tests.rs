@@ -4,15 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use chrono::DateTime;
 
 use super::{run, Hooks};
 use crate::clock::Clock;
 use crate::config::{self, Settings};
 use crate::metrics::Metrics;
-use crate::site::Site;
-use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::site::{Handles, Site};
+use crate::snapshot::SharedSnapshot;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -58,15 +57,10 @@ fn start(
     tokio::task::JoinHandle<()>,
 ) {
     let settings = fixture.settings();
-    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
     let clock = Clock::starting_at(DateTime::parse_from_rfc3339(now).unwrap());
-    let site = Site::load_into(
-        &settings,
-        shared.clone(),
-        clock,
-        Arc::new(crate::state::State::memory()),
-    )
-    .unwrap();
+    let handles = Handles::new(clock, Arc::new(crate::state::State::memory()));
+    let shared = handles.shared.clone();
+    let site = Site::load_into(&settings, handles).unwrap();
     let metrics = Arc::new(Metrics::new());
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
     let hooks = Hooks {

@@ -58,6 +58,9 @@ pub struct Publisher {
     known: BTreeMap<FeedKey, FeedInfo>,
     /// What changed since [`Publisher::take_changes`], for the state store.
     changes: Changes,
+    /// Served paths whose bytes changed or that went, since [`Publisher::take_changed_paths`]:
+    /// what push and purge tell the world about.
+    changed_paths: Vec<String>,
     /// Paths moved or retired by the operator: retired feeds are not rendered.
     moves: Arc<Moves>,
     /// Makes the compressed variants of what was just published, off the edit → served path.
@@ -85,6 +88,7 @@ impl Publisher {
             validators: BTreeMap::new(),
             known: BTreeMap::new(),
             changes: Changes::default(),
+            changed_paths: Vec::new(),
             moves: Arc::new(settings.moves.clone()),
             background: None,
         }
@@ -106,6 +110,16 @@ impl Publisher {
         std::mem::take(&mut self.changes)
     }
 
+    /// Served paths whose bytes changed (a new ETag) or that stopped being served since the
+    /// last call, sorted. A restart that serves the same bytes as the state remembers
+    /// changes nothing.
+    pub fn take_changed_paths(&mut self) -> Vec<String> {
+        let mut paths = std::mem::take(&mut self.changed_paths);
+        paths.sort_unstable();
+        paths.dedup();
+        paths
+    }
+
     /// `resource` as served at `path`, with its `Last-Modified` decided from what was
     /// served there before ([`state::last_modified`]). A resource kept from before (shared)
     /// is returned as it is.
@@ -121,6 +135,9 @@ impl Publisher {
         };
         let etag = String::from_utf8_lossy(&fresh.identity.etag).into_owned();
         let previous = self.validators.get(path);
+        if previous.is_none_or(|p| p.etag != etag) {
+            self.changed_paths.push(path.to_owned());
+        }
         let last_modified =
             state::last_modified(previous, &etag, fresh.last_modified_secs(), now.timestamp());
         let validator = Validator {
@@ -143,6 +160,7 @@ impl Publisher {
         };
         for (path, _) in &old.resources {
             self.resources.remove(path);
+            self.changed_paths.push(path.clone());
         }
         true
     }

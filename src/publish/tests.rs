@@ -115,6 +115,33 @@ fn an_edit_looks_at_and_renders_only_the_feeds_it_is_in() {
 }
 
 #[test]
+fn the_paths_an_edit_changed_are_told_once_and_a_republish_of_the_same_bytes_tells_none() {
+    let (mut publisher, mut index) = site_with(20);
+    let first = publisher.take_changed_paths();
+    assert!(first.contains(&"/categories/c3/atom.xml".to_string()));
+    index.insert(post("p7.md", "2025-02-01T00:00:00Z", "edited", &["c7"]));
+    publisher.publish(&mut index, at("2026-01-01T00:00:01Z"));
+    let changed = publisher.take_changed_paths();
+    for path in [
+        "/categories/c7/rss.xml",
+        "/categories/c7/atom.xml",
+        "/categories/c7/feed.json",
+        "/rss.xml",
+    ] {
+        assert!(changed.contains(&path.to_string()), "{path} in {changed:?}");
+    }
+    assert!(
+        !changed.iter().any(|p| p.starts_with("/categories/c3/")),
+        "untouched feeds are not told: {changed:?}"
+    );
+    assert!(publisher.take_changed_paths().is_empty(), "taken once");
+    // The same post again: rendered, but the bytes are the same, so nothing is told.
+    index.insert(post("p7.md", "2025-02-01T00:00:00Z", "edited", &["c7"]));
+    publisher.publish(&mut index, at("2026-01-01T00:00:02Z"));
+    assert_eq!(publisher.take_changed_paths(), Vec::<String>::new());
+}
+
+#[test]
 fn moving_a_post_between_categories_touches_both_and_keeps_the_emptied_one_served() {
     let (mut publisher, mut index) = site_with(50);
     index.insert(post("p1.md", "2025-01-01T00:00:00Z", "moved", &["c2"]));

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
+use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::{ContentSettings, Diagnostic};
@@ -28,6 +29,31 @@ pub struct Applied {
     pub read: usize,
     pub removed: usize,
     pub failed: usize,
+}
+
+/// What a site shares with the rest of the process, handed over to the site a reload builds.
+#[derive(Debug, Clone)]
+pub struct Handles {
+    /// The snapshot the server reads.
+    pub shared: SharedSnapshot,
+    /// What "now" is for scheduled and expiring posts.
+    pub clock: Clock,
+    /// What survives a restart.
+    pub state: Arc<State>,
+    /// Who hears which paths each publish changed (push, purge).
+    pub announcer: Announcer,
+}
+
+impl Handles {
+    /// An empty snapshot and nobody listening yet.
+    pub fn new(clock: Clock, state: Arc<State>) -> Handles {
+        Handles {
+            shared: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            clock,
+            state,
+            announcer: Announcer::new(),
+        }
+    }
 }
 
 /// Index, publisher and the snapshot they produce.
@@ -63,6 +89,8 @@ pub struct Site {
     published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// What survives a restart (shared with the site a reload builds).
     pub state: Arc<State>,
+    /// Told the changed paths after each publish.
+    announcer: Announcer,
 }
 
 impl Site {
@@ -70,23 +98,16 @@ impl Site {
     pub fn load(settings: &Settings) -> Result<Site, SourceError> {
         Site::load_into(
             settings,
-            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
-            Clock::from_env(),
-            Arc::new(State::memory()),
+            Handles::new(Clock::from_env(), Arc::new(State::memory())),
         )
     }
 
     /// [`Site::load`], publishing into an existing handle: how a reloaded configuration
     /// takes over the snapshot the server is already reading. Nothing is stored into
     /// `shared` unless the content directory can be opened.
-    pub fn load_into(
-        settings: &Settings,
-        shared: SharedSnapshot,
-        clock: Clock,
-        state: Arc<State>,
-    ) -> Result<Site, SourceError> {
+    pub fn load_into(settings: &Settings, handles: Handles) -> Result<Site, SourceError> {
         let started = Instant::now();
-        let mut site = Site::read(settings, shared, clock, state)?;
+        let mut site = Site::read(settings, handles)?;
         let stats = site.publish();
         tracing::info!(
             posts = site.index.len(),
@@ -100,12 +121,13 @@ impl Site {
 
     /// Reads the whole content directory without publishing anything into `shared`: a
     /// reload looks at what it read before it replaces the running site.
-    pub fn read(
-        settings: &Settings,
-        shared: SharedSnapshot,
-        clock: Clock,
-        state: Arc<State>,
-    ) -> Result<Site, SourceError> {
+    pub fn read(settings: &Settings, handles: Handles) -> Result<Site, SourceError> {
+        let Handles {
+            shared,
+            clock,
+            state,
+            announcer,
+        } = handles;
         let mut source = Source::open(
             &settings.content_dir,
             settings.max_post_bytes,
@@ -136,6 +158,7 @@ impl Site {
             clock,
             published_at: None,
             state,
+            announcer,
         };
         site.publisher.remember(site.state.remembered());
         for read in loaded.reads {
@@ -504,10 +527,23 @@ impl Site {
                 tracing::warn!("cannot write the feed list for the Hugo site: {e}");
             }
         }
-        self.shared.store(Arc::new(snapshot));
+        let snapshot = Arc::new(snapshot);
+        self.shared.store(snapshot.clone());
+        self.announcer
+            .announce(&snapshot, &self.publisher.take_changed_paths());
         // After serving: a slow disk delays no edit.
         self.state.save(&self.publisher.take_changes());
         stats
+    }
+
+    /// What this site shares with the process: a reload's new site takes these over.
+    pub fn handles(&self) -> Handles {
+        Handles {
+            shared: self.shared.clone(),
+            clock: self.clock,
+            state: self.state.clone(),
+            announcer: self.announcer.clone(),
+        }
     }
 
     /// The snapshot handle the HTTP server reads.
