@@ -408,6 +408,40 @@ async fn not_modified_carries_validators_and_no_body() {
 }
 
 #[tokio::test]
+async fn a_resource_s_own_headers_are_sent_on_200_and_304_and_a_bad_one_is_left_out() {
+    let server = Server::start(settings()).await;
+    let mut snapshot = make_snapshot("v1");
+    let cc = Bytes::from_static(CACHE_CONTROL.as_bytes());
+    let feed = Resource::new("application/atom+xml", feed_body("h"), None, &cc)
+        .with_header("link", "<http://127.0.0.1/hub>; rel=\"hub\"")
+        .with_header("link", "<http://127.0.0.1/atom.xml>; rel=\"self\"")
+        .with_header("surrogate-key", "bad\nvalue");
+    snapshot.resources.insert("/h.xml".into(), Arc::new(feed));
+    server.snapshot.store(Arc::new(snapshot));
+    let r = get(server.addr, "/h.xml", &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let links: Vec<&str> = r
+        .headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        links,
+        [
+            "<http://127.0.0.1/hub>; rel=\"hub\"",
+            "<http://127.0.0.1/atom.xml>; rel=\"self\""
+        ]
+    );
+    assert_eq!(r.header("surrogate-key"), None);
+    let etag = r.header("etag").unwrap().to_owned();
+    let r = get(server.addr, "/h.xml", &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(r.headers.get_all("link").iter().count(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn if_modified_since() {
     let server = Server::start(settings()).await;
     let cases: &[(&str, StatusCode)] = &[
@@ -913,6 +947,7 @@ fn add_big_resource(server: &Server) {
         last_modified: None,
         last_modified_header: None,
         cache_control: Bytes::from_static(CACHE_CONTROL.as_bytes()),
+        headers: Vec::new(),
     };
     snapshot.resources.insert("/big".into(), Arc::new(big));
     server.snapshot.store(Arc::new(snapshot));

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING,
     CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
@@ -116,6 +116,9 @@ fn serve_resource(
     }
     h.insert(CACHE_CONTROL, header(&resource.cache_control));
     h.insert(VARY, VARY_VALUE);
+    for (name, value) in &resource.headers {
+        h.append(HeaderName::from_static(name), header(value));
+    }
 
     if conditional::is_not_modified(headers, &representation.etag, resource.last_modified, now) {
         *response.status_mut() = StatusCode::NOT_MODIFIED;

@@ -62,6 +62,9 @@ pub struct Resource {
     /// `last_modified` formatted as an HTTP date.
     pub last_modified_header: Option<Bytes>,
     pub cache_control: Bytes,
+    /// More response headers for this path (WebSub's `Link`, caches' `Surrogate-Key`…):
+    /// lowercase names, values checked with [`is_header_text`]. Sent on 200 and 304 alike.
+    pub headers: Vec<(&'static str, Bytes)>,
 }
 
 /// A compressed coding.
@@ -265,6 +268,7 @@ impl Resource {
             last_modified: None,
             last_modified_header: None,
             cache_control: cache_control.clone(),
+            headers: Vec::new(),
         }
         .with_last_modified(last_modified.map(|t| t.timestamp()))
     }
@@ -277,6 +281,25 @@ impl Resource {
         self.last_modified_header = self
             .last_modified
             .map(|t| Bytes::from(httpdate::fmt_http_date(t)));
+        self
+    }
+
+    /// This resource with one more response header. `name` must be a lowercase header
+    /// name; a `value` that is not valid header text is left out (and logged): a header
+    /// is never worth a broken response.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<Bytes>) -> Resource {
+        debug_assert!(
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "{name} is a lowercase header name"
+        );
+        let value = value.into();
+        match std::str::from_utf8(&value) {
+            Ok(text) if is_header_text(text) => self.headers.push((name, value)),
+            _ => tracing::warn!(
+                header = name,
+                "left out a header whose value is not valid header text"
+            ),
+        }
         self
     }
 
