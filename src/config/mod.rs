@@ -11,7 +11,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod cache;
 mod hugo_site;
+
+pub use cache::{
+    CacheControl, CacheControlConfig, PurgeApiTarget, PurgeConfig, PurgeTarget,
+    DEFAULT_CACHE_CONTROL,
+};
 
 /// The file as written. Paths are still relative to the config file's folder.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -49,8 +55,8 @@ pub struct Config {
     pub permalink: String,
     /// Front-matter lists that get one feed per term.
     pub taxonomies: Vec<String>,
-    /// `Cache-Control` sent with every feed.
-    pub cache_control: String,
+    /// `Cache-Control` sent with every feed, list and page; or one value per kind.
+    pub cache_control: CacheControlConfig,
     /// Open connections at most; more wait in the kernel's accept queue.
     pub max_connections: usize,
     /// Seconds a client has to send its request headers.
@@ -90,6 +96,8 @@ pub struct Config {
     /// Which pages feeds link to as their home: Herald's own or the site's term pages
     /// (`None`: `hugo` with `hugo_site`, else `herald`).
     pub site_pages: Option<SitePages>,
+    /// Caches and CDNs in front of Herald to tell when paths change.
+    pub purge: Vec<PurgeConfig>,
 }
 
 /// Whose HTML pages a feed's channel link and the OPML `htmlUrl` point at.
@@ -144,7 +152,7 @@ impl Default for Config {
             timezone: "UTC".into(),
             permalink: String::new(),
             taxonomies: vec!["categories".into()],
-            cache_control: "public, max-age=300".into(),
+            cache_control: CacheControlConfig::default(),
             max_connections: 1024,
             header_read_timeout_secs: 10,
             keep_alive_timeout_secs: 60,
@@ -163,6 +171,7 @@ impl Default for Config {
             redirects: Default::default(),
             retired_feeds: Vec::new(),
             site_pages: None,
+            purge: Vec::new(),
         }
     }
 }
@@ -200,7 +209,7 @@ pub struct Settings {
     pub items_per_feed: usize,
     pub timezone: chrono_tz::Tz,
     pub taxonomies: Vec<String>,
-    pub cache_control: String,
+    pub cache_control: CacheControl,
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub keep_alive_timeout: Duration,
@@ -249,6 +258,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// `redirects:` and `retired_feeds:`.
     pub moves: crate::snapshot::Moves,
+    /// `purge:`: whom to tell which paths changed.
+    pub purge: Vec<PurgeTarget>,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -389,6 +400,14 @@ impl Config {
                 "retired_feeds: {bad:?} must be an absolute path such as /categories/old/"
             )));
         }
+        let cache_control = self.cache_control.validate().map_err(invalid)?;
+        let purge = self
+            .purge
+            .iter()
+            .enumerate()
+            .map(|(n, entry)| entry.validate(n + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
         let moves = crate::snapshot::Moves {
             redirects: self.redirects.clone(),
             retired: self.retired_feeds.iter().cloned().collect(),
@@ -456,7 +475,8 @@ impl Config {
             items_per_feed: self.items_per_feed,
             timezone,
             taxonomies,
-            cache_control: self.cache_control,
+            cache_control,
+            purge,
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),

@@ -34,6 +34,13 @@ pub struct PublishStats {
     pub examined: usize,
 }
 
+/// `Cache-Control` per kind of resource (validated header text).
+struct CacheHeaders {
+    feeds: Bytes,
+    listings: Bytes,
+    pages: Bytes,
+}
+
 /// Renders feeds and remembers them, so the next publish only redoes what changed.
 pub struct Publisher {
     /// The default language's site: what the OPML list, feed list and index page say.
@@ -44,7 +51,7 @@ pub struct Publisher {
     /// Whose pages feeds link to: Herald's (in each feed's folder) or the site's.
     site_pages: SitePages,
     items_per_feed: usize,
-    cache_control: Bytes,
+    cache_control: CacheHeaders,
     feeds: BTreeMap<FeedKey, Rendered>,
     /// Whether the OPML list, feed list and index page have been rendered.
     listed: bool,
@@ -69,10 +76,10 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(settings: &Settings) -> Publisher {
-        let cache_control = if crate::snapshot::is_header_text(&settings.cache_control) {
-            Bytes::from(settings.cache_control.clone())
-        } else {
-            Bytes::from_static(b"public, max-age=300")
+        let cache_control = CacheHeaders {
+            feeds: Bytes::from(settings.cache_control.feeds.clone()),
+            listings: Bytes::from(settings.cache_control.listings.clone()),
+            pages: Bytes::from(settings.cache_control.pages.clone()),
         };
         Publisher {
             site: settings.site.clone(),
@@ -436,15 +443,17 @@ impl Publisher {
                 feed::render(format, site, info, &[])
             }
         };
-        (
-            path,
-            Arc::new(Resource::with_late_compression(
-                format.content_type(),
-                Bytes::from(body),
-                newest(items),
-                &self.cache_control,
-            )),
+        let (surrogate_key, cache_tag) =
+            keys::headers(&keys::for_feed(info, items.iter().map(|p| &**p)));
+        let resource = Resource::with_late_compression(
+            format.content_type(),
+            Bytes::from(body),
+            newest(items),
+            &self.cache_control.feeds,
         )
+        .with_header("surrogate-key", surrogate_key)
+        .with_header("cache-tag", cache_tag);
+        (path, Arc::new(resource))
     }
 
     /// A feed's own HTML page, in its folder (none for the feed whose folder is the index's).
@@ -452,15 +461,16 @@ impl Publisher {
         let path = layout::page_path(&info.dir)?;
         let site = self.site_of(&info.language);
         let body = feed::render_topic_page(site, &self.site, info, items);
-        Some((
-            path,
-            Arc::new(Resource::with_late_compression(
-                "text/html; charset=utf-8",
-                Bytes::from(body),
-                newest(items),
-                &self.cache_control,
-            )),
-        ))
+        let (surrogate_key, cache_tag) = keys::headers(&keys::for_feed(info, []));
+        let resource = Resource::with_late_compression(
+            "text/html; charset=utf-8",
+            Bytes::from(body),
+            newest(items),
+            &self.cache_control.pages,
+        )
+        .with_header("surrogate-key", surrogate_key)
+        .with_header("cache-tag", cache_tag);
+        Some((path, Arc::new(resource)))
     }
 
     /// Renders the OPML list, the feed list and the index page: when a feed appeared, went,
@@ -492,26 +502,31 @@ impl Publisher {
             self.languages.iter().map(|l| (l.code(), &l.site)).collect();
         let page = feed::render_index_page(&self.site, &languages, &listed);
         let list = feed::render_feed_list(&self.site, &infos);
-        let resource = |content_type: &'static str, body: String| {
-            Arc::new(Resource::with_late_compression(
-                content_type,
-                Bytes::from(body),
-                modified,
-                &self.cache_control,
-            ))
+        let resource = |content_type: &'static str, body: String, cache_control: &Bytes| {
+            Arc::new(
+                Resource::with_late_compression(
+                    content_type,
+                    Bytes::from(body),
+                    modified,
+                    cache_control,
+                )
+                .with_header("surrogate-key", keys::ALL)
+                .with_header("cache-tag", keys::ALL),
+            )
         };
+        let cc = &self.cache_control;
         let resources = vec![
             (
                 OPML_PATH.to_string(),
-                resource("text/x-opml; charset=utf-8", opml),
+                resource("text/x-opml; charset=utf-8", opml, &cc.listings),
             ),
             (
                 FEED_LIST_PATH.to_string(),
-                resource("application/json; charset=utf-8", list),
+                resource("application/json; charset=utf-8", list, &cc.listings),
             ),
             (
                 INDEX_PATH.to_string(),
-                resource("text/html; charset=utf-8", page),
+                resource("text/html; charset=utf-8", page, &cc.pages),
             ),
         ];
         self.listed = true;
@@ -551,6 +566,8 @@ fn same_head(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
 fn same_posts(a: &[Arc<Post>], b: &[Arc<Post>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
 }
+
+pub mod keys;
 
 #[cfg(test)]
 mod tests;

@@ -141,6 +141,51 @@ fn the_paths_an_edit_changed_are_told_once_and_a_republish_of_the_same_bytes_tel
     assert_eq!(publisher.take_changed_paths(), Vec::<String>::new());
 }
 
+fn header<'a>(resource: &'a Resource, name: &str) -> Vec<&'a str> {
+    resource
+        .headers
+        .iter()
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| std::str::from_utf8(v).unwrap())
+        .collect()
+}
+
+#[test]
+fn each_kind_gets_its_cache_control_and_feeds_are_filed_under_their_posts() {
+    let settings =
+        settings_with("cache_control: {feeds: 'public, s-maxage=3600', pages: 'no-cache'}\n");
+    let mut index = Index::with_languages(&settings.taxonomies, &["en".to_string()]);
+    index.insert(post("a.md", "2025-01-01T00:00:00Z", "A", &["rust"]));
+    index.insert(post("b.md", "2025-01-02T00:00:00Z", "B", &["go"]));
+    let mut publisher = Publisher::new(&settings);
+    let (snapshot, _) = publisher.publish(&mut index, at("2026-01-01T00:00:00Z"));
+    let cc = |path: &str| snapshot.get(path).unwrap().cache_control.clone();
+    assert_eq!(cc("/categories/rust/atom.xml"), "public, s-maxage=3600");
+    assert_eq!(cc("/rss.xml"), "public, s-maxage=3600");
+    assert_eq!(cc("/"), "no-cache");
+    assert_eq!(cc("/categories/rust/"), "no-cache");
+    assert_eq!(cc(FEED_LIST_PATH), crate::config::DEFAULT_CACHE_CONTROL);
+    let rust = snapshot.get("/categories/rust/rss.xml").unwrap();
+    assert_eq!(
+        header(rust, "surrogate-key"),
+        ["herald feed:/categories/rust/ post:/a.md"]
+    );
+    assert_eq!(
+        header(rust, "cache-tag"),
+        ["herald,feed:/categories/rust/,post:/a.md"]
+    );
+    let global = snapshot.get("/feed.json").unwrap();
+    assert_eq!(
+        header(global, "surrogate-key"),
+        ["herald feed:/ post:/b.md post:/a.md"],
+        "newest first, as the feed lists them"
+    );
+    assert_eq!(
+        header(snapshot.get(FEED_LIST_PATH).unwrap(), "surrogate-key"),
+        ["herald"]
+    );
+}
+
 #[test]
 fn moving_a_post_between_categories_touches_both_and_keeps_the_emptied_one_served() {
     let (mut publisher, mut index) = site_with(50);
