@@ -24,6 +24,7 @@
 //!   reloads (SIGHUP) become rebuilds of the [`site`], coalesced and bounded.
 //! - [`announce`]: which served paths each publish changed, for those who push them outward
 //!   (WebSub, cache purges), merged while they are busy and never waited for.
+//! - [`purge`]: tells the caches and CDNs in front (`purge:`) which paths changed.
 //! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
@@ -49,6 +50,7 @@ pub mod metrics;
 pub mod output;
 pub mod post;
 pub mod publish;
+pub mod purge;
 pub mod site;
 pub mod snapshot;
 pub mod source;

@@ -232,6 +232,12 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         // Those who push changes outward listen before the first publish, so that what
         // changed while Herald was down (against the remembered state) is told too.
         let handles = handles(&settings, true);
+        let _purging = herald::purge::start(
+            &settings.purge,
+            &settings.base_url,
+            || handles.announcer.listen(),
+            metrics.clone(),
+        );
         let loading = {
             let settings = settings.clone();
             let handles = handles.clone();

@@ -18,6 +18,7 @@
 //! | `herald_content_unreadable_paths` | gauge | paths served from their last good versions because they cannot be read now |
 //! | `herald_config_reloads_total` | counter | `result` (applied, rejected) |
 //! | `herald_last_rebuild_timestamp_seconds` | gauge | |
+//! | `herald_purges_total` | counter | `outcome` (ok, failed, dropped): changed paths told to the caches in `purge:` |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,6 +80,11 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -111,6 +117,7 @@ pub struct Metrics {
     read_errors: Counter,
     unreadable: Gauge,
     reloads: Family<ReloadLabels, Counter>,
+    purges: Family<OutcomeLabels, Counter>,
     last_rebuild_seconds: Gauge,
     /// Milliseconds since the Unix epoch of the last rebuild; 0 until the first one.
     last_rebuild_ms: AtomicU64,
@@ -208,6 +215,15 @@ impl Metrics {
             "Configuration reloads (SIGHUP), by result",
             reloads.clone(),
         );
+        let purges = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["ok", "failed", "dropped"] {
+            purges.get_or_create_owned(&OutcomeLabels { outcome });
+        }
+        registry.register(
+            "purges",
+            "Changed paths told to the caches in purge: (failed ones are retried; dropped ones gave up)",
+            purges.clone(),
+        );
         let last_rebuild_seconds = Gauge::default();
         registry.register(
             "last_rebuild_timestamp_seconds",
@@ -227,6 +243,7 @@ impl Metrics {
             read_errors,
             unreadable,
             reloads,
+            purges,
             last_rebuild_seconds,
             last_rebuild_ms: AtomicU64::new(0),
             last_rebuild_micros: AtomicU64::new(0),
@@ -297,6 +314,22 @@ impl Metrics {
     pub fn reload(&self, applied: bool) {
         let result = if applied { "applied" } else { "rejected" };
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
+    }
+
+    /// Counts paths purged and paths whose purge failed (to be retried).
+    pub fn purged(&self, ok: usize, failed: usize) {
+        for (outcome, n) in [("ok", ok), ("failed", failed)] {
+            self.purges
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(n as u64);
+        }
+    }
+
+    /// Counts paths given up on after retrying for long enough.
+    pub fn purges_dropped(&self, n: usize) {
+        self.purges
+            .get_or_create(&OutcomeLabels { outcome: "dropped" })
+            .inc_by(n as u64);
     }
 
     /// What is being served, or `None` before the first snapshot is published.

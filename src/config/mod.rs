@@ -514,7 +514,7 @@ fn endpoint_path(key: &str, value: &str) -> Result<Option<String>, String> {
 
 impl Settings {
     /// The keys whose new values in `new` a running server cannot take on: they are fixed
-    /// when the listener, the connection handling or the logger is set up.
+    /// when the listener, the connection handling, the logger or the purging tasks are set up.
     pub fn needs_restart(&self, new: &Settings) -> Vec<&'static str> {
         let mut keys = Vec::new();
         let mut check = |key: &'static str, differs: bool| {
@@ -542,6 +542,7 @@ impl Settings {
         check("log_format", self.log_format != new.log_format);
         check("health_path", self.health_path != new.health_path);
         check("metrics_path", self.metrics_path != new.metrics_path);
+        check("purge", self.purge != new.purge);
         keys
     }
 
@@ -557,6 +558,7 @@ impl Settings {
         self.log_format = running.log_format;
         self.health_path = running.health_path.clone();
         self.metrics_path = running.metrics_path.clone();
+        self.purge = running.purge.clone();
     }
 }
 
