@@ -95,7 +95,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Seen> {
     let mut lines = head.split("\r\n");
     let mut first = lines.next()?.split(' ');
     let (method, path) = (first.next()?.to_owned(), first.next()?.to_owned());
-    let mut header = |name: &str| {
+    let header = |name: &str| {
         head.split("\r\n")
             .skip(1)
             .find_map(|l| {
