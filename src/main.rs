@@ -167,7 +167,8 @@ fn load_site(settings: &Settings, serving: bool) -> anyhow::Result<Site> {
 }
 
 /// Where `serve` keeps its state: `state_dir`, else systemd's `$STATE_DIRECTORY` (its first
-/// entry), else `/var/lib/herald` when that folder exists (the package creates it).
+/// entry), else `/var/lib/herald` when that folder exists (systemd makes it for the
+/// packaged unit's `StateDirectory=herald` on its first start).
 fn state_dir(settings: &Settings) -> Option<std::path::PathBuf> {
     if let Some(dir) = &settings.state_dir {
         return Some(dir.clone());
