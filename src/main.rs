@@ -85,7 +85,33 @@ enum Command {
     },
 }
 
+// `herald generate DIR`, for packaging (deploy/debian/build): not part of `Cli`, so that
+// `--help`, the man pages and the completions it writes show only the public commands.
+#[derive(Parser)]
+#[command(
+    name = "herald-generate",
+    bin_name = "herald generate",
+    about = "Write the man pages and shell completions of herald (for packaging)"
+)]
+struct Generate {
+    /// Output folder: man/*.1 and completions/{herald.bash,_herald,herald.fish}.
+    out: PathBuf,
+}
+
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "generate")
+    {
+        let args = Generate::parse_from(std::env::args_os().skip(1));
+        return match generate(&args.out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("herald: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let sources = match &cli.command {
         Command::Serve { sources, .. }
@@ -140,7 +166,8 @@ fn load_site(settings: &Settings, handles: Handles) -> anyhow::Result<Site> {
 }
 
 /// Where `serve` keeps its state: `state_dir`, else systemd's `$STATE_DIRECTORY` (its first
-/// entry), else `/var/lib/herald` when that folder exists (the package creates it).
+/// entry), else `/var/lib/herald` when that folder exists (systemd makes it for the
+/// packaged unit's `StateDirectory=herald` on its first start).
 fn state_dir(settings: &Settings) -> Option<std::path::PathBuf> {
     if let Some(dir) = &settings.state_dir {
         return Some(dir.clone());
@@ -158,6 +185,102 @@ fn state_dir(settings: &Settings) -> Option<std::path::PathBuf> {
     }
     let default = std::path::Path::new("/var/lib/herald");
     default.is_dir().then(|| default.to_owned())
+}
+
+/// Writes the man pages (`herald.1` and one per subcommand) and the shell
+/// completions, from the same definition the arguments are parsed with, so they cannot
+/// drift from the binary they ship with.
+fn generate(out: &Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    use clap_mangen::roff::{bold, roman, Roff};
+
+    let write = |path: PathBuf, bytes: &[u8]| {
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    };
+    let man_dir = out.join("man");
+    let completions_dir = out.join("completions");
+    for dir in [&man_dir, &completions_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    // herald.1: clap's sections, then what a man page reader looks for and clap has no
+    // field for (exit status, files, the environment, where to read on).
+    let man = clap_mangen::Man::new(cmd.clone()).manual("Herald manual");
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    let mut extra = Roff::new();
+    extra.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in [
+        ("0", "success; for check, no problems in the content (warnings do not count)"),
+        ("1", "check found problems, or a command failed"),
+        ("78", "the configuration does not load or validate (EX_CONFIG; the systemd unit does not restart on it)"),
+    ] {
+        extra.control("TP", []).text([bold(code)]).text([roman(meaning)]);
+    }
+    extra.control("SH", ["FILES"]);
+    for (path, meaning) in [
+        ("/etc/herald/herald.yaml", "the configuration the packaged service reads; every key is documented in it. systemctl reload herald re-reads it."),
+        ("/var/lib/herald/herald.redb", "what serve remembers across restarts (validators, feeds ever published): systemd's StateDirectory=herald, or state_dir in the configuration."),
+        ("/usr/lib/systemd/system/herald.service, herald.socket", "the service (disabled until systemctl enable --now herald) and its optional socket activation."),
+    ] {
+        extra.control("TP", []).text([bold(path)]).text([roman(meaning)]);
+    }
+    extra.control("SH", ["ENVIRONMENT"]);
+    extra
+        .control("TP", [])
+        .text([bold("RUST_LOG")])
+        .text([roman(
+            "filters the log lines on stderr, e.g. RUST_LOG=herald=debug.",
+        )]);
+    extra
+        .control("TP", [])
+        .text([bold("STATE_DIRECTORY")])
+        .text([roman(
+            "set by systemd: where serve keeps its state when state_dir is not set.",
+        )]);
+    extra.control("SH", ["SEE ALSO"]);
+    extra.text([
+        bold("herald-serve"),
+        roman("(1), "),
+        bold("herald-build"),
+        roman("(1), "),
+        bold("herald-check"),
+        roman("(1), "),
+        bold("systemctl"),
+        roman("(1), "),
+        bold("systemd.exec"),
+        roman("(5); the README in the source repository."),
+    ]);
+    extra.to_writer(&mut page)?;
+    man.render_version_section(&mut page)?;
+    write(man_dir.join(man.get_filename()), &page)?;
+    // One page per subcommand, with its own options (herald-serve.1, …).
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        clap_mangen::Man::new(sub.clone())
+            .manual("Herald manual")
+            .source(format!("herald {}", env!("CARGO_PKG_VERSION")))
+            .generate_to(&man_dir)
+            .with_context(|| format!("cannot write the man page of {}", sub.get_name()))?;
+    }
+
+    for (shell, file) in [
+        (Shell::Bash, "herald.bash"),
+        (Shell::Zsh, "_herald"),
+        (Shell::Fish, "herald.fish"),
+    ] {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "herald", &mut script);
+        write(completions_dir.join(file), &script)?;
+    }
+    Ok(())
 }
 
 fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
