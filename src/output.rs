@@ -471,7 +471,9 @@ mod tests {
             .collect();
         assert_eq!(comments.len(), 2, "{text}");
         assert_eq!(text.lines().count(), 2 + 2 + rules.len(), "{text}");
-        assert!(rules.iter().all(|r| !r.contains("$x") && !r.contains("y z")));
+        assert!(rules
+            .iter()
+            .all(|r| !r.contains("$x") && !r.contains("y z")));
         assert_eq!(nginx_moves(&moves), text, "deterministic");
     }
 
