@@ -82,10 +82,14 @@ fn fixture() -> Vec<(&'static str, Vec<u8>)> {
 
 const HUGO_TOML: &str = "summaryLength = 12\n[permalinks]\npost = '/:year/:month/:slug/'\n[taxonomies]\ncategory = 'categories'\ntag = 'tags'\n";
 
-/// A site (config + Hugo config) holding `files`, written in the given order, each file
-/// given the modification time `mtime(i)`.
-fn site_with(files: &[(&'static str, Vec<u8>)], mtime: impl Fn(usize) -> SystemTime) -> Site {
-    let site = Site::new("hugo_site: .\n");
+/// A site (config + Hugo config) in `dir` holding `files`, written in the given order,
+/// each file given the modification time `mtime(i)`.
+fn site_with(
+    dir: tempfile::TempDir,
+    files: &[(&'static str, Vec<u8>)],
+    mtime: impl Fn(usize) -> SystemTime,
+) -> Site {
+    let site = Site::new_in(dir, "hugo_site: .\n");
     std::fs::write(site.dir.path().join("hugo.toml"), HUGO_TOML).unwrap();
     for (i, (rel, bytes)) in files.iter().enumerate() {
         let path = site.content().join(rel);
@@ -97,13 +101,25 @@ fn site_with(files: &[(&'static str, Vec<u8>)], mtime: impl Fn(usize) -> SystemT
     site
 }
 
-/// The original and its copy: the copy's files created in reverse order, with other times.
+/// The original and its copy: the copy's files created in reverse order, with other
+/// times, and (where there is one) on a tmpfs, which lists a folder in reverse creation
+/// order, while ext4 lists by a hash of the names: so the two list their folders in
+/// different orders too.
 fn original_and_copy() -> (Site, Site) {
     let files = fixture();
-    let original = site_with(&files, |i| at(1_600_000_000 + 3_600 * i as u64));
+    let original = site_with(tempfile::tempdir().unwrap(), &files, |i| {
+        at(1_600_000_000 + 3_600 * i as u64)
+    });
     let mut reversed = files.clone();
     reversed.reverse();
-    let copy = site_with(&reversed, |i| at(1_750_000_000 - 61 * i as u64));
+    let shm = Path::new("/dev/shm");
+    let elsewhere = shm
+        .is_dir()
+        .then(|| tempfile::tempdir_in(shm).ok())
+        .flatten();
+    let on_tmpfs = elsewhere.is_some();
+    let dir = elsewhere.unwrap_or_else(|| tempfile::tempdir().unwrap());
+    let copy = site_with(dir, &reversed, |i| at(1_750_000_000 - 61 * i as u64));
     // They are copies: the same bytes, other times.
     assert_eq!(
         support::tree(&original.content()),
@@ -116,6 +132,26 @@ fn original_and_copy() -> (Site, Site) {
             .unwrap()
     };
     assert_ne!(mtime(&original), mtime(&copy));
+    let listing = |site: &Site| -> Vec<Vec<std::ffi::OsString>> {
+        ["", "post", "notes"]
+            .iter()
+            .map(|d| {
+                std::fs::read_dir(site.content().join(d))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name())
+                    .collect()
+            })
+            .collect()
+    };
+    if on_tmpfs {
+        assert_ne!(
+            listing(&original),
+            listing(&copy),
+            "listed in the same order"
+        );
+    } else {
+        eprintln!("no /dev/shm: both copies on one file system, maybe listed alike");
+    }
     (original, copy)
 }
 
