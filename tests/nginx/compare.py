@@ -14,9 +14,11 @@ import time
 CODINGS = {"identity": "identity", "gzip": "gzip", "br": "br"}
 COMPARED = ["content-type", "cache-control", "vary", "content-encoding", "last-modified", "location"]
 TIMEOUT = 10
+REQUESTS = [0]
 
 
 def get(addr, path, headers=None, method="GET"):
+    REQUESTS[0] += 1
     host, port = addr.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     try:
@@ -130,7 +132,7 @@ def main():
                 continue
             if n[2] != s[2]:
                 problem(f"{where}: bodies differ ({len(n[2])} vs {len(s[2])} bytes)")
-            for h in COMPARED:
+            for h in COMPARED + ["content-length"]:
                 if n[1].get(h) != s[1].get(h):
                     problem(f"{where}: {h}: nginx {n[1].get(h)!r}, serve {s[1].get(h)!r}")
             etag = n[1].get("etag")
@@ -158,10 +160,22 @@ def main():
             stale = get(args.nginx, path, {**req, "If-None-Match": '"not-this-one"'})
             if stale[0] != 200:
                 problem(f"{where}: nginx answers a stale If-None-Match with {stale[0]}")
-        # Each coding has its own ETag: a cache never matches one against another.
+        # Each coding has its own ETag: a cache never matches one against another, and a
+        # tag of one coding does not make a 304 for another.
         tags = [nginx_etags.get((path, c)) for c in codings if c in paths[path]]
         if len(set(tags)) != len(tags):
             problem(f"{path}: nginx gives two codings one ETag: {tags}")
+        if "gzip" in paths[path] and nginx_etags.get((path, "identity")):
+            other = get(args.nginx, path, {"Accept-Encoding": "gzip", "If-None-Match": nginx_etags[(path, "identity")]})
+            if other[0] != 200 or other[1].get("content-encoding") != "gzip":
+                problem(f"{path}: the identity ETag answered a gzip request with {other[0]}")
+        # HEAD: the GET headers, no body.
+        n, s = get(args.nginx, path, {"Accept-Encoding": "gzip"}, "HEAD"), get(args.serve, path, {"Accept-Encoding": "gzip"}, "HEAD")
+        for h in COMPARED + ["content-length"]:
+            if n[1].get(h) != s[1].get(h):
+                problem(f"{path} HEAD: {h}: nginx {n[1].get(h)!r}, serve {s[1].get(h)!r}")
+        if n[0] != s[0] or n[2] or s[2]:
+            problem(f"{path} HEAD: {n[0]}/{s[0]}, bodies {len(n[2])}/{len(s[2])} bytes")
     # Browsers' Accept-Encoding: br preferred, as in serve.
     for path in ("/rss.xml", "/"):
         ae = {"Accept-Encoding": "gzip, deflate, br" if args.brotli == "yes" else "gzip, deflate"}
@@ -235,7 +249,8 @@ def main():
                 if fa.read() != fb.read():
                     problem(f"{os.path.relpath(a, args.out)}: bytes differ between the builds")
 
-    print(f"compared {compared} requests over {len(paths)} paths x {len(codings)} codings; "
+    print(f"compared {compared} responses of nginx and serve over {len(paths)} paths x {len(codings)} codings "
+          f"(+ conditional, HEAD and moved paths; {REQUESTS[0]} requests in all); "
           f"brotli_static: {args.brotli}; {len(problems)} differences")
     sys.exit(1 if problems else 0)
 
