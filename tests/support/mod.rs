@@ -24,7 +24,11 @@ pub struct Site {
 impl Site {
     /// An empty site with the given extra config lines.
     pub fn new(extra_config: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
+        Site::new_in(tempfile::tempdir().unwrap(), extra_config)
+    }
+
+    /// Like [`Site::new`], in a given temporary folder (another file system, say).
+    pub fn new_in(dir: tempfile::TempDir, extra_config: &str) -> Site {
         std::fs::create_dir_all(dir.path().join("content")).unwrap();
         let config = format!(
             "content_dir: content\nstate_dir: state\nbase_url: https://feeds.example.org/\ntitle: Test Site\ndescription: A test site\nauthor: Test Author\n{extra_config}"

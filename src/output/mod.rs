@@ -4,6 +4,17 @@
 //! and synced does that folder take the place of the target, in one `rename` (an exchange on
 //! Linux, so the target never stops existing). An interrupted or failed build leaves the
 //! previous output whole.
+//!
+//! The output is ready for a plain static server (`deploy/nginx/herald.conf`):
+//! - every file `herald serve` would send compressed has `file.gz` and `file.br` siblings
+//!   holding exactly the bytes `serve` sends for that coding (for `gzip_static` and
+//!   `brotli_static`);
+//! - every file's modification time is its resource's `Last-Modified`, which comes from
+//!   the content (the newest item's date), never from the clock or the content files'
+//!   times. A static server's `Last-Modified` then equals `serve`'s, and its ETag (nginx
+//!   makes it from mtime and size) is the same on every replica built from the same content;
+//! - `.herald/nginx-moves.conf` turns `redirects:` and `retired_feeds:` into nginx rules (see
+//!   [`nginx_moves`]); nginx never serves it (the shipped conf answers `/.herald/` with 404).
 
 use std::fs;
 use std::io::Write;
@@ -12,7 +23,14 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::layout;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Encoding, Snapshot};
+
+/// Where, under the output folder, the nginx rules for `redirects:` and `retired_feeds:` go.
+/// A dot folder: not a served path (`herald serve` never serves a dot file either).
+pub const NGINX_MOVES_FILE: &str = ".herald/nginx-moves.conf";
+
+mod nginx;
+pub use nginx::nginx_moves;
 
 #[derive(Debug, Error)]
 pub enum OutputError {
@@ -126,25 +144,41 @@ fn write_tree(snapshot: &Snapshot, dir: &Path) -> Result<usize, OutputError> {
         if let Some(folder) = file.parent() {
             fs::create_dir_all(folder).map_err(io(folder))?;
         }
-        write_file(&file, &resource.identity.body)?;
+        // No Last-Modified (a site without posts): the epoch, so the time is still the
+        // content's and not the build's.
+        let mtime = resource.last_modified.unwrap_or(std::time::UNIX_EPOCH);
+        write_file(&file, &resource.identity.body, mtime)?;
         written.push(file.clone());
-        let (gzip, brotli) = (resource.gzip.as_deref(), resource.brotli.as_deref());
-        for (variant, ext) in [(gzip, "gz"), (brotli, "br")] {
-            if let Some(variant) = variant {
+        // `snapshot.finish()` made every coding: a coding is here exactly when `serve`
+        // offers it (compression that does not pay is never offered, nor written).
+        for (encoding, ext) in [(Encoding::Gzip, "gz"), (Encoding::Brotli, "br")] {
+            if let Some(variant) = resource.representation(encoding) {
                 let mut name = file.clone().into_os_string();
                 name.push(format!(".{ext}"));
-                write_file(Path::new(&name), &variant.body)?;
+                write_file(Path::new(&name), &variant.body, mtime)?;
                 written.push(PathBuf::from(name));
             }
         }
     }
+    let moves = dir.join(NGINX_MOVES_FILE);
+    if let Some(folder) = moves.parent() {
+        fs::create_dir_all(folder).map_err(io(folder))?;
+    }
+    write_file(
+        &moves,
+        nginx_moves(&snapshot.moves).as_bytes(),
+        std::time::UNIX_EPOCH,
+    )?;
+    written.push(moves);
     sync_all(&written)?;
     Ok(written.len())
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+/// Writes `bytes` to a new file at `path` whose modification time is `mtime`.
+fn write_file(path: &Path, bytes: &[u8], mtime: std::time::SystemTime) -> Result<(), OutputError> {
     let mut f = fs::File::create(path).map_err(io(path))?;
-    f.write_all(bytes).map_err(io(path))
+    f.write_all(bytes).map_err(io(path))?;
+    f.set_modified(mtime).map_err(io(path))
 }
 
 /// Syncs every written file before the output is swapped into place. One `fsync` after
@@ -246,6 +280,89 @@ mod tests {
         assert!(!dead.exists(), "the dead build's staging is gone");
         assert!(alive.exists(), "a live process's staging is left alone");
         assert!(out.is_dir());
+    }
+
+    /// A snapshot as `serve` publishes it: a feed large enough for late compression, a
+    /// tiny resource compression does not pay for, one without `Last-Modified`.
+    fn served() -> Snapshot {
+        let cc = bytes::Bytes::from_static(b"public, max-age=300");
+        let lm = chrono::DateTime::parse_from_rfc3339("2024-05-01T12:00:00+02:00").unwrap();
+        let mut s = Snapshot::default();
+        let feed = crate::snapshot::Resource::with_late_compression(
+            "application/rss+xml; charset=utf-8",
+            bytes::Bytes::from(
+                (0..4000)
+                    .map(|i| format!("<item>{i}</item>"))
+                    .collect::<String>(),
+            ),
+            Some(lm),
+            &cc,
+        );
+        s.resources
+            .insert("/categories/a/rss.xml".into(), std::sync::Arc::new(feed));
+        let tiny =
+            crate::snapshot::Resource::new("text/html; charset=utf-8", "x".into(), Some(lm), &cc);
+        s.resources.insert("/".into(), std::sync::Arc::new(tiny));
+        let undated = crate::snapshot::Resource::new(
+            "application/json; charset=utf-8",
+            "[]".into(),
+            None,
+            &cc,
+        );
+        s.resources
+            .insert("/feeds.json".into(), std::sync::Arc::new(undated));
+        s
+    }
+
+    #[test]
+    fn compressed_siblings_hold_the_bytes_serve_sends_and_every_file_has_the_content_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let snapshot = served();
+        write(&snapshot, &out).unwrap();
+        let feed = snapshot.get("/categories/a/rss.xml").unwrap();
+        let lm = feed.last_modified.unwrap();
+        assert_eq!(httpdate::fmt_http_date(lm), "Wed, 01 May 2024 10:00:00 GMT");
+        let file = out.join("categories/a/rss.xml");
+        for (path, encoding) in [
+            (file.clone(), Encoding::Identity),
+            (file.with_extension("xml.gz"), Encoding::Gzip),
+            (file.with_extension("xml.br"), Encoding::Brotli),
+        ] {
+            let served = feed
+                .representation(encoding)
+                .expect("finished by the build");
+            assert_eq!(fs::read(&path).unwrap(), served.body, "{path:?}");
+            let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+            assert_eq!(mtime, lm, "{path:?}: mtime is Last-Modified");
+        }
+        // Compression that does not pay is neither offered by serve nor written.
+        let tiny = snapshot.get("/").unwrap();
+        assert!(tiny.representation(Encoding::Gzip).is_none());
+        assert!(out.join("index.html").exists());
+        assert!(!out.join("index.html.gz").exists());
+        assert!(!out.join("index.html.br").exists());
+        // No Last-Modified: the epoch, never the build's clock.
+        let undated = fs::metadata(out.join("feeds.json"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(undated, std::time::UNIX_EPOCH);
+        // A second build of the same snapshot: the same bytes and times, file for file.
+        let again = dir.path().join("again");
+        write(&snapshot, &again).unwrap();
+        for entry in walkdir::WalkDir::new(&out).sort_by_file_name() {
+            let entry = entry.unwrap();
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let twin = again.join(entry.path().strip_prefix(&out).unwrap());
+            assert_eq!(fs::read(entry.path()).unwrap(), fs::read(&twin).unwrap());
+            assert_eq!(
+                entry.metadata().unwrap().modified().unwrap(),
+                fs::metadata(&twin).unwrap().modified().unwrap()
+            );
+        }
     }
 
     #[test]
