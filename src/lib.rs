@@ -26,7 +26,8 @@
 //!   (WebSub, cache purges), merged while they are busy and never waited for.
 //! - [`purge`]: tells the caches and CDNs in front (`purge:`) which paths changed.
 //! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
-//! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
+//! - [`output`]: `herald build`'s atomic write of a snapshot to a folder, with `.gz`/`.br` beside
+//!   each compressed file, content-dated mtimes and nginx rules for the moves.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
 //!   and the health and metrics endpoints beside the feeds.
 //! - [`metrics`]: request, rebuild and content counters for `/metrics` and `/healthz`.
