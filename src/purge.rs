@@ -48,15 +48,15 @@ pub enum PurgeError {
     Secret { header: String, message: String },
 }
 
-/// Starts one task per target on the current runtime. `host` is `base_url`'s host (and
-/// port), sent as `Host` to caches; `base` makes the absolute URLs an API is told.
+/// Starts one task per target on the current runtime, each with a listener of its own
+/// from `listen`. `base` is `base_url`: its host is the `Host` caches get, and it makes
+/// the absolute URLs an API is told.
 pub fn start(
     targets: &[PurgeTarget],
     base: &url::Url,
-    listeners: impl FnMut() -> Arc<Listener>,
+    mut listen: impl FnMut() -> Arc<Listener>,
     metrics: Arc<Metrics>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut listeners = listeners;
     let client = match reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -80,7 +80,7 @@ pub fn start(
                 client: client.clone(),
                 metrics: metrics.clone(),
             };
-            tokio::spawn(purger.run(listeners()))
+            tokio::spawn(purger.run(listen()))
         })
         .collect()
 }
@@ -95,7 +95,7 @@ struct Purger {
 
 impl Purger {
     async fn run(self, listener: Arc<Listener>) {
-        // Paths still to purge, and when each first failed.
+        // Paths still to purge; since when the purges of this target fail.
         let mut todo: BTreeSet<String> = BTreeSet::new();
         let mut snapshot: Option<Arc<Snapshot>> = None;
         let mut failing_since: Option<tokio::time::Instant> = None;
