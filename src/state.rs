@@ -78,11 +78,16 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// No persistence: `herald build`, `herald check`, and serving when no state directory
-    /// can be used.
+    /// No persistence beyond this process: `herald build`, `herald check`, and serving when
+    /// no state directory can be used. Kept in memory, so that a reload still takes over
+    /// the running validators (the same bytes keep their ETag and `Last-Modified`, and
+    /// push and purge hear only of what changed).
     pub fn memory() -> State {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .ok();
         State {
-            db: None,
+            db,
             path: None,
             write_failed: AtomicBool::new(false),
             lock: Mutex::new(()),
@@ -309,6 +314,12 @@ mod tests {
             validators: vec![("/rss.xml".into(), v("x", 1))],
             feeds: Vec::new(),
         });
-        assert!(state.remembered().validators.is_empty());
+        // Kept for this process (a reload takes it over), and nothing written to disk.
+        assert_eq!(state.remembered().validators["/rss.xml"], v("x", 1));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(
+            State::memory().remembered().validators.is_empty(),
+            "a new one starts empty"
+        );
     }
 }

@@ -191,3 +191,22 @@ fn a_file_grown_over_the_limit_is_refused_whole_and_keeps_its_last_good_version(
     site.apply_paths(&BTreeSet::from([a]));
     assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha"));
 }
+
+#[test]
+fn a_reload_without_a_state_directory_tells_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "post/a.md", &post("Alpha"));
+    let site = site_in(dir.path(), "");
+    let listener = site.handles().announcer.listen();
+    let settings = crate::config::load_with(Some(&dir.path().join("herald.yaml")), None).unwrap();
+    // The same content again: the in-memory state keeps the validators, so nothing is news.
+    let (_, site) = crate::engine::reload::reload(&settings, site.handles()).unwrap();
+    assert!(
+        listener.take().is_none(),
+        "an unchanged reload pushes nothing"
+    );
+    write(dir.path(), "post/a.md", &post("Alpha, edited"));
+    let (_, _site) = crate::engine::reload::reload(&settings, site.handles()).unwrap();
+    let change = listener.take().expect("the edit is told");
+    assert!(change.paths.contains("/rss.xml"), "{:?}", change.paths);
+}
