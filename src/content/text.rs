@@ -13,9 +13,24 @@ fn is_allowed(c: char) -> bool {
     }
 }
 
+/// Whether `s` may hold a character [`is_allowed`] refuses, judged on bytes (most text is
+/// clean, and a byte scan is several times faster than decoding every char): a C0 byte
+/// other than tab, LF and CR, DEL, a C1 control (`C2 80`–`C2 9F`, only with `c1`), or
+/// U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`).
+fn may_hold_controls(s: &str, c1: bool) -> bool {
+    let bytes = s.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => false,
+        0..=0x1f | 0x7f => true,
+        0xc2 => c1 && matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
+        0xef => bytes.get(i + 1) == Some(&0xbf) && matches!(bytes.get(i + 2), Some(0xbe | 0xbf)),
+        _ => false,
+    })
+}
+
 /// Removes C0/C1 control characters (except tab, LF, CR), DEL and U+FFFE/U+FFFF.
 pub(crate) fn strip_controls(s: &str) -> String {
-    if s.chars().all(is_allowed) {
+    if !may_hold_controls(s, true) {
         return s.to_string();
     }
     s.chars().filter(|&c| is_allowed(c)).collect()
@@ -24,10 +39,10 @@ pub(crate) fn strip_controls(s: &str) -> String {
 /// Like [`strip_controls`], keeping C1 controls (U+0080–U+009F): the mojibake scan reads
 /// them as the Latin-1 bytes they came from, and [`strip_controls`] removes them after it.
 pub(crate) fn strip_controls_keep_c1(s: &str) -> String {
-    let keep = |c: char| is_allowed(c) || ('\u{80}'..='\u{9f}').contains(&c);
-    if s.chars().all(keep) {
+    if !may_hold_controls(s, false) {
         return s.to_string();
     }
+    let keep = |c: char| is_allowed(c) || ('\u{80}'..='\u{9f}').contains(&c);
     s.chars().filter(|&c| keep(c)).collect()
 }
 
@@ -275,6 +290,17 @@ mod tests {
             "abc\td\ne\rf"
         );
         assert_eq!(strip_controls("plain ✓ text"), "plain ✓ text");
+        // The byte scan agrees with the char filter on every character class it looks for.
+        for c in [
+            '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', '\u{fffe}', '\u{ffff}',
+        ] {
+            assert_eq!(strip_controls(&format!("a{c}b")), "ab", "{c:?}");
+        }
+        for c in ['\t', '\u{a0}', '\u{fffd}', '\u{ff}', '\u{c0}', '\u{2028}'] {
+            let text = format!("a{c}b");
+            assert_eq!(strip_controls(&text), text, "{c:?}");
+        }
+        assert_eq!(strip_controls_keep_c1("a\u{85}b\u{1}"), "a\u{85}b");
     }
 
     #[test]
