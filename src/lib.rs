@@ -24,6 +24,8 @@
 //!   reloads (SIGHUP) become rebuilds of the [`site`], coalesced and bounded.
 //! - [`announce`]: which served paths each publish changed, for those who push them outward
 //!   (WebSub, cache purges), merged while they are busy and never waited for.
+//! - [`websub`]: push (WebSub): the built-in hub (subscribe, verify, deliver, persist) and
+//!   pings to external hubs, fed by [`announce`], guarded against private callbacks.
 //! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
@@ -54,3 +56,4 @@ pub mod snapshot;
 pub mod source;
 pub mod state;
 pub mod systemd;
+pub mod websub;

@@ -232,6 +232,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         // Those who push changes outward listen before the first publish, so that what
         // changed while Herald was down (against the remembered state) is told too.
         let handles = handles(&settings, true);
+        let websub = herald::websub::start(&settings.websub, &handles, metrics.clone());
         let loading = {
             let settings = settings.clone();
             let handles = handles.clone();
@@ -261,6 +262,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             metrics: metrics.clone(),
             health_path: settings.health_path.clone(),
             metrics_path: settings.metrics_path.clone(),
+            websub: websub.as_ref().and_then(|w| w.hub()),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // Room for one pending reload: SIGHUPs that arrive while one waits are the same

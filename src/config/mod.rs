@@ -90,6 +90,8 @@ pub struct Config {
     /// Which pages feeds link to as their home: Herald's own or the site's term pages
     /// (`None`: `hugo` with `hugo_site`, else `herald`).
     pub site_pages: Option<SitePages>,
+    /// Push (WebSub): the built-in hub, external hubs to ping, and their limits.
+    pub websub: crate::websub::WebSubConfig,
 }
 
 /// Whose HTML pages a feed's channel link and the OPML `htmlUrl` point at.
@@ -163,6 +165,7 @@ impl Default for Config {
             redirects: Default::default(),
             retired_feeds: Vec::new(),
             site_pages: None,
+            websub: Default::default(),
         }
     }
 }
@@ -249,6 +252,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// `redirects:` and `retired_feeds:`.
     pub moves: crate::snapshot::Moves,
+    /// `websub:`, checked.
+    pub websub: crate::websub::WebSubSettings,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -280,6 +285,8 @@ pub struct SiteInfo {
     pub logo: Option<String>,
     /// Absolute, ends with `/`.
     pub base_url: String,
+    /// WebSub hubs the feeds advertise (the built-in one first); empty: push is off.
+    pub hubs: Vec<String>,
 }
 
 impl Config {
@@ -408,7 +415,10 @@ impl Config {
         };
         let icon = image("icon", &self.icon)?;
         let logo = image("logo", &self.logo)?;
+        let websub =
+            crate::websub::WebSubSettings::from_config(&self.websub, &base_url).map_err(invalid)?;
         let site = SiteInfo {
+            hubs: websub.advertised(),
             icon,
             logo,
             title: self.title.trim().to_owned(),
@@ -442,6 +452,7 @@ impl Config {
             hugo_data: None,
             state_dir: self.state_dir.as_ref().map(|d| folder.join(d)),
             moves,
+            websub,
             content_dir,
             languages: vec![Language {
                 site: site.clone(),
@@ -522,6 +533,7 @@ impl Settings {
         check("log_format", self.log_format != new.log_format);
         check("health_path", self.health_path != new.health_path);
         check("metrics_path", self.metrics_path != new.metrics_path);
+        check("websub", self.websub != new.websub);
         keys
     }
 
@@ -537,6 +549,14 @@ impl Settings {
         self.log_format = running.log_format;
         self.health_path = running.health_path.clone();
         self.metrics_path = running.metrics_path.clone();
+        // The hub and its distributor start with the server; feeds keep advertising the
+        // hubs that are actually running.
+        self.websub = running.websub.clone();
+        let hubs = running.site.hubs.clone();
+        self.site.hubs = hubs.clone();
+        for language in &mut self.languages {
+            language.site.hubs = hubs.clone();
+        }
     }
 }
 

@@ -436,15 +436,21 @@ impl Publisher {
                 feed::render(format, site, info, &[])
             }
         };
-        (
-            path,
-            Arc::new(Resource::with_late_compression(
-                format.content_type(),
-                Bytes::from(body),
-                newest(items),
-                &self.cache_control,
-            )),
-        )
+        let mut resource = Resource::with_late_compression(
+            format.content_type(),
+            Bytes::from(body),
+            newest(items),
+            &self.cache_control,
+        );
+        // WebSub discovery in the headers too (they never change the ETag).
+        if !site.hubs.is_empty() {
+            for hub in &site.hubs {
+                resource = resource.with_header("link", format!("<{hub}>; rel=\"hub\""));
+            }
+            resource =
+                resource.with_header("link", format!("<{}>; rel=\"self\"", info.url(format)));
+        }
+        (path, Arc::new(resource))
     }
 
     /// A feed's own HTML page, in its folder (none for the feed whose folder is the index's).
