@@ -27,6 +27,7 @@ fn site() -> SiteInfo {
         author: Some("Jane Doe".into()),
         author_email: Some("jane@example.org".into()),
         base_url: BASE.into(),
+        hubs: Vec::new(),
     }
 }
 

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::state::State;
 
+/// Any failure of the database (redb has one error type per step); logged, never fatal.
+type StoreError = Box<dyn std::error::Error + Send + Sync>;
+
 /// `topic path \n callback` → [`Subscription`] (JSON).
 const SUBSCRIPTIONS: TableDefinition<&str, &str> = TableDefinition::new("subscriptions");
 
@@ -244,13 +247,13 @@ impl Store {
     /// subscriber was told its subscription is active).
     async fn write(
         &self,
-        change: impl FnOnce(&mut redb::Table<&str, &str>) -> Result<(), redb::Error> + Send + 'static,
+        change: impl FnOnce(&mut redb::Table<&str, &str>) -> Result<(), StoreError> + Send + 'static,
     ) {
         if self.state.database().is_none() {
             return;
         }
         let state = self.state.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
+        let result = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
             let Some(db) = state.database() else {
                 return Ok(());
             };
@@ -275,7 +278,7 @@ impl Store {
     }
 }
 
-fn delete(state: &State, keys: &[String]) -> Result<(), redb::Error> {
+fn delete(state: &State, keys: &[String]) -> Result<(), StoreError> {
     let Some(db) = state.database() else {
         return Ok(());
     };
