@@ -5,7 +5,8 @@
 //!
 //! One worker per hub, with a set of topics still to ping: changes that arrive while it is
 //! busy or backing off join the set (each topic once), so the set is bounded by the number
-//! of feeds. Failures are retried after 1 s, 2 s, 4 s … up to [`MAX_ATTEMPTS`] times.
+//! of feeds. Failures (no answer, 5xx, 429) are retried after 1 s, 2 s, 4 s … up to
+//! [`MAX_ATTEMPTS`] times; a hub that refuses a ping (another 4xx) is not asked again.
 //! Publishing never waits for any of this. Hubs are the operator's own choice, so they are
 //! not subject to the callback address policy.
 
@@ -20,6 +21,17 @@ use crate::metrics::Metrics;
 pub const MAX_BATCH: usize = 100;
 /// Tries per ping before it is given up (about 4 minutes of backoff).
 pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Why a ping did not go through.
+#[derive(Debug, thiserror::Error)]
+enum PingError {
+    /// A 4xx other than 429: not retried.
+    #[error("answered {0}")]
+    Refused(u16),
+    /// No answer, a 5xx or a 429: retried with backoff.
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// Every hub's worker.
 pub struct Pinger {
@@ -94,7 +106,12 @@ impl HubWorker {
                     attempts = 0;
                     backoff = Duration::from_secs(1);
                 }
-                Err(err) => {
+                Err(PingError::Refused(status)) => {
+                    // The hub will not take it (4xx): asking again changes nothing.
+                    metrics.websub_ping("failed");
+                    tracing::warn!(hub = %self.hub.url, topics = batch.len(), status, "WebSub hub refused the ping; not retried");
+                }
+                Err(PingError::Failed(err)) => {
                     metrics.websub_ping("failed");
                     attempts += 1;
                     if attempts >= MAX_ATTEMPTS {
@@ -115,7 +132,7 @@ impl HubWorker {
         }
     }
 
-    async fn ping(&self, client: &reqwest::Client, topics: &[String]) -> Result<(), String> {
+    async fn ping(&self, client: &reqwest::Client, topics: &[String]) -> Result<(), PingError> {
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("hub.mode", "publish");
@@ -138,14 +155,16 @@ impl HubWorker {
             .await
             .map_err(|e| {
                 guard::warn_if_sandboxed(&e);
-                e.to_string()
+                PingError::Failed(e.to_string())
             })?;
         let status = response.status();
         drop(response);
         if status.is_success() {
             Ok(())
+        } else if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Err(PingError::Refused(status.as_u16()))
         } else {
-            Err(format!("answered {}", status.as_u16()))
+            Err(PingError::Failed(format!("answered {}", status.as_u16())))
         }
     }
 }
