@@ -16,6 +16,8 @@
 //!   of `rate_limit_burst`, refilled at `rate_limit_per_minute`);
 //! - `503`: too many verifications pending.
 //!
+//! `hub.mode=publish` (a ping from another replica that advertises this hub) is answered
+//! `202` and ignored: this hub pushes the changes its own replica publishes.
 //! `GET /websub` answers a short text for people; other methods get `405`.
 
 use std::collections::HashMap;
@@ -164,6 +166,14 @@ impl Hub {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
+        if form_urlencoded::parse(&body).any(|(k, v)| k == "hub.mode" && v == "publish") {
+            // Another replica pinging the owner of the hub: the owner pushes the changes it
+            // publishes itself, so there is nothing to do.
+            return text(
+                StatusCode::ACCEPTED,
+                "accepted: this hub pushes its feeds' changes as it publishes them\n".into(),
+            );
+        }
         match self.take(&body).await {
             Ok(intent) => {
                 let Ok(permit) = self.pending.clone().try_acquire_owned() else {
