@@ -689,6 +689,12 @@ mod tests {
         new.keep_fixed(&old);
         assert!(old.needs_restart(&new).is_empty());
         assert_eq!(new.site.title, "B");
+        // Push starts with the server: a reload keeps the running hubs in the feeds.
+        let mut push = load("title: B\nwebsub:\n  builtin_hub: true\n");
+        assert_eq!(old.needs_restart(&push), ["websub"]);
+        assert_eq!(push.site.hubs, ["http://127.0.0.1:8080/websub"]);
+        push.keep_fixed(&old);
+        assert!(push.site.hubs.is_empty() && !push.websub.push_on());
     }
 
     #[test]

@@ -270,3 +270,57 @@ pub fn start(
     }
     Some(WebSub { hub })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(yaml: &str) -> Result<WebSubSettings, String> {
+        let config: WebSubConfig = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+        WebSubSettings::from_config(&config, &url::Url::parse("https://e.org/blog/").unwrap())
+    }
+
+    #[test]
+    fn hubs_are_checked_and_advertised_builtin_first() {
+        let s = settings(
+            "builtin_hub: true\nhubs:\n  - https://hub.example.net/\n  - url: https://b.example.net/\n    batch: true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.advertised(),
+            [
+                "https://e.org/blog/websub",
+                "https://hub.example.net/",
+                "https://b.example.net/"
+            ]
+        );
+        assert!(s.hubs[1].batch && !s.hubs[0].batch);
+        assert!(s.push_on());
+        assert!(!settings("{}").unwrap().push_on());
+        assert!(settings("hubs: [ftp://x.example.net/]").is_err());
+        assert!(settings("hubs: [{url: https://x.example.net/, bach: true}]").is_err());
+        assert!(
+            settings("buitin_hub: true").is_err(),
+            "unknown keys are refused"
+        );
+        assert!(settings("min_lease_secs: 100\nmax_lease_secs: 10").is_err());
+        assert!(settings("default_lease_secs: 5").is_err());
+    }
+
+    #[test]
+    fn topics_are_feed_urls_under_the_base_url() {
+        let s = settings("builtin_hub: true").unwrap();
+        assert_eq!(
+            s.topic_path("https://e.org/blog/rss.xml").as_deref(),
+            Some("/rss.xml")
+        );
+        assert_eq!(
+            s.topic_path("https://e.org/blog/categories/rust/atom.xml")
+                .as_deref(),
+            Some("/categories/rust/atom.xml")
+        );
+        assert_eq!(s.topic_path("https://e.org/rss.xml"), None);
+        assert_eq!(s.topic_path("https://e.org/blog/rss.xml?x=1"), None);
+        assert_eq!(s.topic_url("/feed.json"), "https://e.org/blog/feed.json");
+    }
+}
