@@ -627,3 +627,39 @@ fn external_hubs_are_pinged_on_every_change() {
     );
     let _ = server.get("/rss.xml", &[]);
 }
+
+#[test]
+fn subscriptions_per_topic_and_per_callback_host_are_limited() {
+    let site = site(&format!(
+        "{PUSH}  max_subscriptions_per_topic: 2\n  max_subscriptions_per_callback_host: 3\n"
+    ));
+    let server = site.serve();
+    let sub = Recorder::subscriber();
+    for i in 0..2 {
+        assert_eq!(
+            subscribe(&server, &sub.url(&format!("/cb/{i}")), &[]).0,
+            202
+        );
+    }
+    wait_subscriptions(&server, 2.0);
+    let (status, reason) = subscribe(&server, &sub.url("/cb/2"), &[]);
+    assert_eq!(status, 403, "{reason}");
+    assert!(reason.contains("topic"), "{reason}");
+    // Renewing an existing subscription is not a new one.
+    assert_eq!(subscribe(&server, &sub.url("/cb/0"), &[]).0, 202);
+    let other = |path: &str, cb: &str| {
+        hub_request(
+            &server,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", &format!("https://feeds.example.org{path}")),
+                ("hub.callback", cb),
+            ],
+        )
+    };
+    assert_eq!(other("/atom.xml", &sub.url("/cb/a")).0, 202);
+    wait_subscriptions(&server, 3.0);
+    let (status, reason) = other("/feed.json", &sub.url("/cb/b"));
+    assert_eq!(status, 403, "{reason}");
+    assert!(reason.contains("host"), "{reason}");
+}
