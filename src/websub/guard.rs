@@ -150,14 +150,21 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 /// The outbound client: guarded resolver (unless `guarded` is false, for the operator's own
 /// hubs), no redirects, no proxies, connect and total timeouts.
-pub fn client(allow_private: bool, guarded: bool, timeout: Duration) -> reqwest::Client {
+/// `idle_per_host`: connections kept open per callback host between deliveries (readers
+/// such as Feedly host many subscribers' callbacks on one host).
+pub fn client(
+    allow_private: bool,
+    guarded: bool,
+    timeout: Duration,
+    idle_per_host: usize,
+) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .timeout(timeout)
         .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(4)
+        .pool_max_idle_per_host(idle_per_host)
         .user_agent(concat!(
             "Herald/",
             env!("CARGO_PKG_VERSION"),

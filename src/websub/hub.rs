@@ -81,6 +81,7 @@ impl Hub {
             settings.allow_private_callbacks,
             true,
             settings.delivery_timeout,
+            settings.max_concurrent_deliveries,
         );
         metrics.websub_subscriptions(store.len());
         Hub {

@@ -50,7 +50,7 @@ impl Pinger {
         if settings.hubs.is_empty() {
             return None;
         }
-        let client = guard::client(true, false, settings.delivery_timeout);
+        let client = guard::client(true, false, settings.delivery_timeout, 2);
         let hubs = settings
             .hubs
             .iter()

@@ -472,7 +472,11 @@ class Callbacks:
                     outer.cond.notify_all()
                 self.reply()
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client closing a kept-alive connection is not news
+
+        self.server = Quiet(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.request_queue_size = 1024
         self.port = self.server.server_address[1]
@@ -508,14 +512,8 @@ def push_bench(args, n, site, edits):
     state = os.path.join(args.work, "push-state")
     shutil.rmtree(state, ignore_errors=True)
     with open(config, "w") as f:
-        f.write(base + f"state_dir: {state}
-" + "websub:
-  builtin_hub: true
-  allow_private_callbacks: true
-"
-                "  rate_limit_burst: 5000
-  max_subscriptions_per_callback_host: 5000
-")
+        f.write(base + f"state_dir: {state}\n" + "websub:\n  builtin_hub: true\n  allow_private_callbacks: true\n"
+                "  rate_limit_burst: 5000\n  max_subscriptions_per_callback_host: 5000\n")
     cbs = Callbacks()
     srv = Server(args, site, config)
     result = {}
@@ -529,6 +527,8 @@ def push_bench(args, n, site, edits):
         k = 0
         for subs, runs in ((1, edits), (1000, max(5, min(edits, 20)))):
             paths = [f"/cb/{i}" for i in range(subs)]
+            c.close()
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
             for p in paths[subscribed:]:
                 body = "&".join([
                     "hub.mode=subscribe",
@@ -558,10 +558,17 @@ def push_bench(args, n, site, edits):
                 else:
                     samples.append(last - t0)
                 time.sleep(args.edit_gap)
+            m = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            m.request("GET", "/metrics")
+            text = m.getresponse().read().decode()
+            m.close()
+            failed = re.search(r'^herald_websub_deliveries_total\{outcome="failed"\} (\d+)', text, re.M)
             result[subs] = {"median_ms": median(samples) * 1e3, "p99_ms": percentile(samples, 99) * 1e3,
-                            "edits": len(samples), "timeouts": timeouts}
+                            "edits": len(samples), "timeouts": timeouts,
+                            "failed_total": int(failed.group(1)) if failed else None}
             log(f"push {subs} subscribers: edit -> all delivered median {result[subs]['median_ms']:.1f} ms, "
-                f"p99 {result[subs]['p99_ms']:.1f} ms ({len(samples)} edits, {timeouts} timed out)")
+                f"p99 {result[subs]['p99_ms']:.1f} ms ({len(samples)} edits, {timeouts} timed out, "
+                f"{result[subs]['failed_total']} failed deliveries so far)")
         c.close()
         with open(path, "wb") as f:
             f.write(original)
