@@ -8,7 +8,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `herald_http_requests_total` | counter | `route` (feed, listing, health, metrics, other), `status` |
+//! | `herald_http_requests_total` | counter | `route` (feed, listing, health, metrics, other, websub), `status` |
 //! | `herald_http_response_body_bytes_total` | counter | `route` |
 //! | `herald_rebuilds_total` | counter | |
 //! | `herald_rebuild_duration_seconds` | histogram | |

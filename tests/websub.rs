@@ -663,3 +663,36 @@ fn subscriptions_per_topic_and_per_callback_host_are_limited() {
     assert_eq!(status, 403, "{reason}");
     assert!(reason.contains("host"), "{reason}");
 }
+
+#[test]
+fn the_address_policy_is_applied_at_every_connection_not_only_at_subscribe_time() {
+    // Subscribed by name while private callbacks were allowed; then the policy tightens (as
+    // if the name now resolved to an internal address): the delivery is refused where the
+    // connection is made, and nothing reaches the callback.
+    let site = site(PUSH);
+    let sub = Recorder::subscriber();
+    let by_name = format!("http://localhost:{}/cb", sub.addr.port());
+    let literal = sub.url("/literal");
+    let server = site.serve();
+    assert_eq!(subscribe(&server, &by_name, &[]).0, 202);
+    assert_eq!(subscribe(&server, &literal, &[]).0, 202);
+    wait_subscriptions(&server, 2.0);
+    drop(server);
+    let config = std::fs::read_to_string(site.config()).unwrap();
+    std::fs::write(
+        site.config(),
+        config.replace(
+            "allow_private_callbacks: true",
+            "allow_private_callbacks: false",
+        ),
+    )
+    .unwrap();
+    let server = site.serve();
+    assert_eq!(subscriptions(&server), 2.0, "kept across the restart");
+    site.write("post/a.md", &post("Alpha, edited"));
+    eventually(DEADLINE, || {
+        let metrics = server.get("/metrics", &[]).text();
+        (metrics.contains("herald_websub_deliveries_total{outcome=\"refused\"} 2")).then_some(())
+    });
+    assert!(sub.posts_to("/cb").is_empty() && sub.posts_to("/literal").is_empty());
+}
