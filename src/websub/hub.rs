@@ -337,3 +337,79 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     h.insert(CONTENT_LENGTH, HeaderValue::from(len));
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use arc_swap::ArcSwap;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::snapshot::Snapshot;
+    use crate::state::State;
+
+    fn hub(yaml: &str) -> Arc<Hub> {
+        let config: super::super::WebSubConfig = serde_yaml::from_str(yaml).unwrap();
+        let base = url::Url::parse("https://e.org/").unwrap();
+        let settings = WebSubSettings::from_config(&config, &base).unwrap();
+        Arc::new(Hub::new(
+            settings,
+            Store::load(Arc::new(State::memory()), Clock::System),
+            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            Arc::new(Metrics::new()),
+        ))
+    }
+
+    fn req(method: Method, content_type: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
+        Request::builder()
+            .method(method)
+            .uri("/websub")
+            .header(CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    }
+
+    const FORM: &str = "application/x-www-form-urlencoded";
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    #[tokio::test]
+    async fn methods_media_types_and_body_size_are_checked_first() {
+        let hub = hub("builtin_hub: true\n");
+        let status = |r: Response<Body>| r.status();
+        assert_eq!(
+            status(hub.handle(req(Method::GET, FORM, vec![]), PEER).await),
+            200
+        );
+        let put = hub.handle(req(Method::PUT, FORM, vec![]), PEER).await;
+        assert_eq!(put.status(), 405);
+        assert_eq!(put.headers()[ALLOW], "GET, HEAD, POST");
+        let json = req(Method::POST, "application/json", b"{}".to_vec());
+        assert_eq!(status(hub.handle(json, PEER).await), 415);
+        let big = req(Method::POST, FORM, vec![b'a'; MAX_BODY + 1]);
+        assert_eq!(status(hub.handle(big, PEER).await), 413);
+        let publish = req(Method::POST, FORM, b"hub.mode=publish&hub.url=x".to_vec());
+        assert_eq!(status(hub.handle(publish, PEER).await), 202);
+        let bad = req(Method::POST, FORM, b"hub.mode=subscribe".to_vec());
+        assert_eq!(status(hub.handle(bad, PEER).await), 400);
+        let unknown = req(
+            Method::POST,
+            FORM,
+            b"hub.mode=subscribe&hub.topic=https%3A%2F%2Fe.org%2Frss.xml&hub.callback=http%3A%2F%2F127.0.0.1%3A9%2F"
+                .to_vec(),
+        );
+        assert_eq!(status(hub.handle(unknown, PEER).await), 404, "no such feed");
+    }
+
+    #[tokio::test]
+    async fn the_rate_limit_takes_a_burst_then_refills_slowly() {
+        let hub = hub("builtin_hub: true\nrate_limit_burst: 100\nrate_limit_per_minute: 60\n");
+        assert!((0..100).all(|_| hub.take_token(PEER)));
+        assert!(!hub.take_token(PEER));
+        let r = hub.handle(req(Method::POST, FORM, vec![]), PEER).await;
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key(RETRY_AFTER));
+        // Another client has its own bucket.
+        assert!(hub.take_token(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
+    }
+}
