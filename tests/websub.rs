@@ -287,6 +287,10 @@ fn subscribe_verify_then_an_edit_is_delivered_signed_with_the_links() {
         serde_json::from_slice(&server.get("/feeds.json", &[]).body).unwrap();
     assert_eq!(list["push"]["websub"], true);
     assert!(server.get("/", &[]).text().contains("Push: on"));
+    assert!(server
+        .get("/categories/one/", &[])
+        .text()
+        .contains("Push: on"));
     assert!(server.get("/websub", &[]).text().contains("WebSub hub"));
 
     let (status, _) = subscribe(

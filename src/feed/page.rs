@@ -292,7 +292,7 @@ fn row(site: &SiteInfo, listed: &Listed, several_taxonomies: bool) -> String {
 }
 
 /// Whether the feeds are pushed (WebSub), for readers that can take it.
-fn push_note(site: &SiteInfo) -> String {
+pub(super) fn push_note(site: &SiteInfo) -> String {
     if site.hubs.is_empty() {
         return "<p class=\"muted\">Push: off. Readers poll these feeds for new posts.</p>\n"
             .into();
