@@ -25,6 +25,8 @@
 //! - [`announce`]: which served paths each publish changed, for those who push them outward
 //!   (WebSub, cache purges), merged while they are busy and never waited for.
 //! - [`purge`]: tells the caches and CDNs in front (`purge:`) which paths changed.
+//! - [`websub`]: push (WebSub): the built-in hub (subscribe, verify, deliver, persist) and
+//!   pings to external hubs, fed by [`announce`], guarded against private callbacks.
 //! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder, with `.gz`/`.br` beside
 //!   each compressed file, content-dated mtimes and nginx rules for the moves.
@@ -57,3 +59,4 @@ pub mod snapshot;
 pub mod source;
 pub mod state;
 pub mod systemd;
+pub mod websub;

@@ -361,6 +361,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             || handles.announcer.listen(),
             metrics.clone(),
         );
+        let websub = herald::websub::start(&settings.websub, &handles, metrics.clone());
         let loading = {
             let settings = settings.clone();
             let handles = handles.clone();
@@ -390,6 +391,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             metrics: metrics.clone(),
             health_path: settings.health_path.clone(),
             metrics_path: settings.metrics_path.clone(),
+            websub: websub.as_ref().and_then(|w| w.hub()),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // Room for one pending reload: SIGHUPs that arrive while one waits are the same

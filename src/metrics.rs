@@ -8,7 +8,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `herald_http_requests_total` | counter | `route` (feed, listing, health, metrics, other), `status` |
+//! | `herald_http_requests_total` | counter | `route` (feed, listing, health, metrics, other, websub), `status` |
 //! | `herald_http_response_body_bytes_total` | counter | `route` |
 //! | `herald_rebuilds_total` | counter | |
 //! | `herald_rebuild_duration_seconds` | histogram | |
@@ -19,6 +19,10 @@
 //! | `herald_config_reloads_total` | counter | `result` (applied, rejected) |
 //! | `herald_last_rebuild_timestamp_seconds` | gauge | |
 //! | `herald_purges_total` | counter | `outcome` (ok, failed, dropped): changed paths told to the caches in `purge:` |
+//! | `herald_websub_subscriptions` | gauge | active subscriptions to the built-in hub |
+//! | `herald_websub_deliveries_total` | counter | `outcome`: delivered, failed (to be retried), dropped (410, or failing too long), refused (a callback address the guard refused) |
+//! | `herald_websub_delivery_latency_seconds` | histogram | change heard → callback answered 2xx |
+//! | `herald_websub_pings_total` | counter | `outcome` (sent, failed): pings to external hubs |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,15 +47,21 @@ pub enum Route {
     Metrics,
     /// Unknown paths, and methods other than GET/HEAD.
     Other,
+    /// The built-in WebSub hub (`/websub`).
+    WebSub,
 }
 
-const ROUTES: [(Route, &str); 5] = [
+const ROUTES: [(Route, &str); 6] = [
     (Route::Feed, "feed"),
     (Route::Listing, "listing"),
     (Route::Health, "health"),
     (Route::Metrics, "metrics"),
     (Route::Other, "other"),
+    (Route::WebSub, "websub"),
 ];
+
+/// Outcomes of a WebSub delivery, each with a counter from the start.
+const DELIVERY_OUTCOMES: [&str; 4] = ["delivered", "failed", "dropped", "refused"];
 
 /// Status codes with a counter of their own; anything else is counted as `other`.
 const STATUSES: [&str; 7] = ["200", "304", "404", "405", "503", "500", "other"];
@@ -119,6 +129,10 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     purges: Family<OutcomeLabels, Counter>,
     last_rebuild_seconds: Gauge,
+    websub_subscriptions: Gauge,
+    websub_deliveries: Family<OutcomeLabels, Counter>,
+    websub_latency: Histogram,
+    websub_pings: Family<OutcomeLabels, Counter>,
     /// Milliseconds since the Unix epoch of the last rebuild; 0 until the first one.
     last_rebuild_ms: AtomicU64,
     last_rebuild_micros: AtomicU64,
@@ -230,8 +244,43 @@ impl Metrics {
             "Unix time the last rebuild finished",
             last_rebuild_seconds.clone(),
         );
+        let websub_subscriptions = Gauge::default();
+        registry.register(
+            "websub_subscriptions",
+            "Active subscriptions to the built-in WebSub hub",
+            websub_subscriptions.clone(),
+        );
+        let websub_deliveries = Family::<OutcomeLabels, Counter>::default();
+        for outcome in DELIVERY_OUTCOMES {
+            websub_deliveries.get_or_create_owned(&OutcomeLabels { outcome });
+        }
+        registry.register(
+            "websub_deliveries",
+            "WebSub deliveries to subscribers' callbacks, by outcome",
+            websub_deliveries.clone(),
+        );
+        // 1 ms … ~16 s.
+        let websub_latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "websub_delivery_latency_seconds",
+            "Time from a change being heard to a subscriber's callback answering 2xx",
+            websub_latency.clone(),
+        );
+        let websub_pings = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["sent", "failed"] {
+            websub_pings.get_or_create_owned(&OutcomeLabels { outcome });
+        }
+        registry.register(
+            "websub_pings",
+            "Publish pings to external WebSub hubs, by outcome",
+            websub_pings.clone(),
+        );
         Metrics {
             registry,
+            websub_subscriptions,
+            websub_deliveries,
+            websub_latency,
+            websub_pings,
             requests,
             bytes,
             rebuilds,
@@ -330,6 +379,28 @@ impl Metrics {
         self.purges
             .get_or_create(&OutcomeLabels { outcome: "dropped" })
             .inc_by(n as u64);
+    }
+
+    /// How many subscriptions the built-in hub holds.
+    pub fn websub_subscriptions(&self, n: usize) {
+        self.websub_subscriptions.set(n as i64);
+    }
+
+    /// Counts a delivery (or a refused callback) by outcome; `latency` for a delivered one.
+    pub fn websub_delivery(&self, outcome: &'static str, latency: Option<Duration>) {
+        self.websub_deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        if let Some(latency) = latency {
+            self.websub_latency.observe(latency.as_secs_f64());
+        }
+    }
+
+    /// Counts a ping to an external hub (`sent` or `failed`).
+    pub fn websub_ping(&self, outcome: &'static str) {
+        self.websub_pings
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// What is being served, or `None` before the first snapshot is published.

@@ -130,6 +130,12 @@ impl State {
         self.path.as_deref()
     }
 
+    /// The database itself, for a part that keeps a table of its own in it (WebSub's
+    /// `subscriptions`); `None` when nothing is persisted.
+    pub fn database(&self) -> Option<&Database> {
+        self.db.as_ref()
+    }
+
     /// Everything stored. Entries that cannot be read are skipped (with one warning).
     pub fn remembered(&self) -> Remembered {
         let Some(db) = &self.db else {

@@ -27,6 +27,7 @@ fn site() -> SiteInfo {
         author: Some("Jane Doe".into()),
         author_email: Some("jane@example.org".into()),
         base_url: BASE.into(),
+        hubs: Vec::new(),
     }
 }
 
@@ -782,5 +783,40 @@ impl UrlFor for FeedInfo {
             .find(|f| herald::layout::feed_file(*f) == file)
             .unwrap();
         self.url(format)
+    }
+}
+
+#[test]
+fn hub_links_keep_every_format_valid_and_are_found_by_a_parser() {
+    let site = SiteInfo {
+        hubs: vec![
+            "https://example.org/websub".into(),
+            "https://hub.example.net/".into(),
+        ],
+        ..site()
+    };
+    let posts = posts();
+    let rss = render(Format::Rss, &site, &global(), &posts);
+    let atom = render(Format::Atom, &site, &global(), &posts);
+    let json = render(Format::Json, &site, &global(), &posts);
+    for out in [&rss, &atom] {
+        assert_clean(out);
+        let doc = roxmltree::Document::parse(out).unwrap();
+        let hubs: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "link" && n.attribute("rel") == Some("hub"))
+            .filter_map(|n| n.attribute("href"))
+            .collect();
+        assert_eq!(
+            hubs,
+            ["https://example.org/websub", "https://hub.example.net/"]
+        );
+    }
+    let v = assert_schema_valid(&json);
+    assert_eq!(v["hubs"][0]["type"], "WebSub");
+    // feed-rs still reads every item.
+    for out in [&rss, &atom, &json] {
+        let parsed = feed_rs::parser::parse(out.as_bytes()).unwrap();
+        assert_eq!(parsed.entries.len(), posts.len());
     }
 }

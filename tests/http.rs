@@ -831,6 +831,7 @@ async fn a_full_server_still_answers_health_and_sheds_other_requests_with_503() 
         metrics: Arc::new(Metrics::new()),
         health_path: Some("/healthz".into()),
         metrics_path: Some("/metrics".into()),
+        websub: None,
     };
     ops.metrics.rebuild(Duration::from_millis(1), 3, 1, 0);
     let (tx, rx) = oneshot::channel::<()>();

@@ -44,6 +44,7 @@ fn site() -> SiteInfo {
         author: None,
         author_email: None,
         base_url: "https://example.org/blog/".into(),
+        hubs: Vec::new(),
     }
 }
 

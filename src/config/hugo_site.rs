@@ -135,6 +135,7 @@ fn languages(site: &HugoConfig, settings: &Settings) -> (PathBuf, Vec<Language>)
             };
             Language {
                 site: SiteInfo {
+                    hubs: settings.site.hubs.clone(),
                     title: l
                         .title
                         .clone()

@@ -98,6 +98,8 @@ pub struct Config {
     pub site_pages: Option<SitePages>,
     /// Caches and CDNs in front of Herald to tell when paths change.
     pub purge: Vec<PurgeConfig>,
+    /// Push (WebSub): the built-in hub, external hubs to ping, and their limits.
+    pub websub: crate::websub::WebSubConfig,
 }
 
 /// Whose HTML pages a feed's channel link and the OPML `htmlUrl` point at.
@@ -172,6 +174,7 @@ impl Default for Config {
             retired_feeds: Vec::new(),
             site_pages: None,
             purge: Vec::new(),
+            websub: Default::default(),
         }
     }
 }
@@ -260,6 +263,8 @@ pub struct Settings {
     pub moves: crate::snapshot::Moves,
     /// `purge:`: whom to tell which paths changed.
     pub purge: Vec<PurgeTarget>,
+    /// `websub:`, checked.
+    pub websub: crate::websub::WebSubSettings,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -291,6 +296,8 @@ pub struct SiteInfo {
     pub logo: Option<String>,
     /// Absolute, ends with `/`.
     pub base_url: String,
+    /// WebSub hubs the feeds advertise (the built-in one first); empty: push is off.
+    pub hubs: Vec<String>,
 }
 
 impl Config {
@@ -427,7 +434,10 @@ impl Config {
         };
         let icon = image("icon", &self.icon)?;
         let logo = image("logo", &self.logo)?;
+        let websub =
+            crate::websub::WebSubSettings::from_config(&self.websub, &base_url).map_err(invalid)?;
         let site = SiteInfo {
+            hubs: websub.advertised(),
             icon,
             logo,
             title: self.title.trim().to_owned(),
@@ -461,6 +471,7 @@ impl Config {
             hugo_data: None,
             state_dir: self.state_dir.as_ref().map(|d| folder.join(d)),
             moves,
+            websub,
             content_dir,
             languages: vec![Language {
                 site: site.clone(),
@@ -543,6 +554,7 @@ impl Settings {
         check("health_path", self.health_path != new.health_path);
         check("metrics_path", self.metrics_path != new.metrics_path);
         check("purge", self.purge != new.purge);
+        check("websub", self.websub != new.websub);
         keys
     }
 
@@ -559,6 +571,14 @@ impl Settings {
         self.health_path = running.health_path.clone();
         self.metrics_path = running.metrics_path.clone();
         self.purge = running.purge.clone();
+        // The hub and its distributor start with the server; feeds keep advertising the
+        // hubs that are actually running.
+        self.websub = running.websub.clone();
+        let hubs = running.site.hubs.clone();
+        self.site.hubs = hubs.clone();
+        for language in &mut self.languages {
+            language.site.hubs = hubs.clone();
+        }
     }
 }
 
@@ -691,6 +711,12 @@ mod tests {
         new.keep_fixed(&old);
         assert!(old.needs_restart(&new).is_empty());
         assert_eq!(new.site.title, "B");
+        // Push starts with the server: a reload keeps the running hubs in the feeds.
+        let mut push = load("title: B\nwebsub:\n  builtin_hub: true\n");
+        assert_eq!(old.needs_restart(&push), ["websub"]);
+        assert_eq!(push.site.hubs, ["http://127.0.0.1:8080/websub"]);
+        push.keep_fixed(&old);
+        assert!(push.site.hubs.is_empty() && !push.websub.push_on());
     }
 
     #[test]

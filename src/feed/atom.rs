@@ -66,10 +66,18 @@ pub(super) fn render_as(
             uri: None,
             version: None,
         }),
-        links: vec![
+        links: [
             link("self", &feed.atom_url, "application/atom+xml"),
             link("alternate", &feed.html_url, "text/html"),
-        ],
+        ]
+        .into_iter()
+        // WebSub discovery: one `<link rel="hub">` per hub.
+        .chain(site.hubs.iter().map(|hub| Link {
+            href: cleaned(hub),
+            rel: "hub".to_owned(),
+            ..Link::default()
+        }))
+        .collect(),
         subtitle: Some(Text::plain(subtitle)).filter(|t| !t.value.is_empty()),
         // One placeholder entry, replaced by the posts' entries once written.
         entries: if whole {

@@ -29,8 +29,18 @@ struct JsonFeed {
     icon: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     favicon: Option<String>,
+    /// WebSub hubs (`{"type": "WebSub", "url": …}`), when push is on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub>,
     /// Last: assembling relies on the document ending with the items.
     items: Vec<JsonItem>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -95,6 +105,14 @@ pub(super) fn render_as(
             .or(site.logo.as_ref())
             .map(|u| cleaned(u)),
         favicon: site.icon.as_deref().map(cleaned),
+        hubs: site
+            .hubs
+            .iter()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url: cleaned(url),
+            })
+            .collect(),
         items: if whole {
             posts.iter().map(|p| item(site, p)).collect()
         } else {

@@ -3,7 +3,8 @@
 //!
 //! Shape: `{"title", "home_page_url", "feeds": [{"title", "taxonomy", "term", "slug",
 //! "home_page_url", "rss", "atom", "json"}]}`; `taxonomy`, `term` and `slug` are absent for
-//! the global feed. Keys keep this order; feeds keep the caller's order.
+//! the global feed; then `"push": {"websub": bool, "hubs": [...]}`, whether the feeds are
+//! pushed (WebSub) and through which hubs. Keys keep this order; feeds keep the caller's order.
 
 use serde::Serialize;
 
@@ -15,6 +16,13 @@ struct List<'a> {
     title: &'a str,
     home_page_url: &'a str,
     feeds: Vec<Entry<'a>>,
+    push: Push<'a>,
+}
+
+#[derive(Serialize)]
+struct Push<'a> {
+    websub: bool,
+    hubs: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -52,6 +60,10 @@ pub fn render(site: &SiteInfo, feeds: &[FeedInfo]) -> String {
         title: &site.title,
         home_page_url: &site.base_url,
         feeds,
+        push: Push {
+            websub: !site.hubs.is_empty(),
+            hubs: &site.hubs,
+        },
     };
     let mut out = serde_json::to_string_pretty(&list).expect("plain data serializes");
     out.push('\n');

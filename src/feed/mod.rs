@@ -84,6 +84,7 @@ fn site_key(site: &SiteInfo) -> u64 {
         icon,
         logo,
         base_url,
+        hubs: _, // channel-level only: items do not depend on it
     } = site;
     let mut text = String::new();
     for part in [title, description, language, base_url] {
@@ -196,6 +197,7 @@ mod tests {
             author: author.map(Into::into),
             author_email: Some("jo@example.org".into()),
             base_url: BASE.into(),
+            hubs: Vec::new(),
         }
     }
 
@@ -302,6 +304,35 @@ mod tests {
         assert!(rss.contains("<dc:creator>Ana</dc:creator>") && !rss.contains(">Jo<"));
         let anonymous = rss::render(&self::site(None), &feed(), plain);
         assert!(!anonymous.contains("dc:creator"), "{anonymous}");
+    }
+
+    #[test]
+    fn hubs_are_advertised_in_every_format_only_when_push_is_on() {
+        let posts = posts();
+        let off = site(None);
+        assert!(!rss::render(&off, &feed(), &posts).contains("rel=\"hub\""));
+        assert!(!atom::render(&off, &feed(), &posts).contains("rel=\"hub\""));
+        assert!(!json::render(&off, &feed(), &posts).contains("\"hubs\""));
+        let on = SiteInfo {
+            hubs: vec![format!("{BASE}websub"), "https://hub.example.net/".into()],
+            ..site(None)
+        };
+        let rss = rss::render(&on, &feed(), &posts);
+        assert!(
+            rss.contains(&format!("<atom:link href=\"{BASE}websub\" rel=\"hub\"/>")),
+            "{rss}"
+        );
+        roxmltree::Document::parse(&rss).expect("well-formed");
+        let atom = atom::render(&on, &feed(), &posts);
+        assert!(
+            atom.contains("<link href=\"https://hub.example.net/\" rel=\"hub\"/>"),
+            "{atom}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&json::render(&on, &feed(), &posts)).unwrap();
+        assert_eq!(json["hubs"][1]["url"], "https://hub.example.net/");
+        assert_eq!(json["hubs"][0]["type"], "WebSub");
+        assert!(json["items"].as_array().is_some_and(|i| !i.is_empty()));
     }
 
     #[test]

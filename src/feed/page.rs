@@ -186,6 +186,7 @@ pub fn render(site: &SiteInfo, languages: &[(&str, &SiteInfo)], feeds: &[Listed]
         out.push_str(&format!("<p>{}</p>\n", escape(description)));
     }
     out.push_str(HOW_TO);
+    out.push_str(&push_note(site));
     out.push_str(&format!(
         "<p class=\"muted\">Every feed at once, to import into a reader: <a href=\"{0}\">{0}</a></p>\n",
         escape(&format!("{}feeds.opml", site.base_url)),
@@ -290,6 +291,23 @@ fn row(site: &SiteInfo, listed: &Listed, several_taxonomies: bool) -> String {
     out
 }
 
+/// Whether the feeds are pushed (WebSub), for readers that can take it.
+pub(super) fn push_note(site: &SiteInfo) -> String {
+    if site.hubs.is_empty() {
+        return "<p class=\"muted\">Push: off. Readers poll these feeds for new posts.</p>\n"
+            .into();
+    }
+    let hubs: Vec<String> = site
+        .hubs
+        .iter()
+        .map(|h| format!("<code>{}</code>", escape(h)))
+        .collect();
+    format!(
+        "<p class=\"muted\">Push: on. Readers that support WebSub (Inoreader, Feedly, NewsBlur, FreshRSS…) get new posts within seconds through {}.</p>\n",
+        hubs.join(", ")
+    )
+}
+
 /// For site owners, folded away: the feed list for templates and every feed's
 /// autodiscovery tags, escaped so the page shows them as text to copy.
 fn owners(out: &mut String, site: &SiteInfo, feeds: &[Listed]) {
@@ -326,6 +344,7 @@ pub(super) mod tests {
 
     pub(crate) fn site(code: &str, title: &str) -> SiteInfo {
         SiteInfo {
+            hubs: Vec::new(),
             icon: None,
             logo: None,
             title: title.into(),

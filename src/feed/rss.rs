@@ -71,12 +71,19 @@ pub(super) fn render_as(
                 ..rss::Image::default()
             }),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            links: std::iter::once(Link {
                 href: cleaned(&feed.rss_url),
                 rel: "self".to_owned(),
                 mime_type: Some("application/rss+xml".to_owned()),
                 ..Link::default()
-            }],
+            })
+            // WebSub discovery: one `atom:link rel="hub"` per hub.
+            .chain(site.hubs.iter().map(|hub| Link {
+                href: cleaned(hub),
+                rel: "hub".to_owned(),
+                ..Link::default()
+            }))
+            .collect(),
         }),
         namespaces,
         items: if whole {
@@ -227,6 +234,7 @@ mod tests {
             author: author.map(Into::into),
             author_email: Some(" jo@example.org ".into()),
             base_url: BASE.into(),
+            hubs: Vec::new(),
         }
     }
 

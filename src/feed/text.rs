@@ -221,6 +221,7 @@ mod tests {
             author: None,
             author_email: None,
             base_url: "https://example.org/blog/".into(),
+            hubs: Vec::new(),
         };
         assert_eq!(
             id_uri(&site, "https://example.org/p/1/"),

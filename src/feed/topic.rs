@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::page::{date, foot, head, page_url, url_rows, HOW_TO};
+use super::page::{date, foot, head, page_url, push_note, url_rows, HOW_TO};
 use super::text::{escape, post_title};
 use super::FeedInfo;
 use crate::config::SiteInfo;
@@ -33,6 +33,7 @@ pub fn render(site: &SiteInfo, home: &SiteInfo, feed: &FeedInfo, items: &[Arc<Po
         ));
     }
     out.push_str(HOW_TO);
+    out.push_str(&push_note(site));
     out.push_str(&url_rows(feed));
     out.push_str("<h2>Latest posts</h2>\n");
     if items.is_empty() {

@@ -175,20 +175,36 @@ pub async fn serve_with(
         let snapshot = snapshot.clone();
         let ops = ops.clone();
         let service = service_fn(move |req: Request<Incoming>| {
-            let (response, route) = match ops.respond(&req) {
-                Some(answer) => answer,
-                None if reserved => (respond::busy(), crate::metrics::Route::Other),
-                None => {
-                    // One load per request: the whole response comes from this one snapshot.
-                    let current = snapshot.load();
-                    respond::respond_classified(&req, &current, SystemTime::now())
-                }
-            };
-            let body_bytes = response.body().size_hint().exact().unwrap_or(0);
-            ops.metrics
-                .request(route, response.status().as_u16(), body_bytes);
-            debug!(%peer, method = %req.method(), uri = %req.uri(), status = response.status().as_u16(), "request");
-            std::future::ready(Ok::<_, Infallible>(response))
+            let snapshot = snapshot.clone();
+            let ops = ops.clone();
+            async move {
+                let (response, route) = match ops.respond(&req) {
+                    Some(answer) => answer,
+                    None if reserved => (respond::busy(), crate::metrics::Route::Other),
+                    None => match ops.websub_for(&req).cloned() {
+                        // The hub reads a (bounded) body: the only route that awaits.
+                        Some(hub) => {
+                            debug!(%peer, method = %req.method(), "websub request");
+                            (
+                                hub.handle(req, peer.ip()).await,
+                                crate::metrics::Route::WebSub,
+                            )
+                        }
+                        None => {
+                            // One load per request: the whole response comes from this one snapshot.
+                            let current = snapshot.load();
+                            let answer =
+                                respond::respond_classified(&req, &current, SystemTime::now());
+                            debug!(%peer, method = %req.method(), uri = %req.uri(), status = answer.0.status().as_u16(), "request");
+                            answer
+                        }
+                    },
+                };
+                let body_bytes = response.body().size_hint().exact().unwrap_or(0);
+                ops.metrics
+                    .request(route, response.status().as_u16(), body_bytes);
+                Ok::<_, Infallible>(response)
+            }
         });
         let builder = if reserved { &reserve_builder } else { &builder };
         let conn = graceful.watch(builder.serve_connection(io, service));

@@ -41,6 +41,8 @@ pub struct Ops {
     pub health_path: Option<String>,
     /// `None`: no metrics endpoint.
     pub metrics_path: Option<String>,
+    /// The built-in WebSub hub, answering `/websub`; `None` when it is off.
+    pub websub: Option<Arc<crate::websub::Hub>>,
 }
 
 impl Ops {
@@ -50,7 +52,15 @@ impl Ops {
             metrics: Arc::new(Metrics::new()),
             health_path: None,
             metrics_path: None,
+            websub: None,
         }
+    }
+
+    /// The hub, if `req` is for it.
+    pub fn websub_for<B>(&self, req: &Request<B>) -> Option<&Arc<crate::websub::Hub>> {
+        self.websub
+            .as_ref()
+            .filter(|_| req.uri().path() == crate::websub::HUB_PATH)
     }
 
     /// The response if `req` is for an operational endpoint, with its route class.
@@ -132,6 +142,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             health_path: Some("/healthz".into()),
             metrics_path: Some("/metrics".into()),
+            websub: None,
         }
     }
 

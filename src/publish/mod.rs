@@ -445,7 +445,7 @@ impl Publisher {
         };
         let (surrogate_key, cache_tag) =
             keys::headers(&keys::for_feed(info, items.iter().map(|p| &**p)));
-        let resource = Resource::with_late_compression(
+        let mut resource = Resource::with_late_compression(
             format.content_type(),
             Bytes::from(body),
             newest(items),
@@ -453,6 +453,14 @@ impl Publisher {
         )
         .with_header("surrogate-key", surrogate_key)
         .with_header("cache-tag", cache_tag);
+        // WebSub discovery in the headers too (they never change the ETag).
+        if !site.hubs.is_empty() {
+            for hub in &site.hubs {
+                resource = resource.with_header("link", format!("<{hub}>; rel=\"hub\""));
+            }
+            resource =
+                resource.with_header("link", format!("<{}>; rel=\"self\"", info.url(format)));
+        }
         (path, Arc::new(resource))
     }
 

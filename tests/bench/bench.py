@@ -3,7 +3,7 @@
 builds herald and passes the paths below. It prints every row of the engine issue's speed
 table: Herald, the anchor, the ratio, the goal and whether it is met.
 
-Groups of rows (--only build,start,edit,http,load):
+Groups of rows (--only build,start,edit,http,load,push):
   build  `herald build` vs `hugo` on the same corpus (runs alternate A B A B): medians of
          wall and CPU (user+sys) time, peak RSS from /usr/bin/time -v.
   start  `herald serve` with NOTIFY_SOCKET set to a datagram socket opened here: spawn ->
@@ -21,6 +21,12 @@ Groups of rows (--only build,start,edit,http,load):
          the runs overlapping the work) while herald serve (a) reloads on SIGHUP, (b) rescans
          its content dir (swapped atomically with a hard-linked twin), (c) sees a folder of
          20,000 posts deleted; the anchor is the same client against the idle server.
+  push   WebSub: herald serve with its built-in hub (on the smallest corpus) and 1, then
+         1,000 subscribers of /rss.xml played by a threaded HTTP server here (each callback
+         answers the verification and records each delivery); one post of the feed is
+         rewritten again and again, each sample running from just before the write until
+         the (last) callback has received the new feed: median and p99 with 1 subscriber,
+         and until all 1,000 have it.
 Only loopback traffic; every run is bounded in time; nothing asserts on time.
 """
 
@@ -421,6 +427,154 @@ def edit_to_served(args, n, site, srv, edits):
         f"gzip {result['gzip_median_ms']:.1f} / {result['gzip_p99_ms']:.1f} ms; "
         f"br {result['br_median_ms']:.1f} / {result['br_p99_ms']:.1f} ms ({len(samples['any'])} edits, {timeouts} timeouts)"
     )
+    return result
+
+
+# ---------------------------------------------------------------- push (WebSub)
+
+
+class Callbacks:
+    """Subscribers' callbacks on a loopback port: /cb/<i> echoes the verification challenge
+    and counts deliveries (with the time of the last one)."""
+
+    def __init__(self):
+        import http.server
+        import urllib.parse
+
+        self.lock = threading.Lock()
+        self.got = {}  # callback path -> (deliveries, time of the last)
+        self.cond = threading.Condition(self.lock)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, body=b""):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                self.reply(q.get("hub.challenge", [""])[0].encode())
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                now = time.perf_counter()
+                path = self.path.split("?")[0]
+                with outer.cond:
+                    n, _ = outer.got.get(path, (0, 0.0))
+                    outer.got[path] = (n + 1, now)
+                    outer.cond.notify_all()
+                self.reply()
+
+        class Quiet(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client closing a kept-alive connection is not news
+
+        self.server = Quiet(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 1024
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def counts(self):
+        with self.lock:
+            return {k: v[0] for k, v in self.got.items()}
+
+    def wait_all(self, paths, before, deadline_s):
+        """Waits until every path has more deliveries than in `before`; the time of the last
+        of those deliveries, or None past the deadline."""
+        end = time.perf_counter() + deadline_s
+        with self.cond:
+            while True:
+                done = [self.got.get(p, (0, 0.0)) for p in paths]
+                if all(n > before.get(p, 0) for p, (n, _) in zip(paths, done)):
+                    return max(t for _, t in done)
+                left = end - time.perf_counter()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def push_bench(args, n, site, edits):
+    """edit -> delivered to the callbacks, with 1 and with 1,000 subscribers."""
+    config = os.path.join(site, "herald-push.yaml")
+    with open(os.path.join(site, "herald.yaml")) as f:
+        base = f.read()
+    state = os.path.join(args.work, "push-state")
+    shutil.rmtree(state, ignore_errors=True)
+    with open(config, "w") as f:
+        f.write(base + f"state_dir: {state}\n" + "websub:\n  builtin_hub: true\n  allow_private_callbacks: true\n"
+                "  rate_limit_burst: 5000\n  max_subscriptions_per_callback_host: 5000\n")
+    cbs = Callbacks()
+    srv = Server(args, site, config)
+    result = {}
+    try:
+        srv.wait_idle()
+        path = head_post(site, srv.port)
+        with open(path, "rb") as f:
+            original = f.read()
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        subscribed = 0
+        k = 0
+        for subs, runs in ((1, edits), (1000, max(5, min(edits, 20)))):
+            paths = [f"/cb/{i}" for i in range(subs)]
+            c.close()
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            for p in paths[subscribed:]:
+                body = "&".join([
+                    "hub.mode=subscribe",
+                    f"hub.topic={BASE_URL}rss.xml",
+                    f"hub.callback=http://127.0.0.1:{cbs.port}{p}",
+                ])
+                c.request("POST", "/websub", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+                r = c.getresponse()
+                r.read()
+                if r.status != 202:
+                    sys.exit(f"bench: push: subscribing answered {r.status}")
+            subscribed = subs
+            end = time.time() + 120
+            while srv.metric("herald_websub_subscriptions") < subs and time.time() < end:
+                time.sleep(0.05)
+            samples, timeouts = [], 0
+            for _ in range(runs):
+                before = cbs.counts()
+                text = original + f"\nPush benchmark edit {k}.\n".encode()
+                k += 1
+                t0 = time.perf_counter()
+                with open(path, "wb") as f:
+                    f.write(text)
+                last = cbs.wait_all(paths, before, 10.0)
+                if last is None:
+                    timeouts += 1
+                else:
+                    samples.append(last - t0)
+                time.sleep(args.edit_gap)
+            m = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            m.request("GET", "/metrics")
+            text = m.getresponse().read().decode()
+            m.close()
+            failed = re.search(r'^herald_websub_deliveries_total\{outcome="failed"\} (\d+)', text, re.M)
+            result[subs] = {"median_ms": median(samples) * 1e3, "p99_ms": percentile(samples, 99) * 1e3,
+                            "edits": len(samples), "timeouts": timeouts,
+                            "failed_total": int(failed.group(1)) if failed else None}
+            log(f"push {subs} subscribers: edit -> all delivered median {result[subs]['median_ms']:.1f} ms, "
+                f"p99 {result[subs]['p99_ms']:.1f} ms ({len(samples)} edits, {timeouts} timed out, "
+                f"{result[subs]['failed_total']} failed deliveries so far)")
+        c.close()
+        with open(path, "wb") as f:
+            f.write(original)
+    finally:
+        srv.stop()
+        cbs.stop()
     return result
 
 
@@ -1011,6 +1165,17 @@ def report(args, res):
             for k, name in (("gzip", "gzip"), ("br", "br")):
                 rows.append((f"edit → served {name} {n:,}: median / p99", f"{ms(h[k + '_median_ms'])} / {ms(h[k + '_p99_ms'])} ms",
                              "", "", "≤ 50 ms (p99)", met(h[k + "_p99_ms"] <= 50)))
+    for n, p in res.get("push", {}).items():
+        for subs, goal_name, ok in ((1, "≤ 50 ms (median)", lambda r: r["median_ms"] <= 50),
+                                    (1000, "all within 1 s (p99)", lambda r: r["p99_ms"] <= 1000)):
+            r = p.get(subs)
+            if not r:
+                continue
+            what = "subscriber" if subs == 1 else "subscribers, all delivered"
+            note = f"{r['edits']} edits" + (f", {r['timeouts']} timed out" if r["timeouts"] else "")
+            rows.append((f"edit → delivered to a subscriber's callback ({subs:,} {what}, {n:,} posts): median / p99",
+                         f"{ms(r['median_ms'])} / {ms(r['p99_ms'])} ms", "", note, goal_name,
+                         met(ok(r) and not r["timeouts"])))
     if res.get("http"):
         for kind, by in res["http"]["rates"].items():
             r = by["herald"] / by["nginx"]
@@ -1074,7 +1239,7 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-ROWS = ("build", "start", "edit", "http", "load")
+ROWS = ("build", "start", "edit", "http", "load", "push")
 
 
 def main():
@@ -1089,7 +1254,7 @@ def main():
     ap.add_argument("--edits", type=int, help="edits per corpus for edit -> served (herald)")
     ap.add_argument("--hugo-edits", type=int, help="edits per corpus for edit -> served (hugo server)")
     ap.add_argument("--only", default=",".join(ROWS),
-                    help="comma-separated subset of build,start,edit,http,load "
+                    help="comma-separated subset of build,start,edit,http,load,push "
                          "(load may name cases: load:idle+reload+rescan+delete)")
     ap.add_argument("--no-hugo", action="store_true", help="skip Hugo (cold build and hugo server)")
     ap.add_argument("--load-size", type=int, help="corpus size for the latency-under-work rows (default: the largest)")
@@ -1124,7 +1289,7 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     args.work = os.path.abspath(args.work)
 
-    res = {"builds": {}, "serve": {}, "http": None, "load": {}}
+    res = {"builds": {}, "serve": {}, "http": None, "load": {}, "push": {}}
     outs = {}
     for n in sizes:
         site = corpus(args, n)
@@ -1143,6 +1308,8 @@ def main():
             res["serve"][n] = s
         if "load" in only and n == load_size:
             res["load"][n] = load_bench(args, n, site, only)
+        if "push" in only and n == min(sizes):
+            res["push"][n] = push_bench(args, n, site, edits)
     if "http" in only:
         rates, ident_len, gz_len = http_bench(args, corpus(args, args.http_size), outs[args.http_size], args.http_rounds, args.wrk_seconds)
         res["http"] = {"rates": rates, "identity_bytes": ident_len, "gzip_bytes": gz_len}
