@@ -162,7 +162,19 @@ fn state_dir(settings: &Settings) -> Option<std::path::PathBuf> {
 }
 
 fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
-    let site = Site::load(settings).context("cannot load the content")?;
+    // What a server published (if its state is here and free): a post that would get a new
+    // id is warned about. Read only: a check changes nothing a server remembers.
+    let state = match state_dir(settings) {
+        Some(dir) => herald::state::State::read_only(&dir),
+        None => herald::state::State::memory(),
+    };
+    let site = Site::load_into(
+        settings,
+        std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(Default::default())),
+        herald::clock::Clock::from_env(),
+        std::sync::Arc::new(state),
+    )
+    .context("cannot load the content")?;
     let problems = site.problems();
     let warnings = site.warnings();
     // Site settings Herald does not follow: said once each, never a failure.

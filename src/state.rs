@@ -2,7 +2,9 @@
 //! (`state_dir`, default systemd's `StateDirectory`). It holds, per served path, the ETag and
 //! `Last-Modified` last served, so that validators stay the same across a restart and only
 //! ever move forward; and every feed ever published, so that a feed whose last post goes keeps
-//! answering instead of vanishing under its subscribers.
+//! answering instead of vanishing under its subscribers; and every item id ever published,
+//! with its post's content path, permalinks and aliases (see [`crate::ids`]), so that a
+//! post keeps its id when it moves.
 //!
 //! The state is a help, never a requirement: a missing file is created, a corrupt one is
 //! moved aside and started afresh, and a store that cannot be opened or written is logged
@@ -17,12 +19,17 @@ use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::FeedInfo;
+use crate::ids::{IdChanges, KnownItem};
 use crate::index::FeedKey;
 
 /// Served path → [`Validator`] (JSON).
 const VALIDATORS: TableDefinition<&str, &str> = TableDefinition::new("validators");
 /// Feed folder → [`KnownFeed`] (JSON).
 const FEEDS: TableDefinition<&str, &str> = TableDefinition::new("feeds");
+/// Item id → [`KnownItem`] (JSON).
+const ITEMS: TableDefinition<&str, &str> = TableDefinition::new("items");
+/// Content path → the item id published for it.
+const PATHS: TableDefinition<&str, &str> = TableDefinition::new("paths");
 
 /// File name of the database inside the state directory.
 pub const FILE_NAME: &str = "herald.redb";
@@ -46,6 +53,10 @@ pub struct KnownFeed {
 pub struct Remembered {
     pub validators: BTreeMap<String, Validator>,
     pub feeds: BTreeMap<String, KnownFeed>,
+    /// Item id → what it was published for.
+    pub items: BTreeMap<String, KnownItem>,
+    /// Content path → item id.
+    pub paths: BTreeMap<String, String>,
 }
 
 /// What one publish changed, to be written.
@@ -53,11 +64,15 @@ pub struct Remembered {
 pub struct Changes {
     pub validators: Vec<(String, Validator)>,
     pub feeds: Vec<KnownFeed>,
+    pub ids: IdChanges,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.validators.is_empty() && self.feeds.is_empty()
+        self.validators.is_empty()
+            && self.feeds.is_empty()
+            && self.ids.items.is_empty()
+            && self.ids.paths.is_empty()
     }
 }
 
@@ -69,6 +84,8 @@ pub struct State {
     write_failed: AtomicBool,
     /// Serializes writers (the owner is the only one; reloads hand the store over).
     lock: Mutex<()>,
+    /// Read, never written: `herald check` looks at what a server published.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for State {
@@ -86,6 +103,7 @@ impl State {
             path: None,
             write_failed: AtomicBool::new(false),
             lock: Mutex::new(()),
+            read_only: false,
         }
     }
 
@@ -117,6 +135,29 @@ impl State {
             path: Some(path),
             write_failed: AtomicBool::new(false),
             lock: Mutex::new(()),
+            read_only: false,
+        }
+    }
+
+    /// The state in `dir` as it is, to be read and never written (`herald check`): memory
+    /// only when there is none or it cannot be opened (a running server holds it, say).
+    pub fn read_only(dir: &Path) -> State {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            return State::memory();
+        }
+        match Database::open(&path) {
+            Ok(db) => State {
+                db: Some(db),
+                path: Some(path),
+                write_failed: AtomicBool::new(false),
+                lock: Mutex::new(()),
+                read_only: true,
+            },
+            Err(err) => {
+                tracing::info!(file = %path.display(), "cannot read the state ({err}); ids are checked against the content alone");
+                State::memory()
+            }
         }
     }
 
@@ -156,6 +197,24 @@ impl State {
                     }
                 }
             }
+            if let Ok(table) = txn.open_table(ITEMS) {
+                for row in table.iter()? {
+                    let (id, value) = row?;
+                    match serde_json::from_str(value.value()) {
+                        Ok(v) => {
+                            out.items.insert(id.value().to_owned(), v);
+                        }
+                        Err(_) => skipped += 1,
+                    }
+                }
+            }
+            if let Ok(table) = txn.open_table(PATHS) {
+                for row in table.iter()? {
+                    let (path, id) = row?;
+                    out.paths
+                        .insert(path.value().to_owned(), id.value().to_owned());
+                }
+            }
             Ok(())
         };
         if let Err(err) = read() {
@@ -172,7 +231,7 @@ impl State {
     /// write succeeds again) and changes nothing that is served.
     pub fn save(&self, changes: &Changes) {
         let Some(db) = &self.db else { return };
-        if changes.is_empty() {
+        if changes.is_empty() || self.read_only {
             return;
         }
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -191,6 +250,18 @@ impl State {
                 for feed in &changes.feeds {
                     let json = serde_json::to_string(feed).expect("plain struct");
                     table.insert(feed.info.dir.as_str(), json.as_str())?;
+                }
+                let mut table = txn.open_table(ITEMS)?;
+                for (id, item) in &changes.ids.items {
+                    let json = serde_json::to_string(item).expect("plain struct");
+                    table.insert(id.as_str(), json.as_str())?;
+                }
+                let mut table = txn.open_table(PATHS)?;
+                for (path, id) in &changes.ids.paths {
+                    match id {
+                        Some(id) => table.insert(path.as_str(), id.as_str()).map(drop)?,
+                        None => table.remove(path.as_str()).map(drop)?,
+                    }
                 }
             }
             txn.commit()?;
@@ -283,6 +354,7 @@ mod tests {
         state.save(&Changes {
             validators: vec![("/rss.xml".into(), v("\"e\"", 42))],
             feeds: Vec::new(),
+            ids: IdChanges::default(),
         });
         drop(state);
         let again = State::open(dir.path());
@@ -308,6 +380,7 @@ mod tests {
         state.save(&Changes {
             validators: vec![("/rss.xml".into(), v("x", 1))],
             feeds: Vec::new(),
+            ids: IdChanges::default(),
         });
         assert!(state.remembered().validators.is_empty());
     }

@@ -100,6 +100,8 @@ impl P<'_> {
         Arc::new(Post {
             source: self.source.into(),
             id: self.id.map_or_else(|| permalink.clone(), Into::into),
+            id_from: Default::default(),
+            aliases: Vec::new(),
             title: self.title.into(),
             lang: "en".into(),
             permalink: permalink.clone(),
@@ -113,6 +115,7 @@ impl P<'_> {
             taxonomies,
             authors: self.authors.iter().map(|s| s.to_string()).collect(),
             image: self.image.map(Into::into),
+            image_meta: Default::default(),
             body: Body::with_html(self.html.into(), permalink, self.html.into()),
         })
     }

@@ -1,7 +1,8 @@
 //! RSS 2.0 with the content, Dublin Core, Atom and Media RSS namespaces.
 //!
 //! Item element order is the rss crate's: `title`, `link`, `description`, `category`, `guid`,
-//! `pubDate`, `content:encoded`, then extensions (`media:content`, `dc:creator`). That puts
+//! `enclosure`, `pubDate`, `content:encoded`, then extensions (`media:content`,
+//! `media:thumbnail`, `dc:creator`). That puts
 //! `description` before `content:encoded`, which the W3C validator asks for
 //! (NeedDescriptionBeforeContent); a test checks the bytes.
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
-use rss::{Category, Channel, Guid, Item};
+use rss::{Category, Channel, Enclosure, Guid, Item};
 
 use super::text::{
     clean, cleaned, escape, feed_description, feed_updated, is_http_url, item_authors, post_title,
@@ -19,7 +20,7 @@ use super::text::{
 };
 use super::FeedInfo;
 use crate::config::SiteInfo;
-use crate::post::Post;
+use crate::post::{ImageMeta, Post};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
@@ -172,19 +173,12 @@ fn item(site: &SiteInfo, post: &Post) -> Item {
 
     let mut extensions = ExtensionMap::new();
     if let Some(image) = &post.image {
-        let mut attrs = BTreeMap::new();
-        attrs.insert("url".to_owned(), cleaned(image));
-        attrs.insert("medium".to_owned(), "image".to_owned());
-        let media = Extension {
-            name: "media:content".to_owned(),
-            attrs,
-            ..Extension::default()
-        };
-        extensions
-            .entry("media".to_owned())
-            .or_default()
-            .insert("content".to_owned(), vec![media]);
+        extensions.insert("media".to_owned(), media(image, &post.image_meta));
     }
+    let enclosure = post
+        .image
+        .as_ref()
+        .and_then(|url| enclosure(url, &post.image_meta));
 
     let creators = item_authors(site, post);
     let dublin_core_ext = (!creators.is_empty()).then(|| DublinCoreExtension {
@@ -197,6 +191,7 @@ fn item(site: &SiteInfo, post: &Post) -> Item {
         link: Some(cleaned(post.url())),
         description,
         categories,
+        enclosure,
         guid: Some(Guid {
             value: id,
             permalink: is_permalink,
@@ -207,6 +202,43 @@ fn item(site: &SiteInfo, post: &Post) -> Item {
         dublin_core_ext,
         ..Item::default()
     }
+}
+
+/// The featured image as Media RSS: `media:content` (with its type and size when known)
+/// and `media:thumbnail`, which the readers that ignore `media:content` show.
+fn media(url: &str, meta: &ImageMeta) -> BTreeMap<String, Vec<Extension>> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("url".to_owned(), cleaned(url));
+    attrs.insert("medium".to_owned(), "image".to_owned());
+    if let Some(mime_type) = meta.mime_type {
+        attrs.insert("type".to_owned(), mime_type.to_owned());
+    }
+    if let Some(length) = meta.length {
+        attrs.insert("fileSize".to_owned(), length.to_string());
+    }
+    let content = Extension {
+        name: "media:content".to_owned(),
+        attrs,
+        ..Extension::default()
+    };
+    let thumbnail = Extension {
+        name: "media:thumbnail".to_owned(),
+        attrs: BTreeMap::from([("url".to_owned(), cleaned(url))]),
+        ..Extension::default()
+    };
+    BTreeMap::from([
+        ("content".to_owned(), vec![content]),
+        ("thumbnail".to_owned(), vec![thumbnail]),
+    ])
+}
+
+/// `<enclosure>` needs the length and type: only for an image that is a file of the site.
+fn enclosure(url: &str, meta: &ImageMeta) -> Option<Enclosure> {
+    Some(Enclosure {
+        url: cleaned(url),
+        length: meta.length?.to_string(),
+        mime_type: meta.mime_type?.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -253,6 +285,8 @@ mod tests {
         Arc::new(Post {
             source: format!("{name}.md"),
             id: permalink.clone(),
+            id_from: Default::default(),
+            aliases: Vec::new(),
             title: name.into(),
             lang: "en".into(),
             permalink: permalink.clone(),
@@ -266,6 +300,7 @@ mod tests {
             taxonomies: BTreeMap::new(),
             authors: Vec::new(),
             image: None,
+            image_meta: Default::default(),
             body: Body::with_html(html.into(), permalink, html.into()),
         })
     }

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::{ContentSettings, Diagnostic};
+use crate::ids::Ids;
 use crate::index::Index;
 use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
@@ -63,6 +64,11 @@ pub struct Site {
     published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// What survives a restart (shared with the site a reload builds).
     pub state: Arc<State>,
+    /// Every item id ever published: what keeps a moved post's id.
+    ids: Ids,
+    /// Warnings about ids (a published post given a new one), by source path: kept apart
+    /// from the parser's, which each read of the file replaces.
+    id_warnings: BTreeMap<String, Diagnostic>,
 }
 
 impl Site {
@@ -112,6 +118,7 @@ impl Site {
             ContentSettings::from_settings(settings),
         )?;
         source.ignore = settings.ignore_files.clone();
+        source.static_dir = settings.hugo_site.as_ref().map(|site| site.join("static"));
         let loaded = source.load_all();
         let mut site = Site {
             source,
@@ -136,11 +143,20 @@ impl Site {
             clock,
             published_at: None,
             state,
+            ids: Ids::default(),
+            id_warnings: BTreeMap::new(),
         };
-        site.publisher.remember(site.state.remembered());
+        let mut remembered = site.state.remembered();
+        site.ids = Ids::new(
+            std::mem::take(&mut remembered.items),
+            std::mem::take(&mut remembered.paths),
+        );
+        site.publisher.remember(remembered);
         for read in loaded.reads {
             site.take(read);
         }
+        // Logged with every other warning once the whole load is known (log_problems).
+        site.check_new_ids(false);
         site.log_unreadable("loading");
         Ok(site)
     }
@@ -155,6 +171,11 @@ impl Site {
         let root = &self.source.root;
         for warning in self.warnings.get(&key).into_iter().flatten() {
             tracing::warn!("{}", show(root, warning));
+        }
+        if applied.read > 0 && applied.failed == 0 {
+            if let Some(warning) = self.id_warnings.get(&key) {
+                tracing::warn!("{}", show(root, warning));
+            }
         }
         if applied.failed > 0 && !unreadable {
             if let Some(problem) = self.problems.get(&key) {
@@ -193,8 +214,12 @@ impl Site {
             self.warnings.insert(read.key.clone(), read.warnings);
         }
         match result {
-            Ok(Some(post)) => {
+            Ok(Some(mut post)) => {
                 self.problems.remove(&read.key);
+                match self.ids.assign(&mut post) {
+                    Some(warning) => self.id_warnings.insert(read.key.clone(), warning),
+                    None => self.id_warnings.remove(&read.key),
+                };
                 self.index.insert(Arc::new(post));
                 Applied {
                     read: 1,
@@ -241,6 +266,7 @@ impl Site {
     /// that is checked once per batch, not once per file.
     fn forget(&mut self, key: &str) -> Applied {
         self.warnings.remove(key);
+        self.id_warnings.remove(key);
         self.unreadable_files.remove(key);
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
@@ -375,6 +401,7 @@ impl Site {
         );
         let stale: Vec<PathBuf> = stale.into_iter().collect();
         applied = applied + self.take_all(self.source.load_many(&stale));
+        self.check_new_ids(true);
         if self.read_errors.load(Ordering::Relaxed) > errors_before {
             self.log_unreadable("applying changes");
         }
@@ -420,8 +447,27 @@ impl Site {
             .filter(|rel| self.is_stale(rel))
             .collect();
         applied = applied + self.take_all(self.source.load_many(&stale));
+        self.check_new_ids(true);
         self.log_unreadable("rescanning");
         applied
+    }
+
+    /// Looks at the posts that just got an id never published before: one that looks like
+    /// a published post whose file is gone (it moved, with neither an alias nor an `id:`)
+    /// is warned about, naming the file. After a batch, when every move in it is complete.
+    fn check_new_ids(&mut self, log: bool) {
+        for source in self.ids.take_fresh() {
+            let Some(post) = self.index.get(&source) else {
+                continue;
+            };
+            let index = &self.index;
+            if let Some(warning) = self.ids.moved_warning(post, |s| index.get(s).is_some()) {
+                if log {
+                    tracing::warn!("{}", show(&self.source.root, &warning));
+                }
+                self.id_warnings.insert(source, warning);
+            }
+        }
     }
 
     /// One warning for everything that could not be read, however many paths: the count,
@@ -506,7 +552,9 @@ impl Site {
         }
         self.shared.store(Arc::new(snapshot));
         // After serving: a slow disk delays no edit.
-        self.state.save(&self.publisher.take_changes());
+        let mut changes = self.publisher.take_changes();
+        changes.ids = self.ids.take_changes();
+        self.state.save(&changes);
         stats
     }
 
@@ -556,7 +604,22 @@ impl Site {
     /// Warnings about the content, sorted by path and line: things `herald check` reports
     /// without failing (mojibake, dropped terms), each of severity [`crate::diagnostic::Severity::Warning`].
     pub fn warnings(&self) -> Vec<Diagnostic> {
-        self.warnings.values().flatten().cloned().collect()
+        let paths: BTreeSet<&String> = self
+            .warnings
+            .keys()
+            .chain(self.id_warnings.keys())
+            .collect();
+        paths
+            .into_iter()
+            .flat_map(|p| {
+                self.warnings
+                    .get(p)
+                    .into_iter()
+                    .flatten()
+                    .chain(self.id_warnings.get(p))
+            })
+            .cloned()
+            .collect()
     }
 
     /// How long until a post comes due or expires, if any will: zero when one already did
