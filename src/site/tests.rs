@@ -191,3 +191,34 @@ fn a_file_grown_over_the_limit_is_refused_whole_and_keeps_its_last_good_version(
     site.apply_paths(&BTreeSet::from([a]));
     assert_eq!(title(&site, "a.md").as_deref(), Some("Alpha"));
 }
+
+#[test]
+fn a_rename_while_serving_keeps_the_id_with_an_alias_and_is_warned_about_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(dir.path(), "post/a.md", &post("Alpha"));
+    write(dir.path(), "post/b.md", &post("Beta"));
+    let mut site = site_in(dir.path(), "");
+    let alpha_id = site.index.get("post/a.md").unwrap().id.clone();
+    // Moved with neither alias nor id (a rename event: the old path goes, the new comes).
+    std::fs::remove_file(&old).unwrap();
+    let new = write(dir.path(), "notes/a.md", &post("Alpha"));
+    site.apply_paths(&BTreeSet::from([old, new.clone()]));
+    assert_ne!(site.index.get("notes/a.md").unwrap().id, alpha_id);
+    let warnings = site.warnings();
+    let warning = warnings.iter().find(|w| w.path == "notes/a.md").unwrap();
+    assert!(
+        warning.message.contains("aliases: [\"/post/a/\"]"),
+        "{}",
+        warning.message
+    );
+    // Moved again, this time saying where it was first: its first id comes back.
+    std::fs::remove_file(&new).unwrap();
+    let again = write(
+        dir.path(),
+        "blog/a.md",
+        "---\ntitle: Alpha\ndate: 2020-01-01\naliases: [/post/a/]\n---\nx\n",
+    );
+    site.apply_paths(&BTreeSet::from([new, again]));
+    assert_eq!(site.index.get("blog/a.md").unwrap().id, alpha_id);
+    assert!(site.warnings().is_empty(), "{:?}", site.warnings());
+}
