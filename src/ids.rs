@@ -38,6 +38,9 @@ pub struct KnownItem {
 /// Permalinks kept per item: the first and the latest ones, enough for any real history.
 const MAX_PERMALINKS: usize = 8;
 
+/// Published items with the same title (or file name) looked at for one new post.
+const MAX_CANDIDATES: usize = 16;
+
 /// What changed since [`Ids::take_changes`], for the state store.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IdChanges {
@@ -203,7 +206,13 @@ impl Ids {
         let none = BTreeSet::new();
         let title = self.by_title.get(&post.title).unwrap_or(&none);
         let name = self.by_name.get(file_name(&post.source)).unwrap_or(&none);
-        let (old_id, old) = title.union(name).find_map(|id| {
+        // A few candidates each: many posts may share a title ("Links"), and this runs for
+        // every new post of a load.
+        let mut candidates = title
+            .iter()
+            .take(MAX_CANDIDATES)
+            .chain(name.iter().take(MAX_CANDIDATES));
+        let (old_id, old) = candidates.find_map(|id| {
             let item = self.items.get(id)?;
             (*id != post.id && item.source != post.source && !present(&item.source))
                 .then_some((id, item))
