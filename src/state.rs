@@ -141,6 +141,8 @@ impl State {
 
     /// The state in `dir` as it is, to be read and never written (`herald check`): memory
     /// only when there is none or it cannot be opened (a running server holds it, say).
+    /// redb 2 has no read-only mode: opening a file a killed server left may run its
+    /// recovery, which rewrites bookkeeping, never the entries.
     pub fn read_only(dir: &Path) -> State {
         let path = dir.join(FILE_NAME);
         if !path.is_file() {

@@ -312,6 +312,34 @@ mod tests {
     }
 
     #[test]
+    fn a_local_image_is_an_enclosure_and_every_image_a_thumbnail() {
+        let with_image = |name: &str, length: Option<u64>| {
+            let mut p = Arc::into_inner(post(name, Some("s"), "<p>x</p>")).unwrap();
+            p.image = Some(format!("{BASE}{name}.png"));
+            p.image_meta = ImageMeta {
+                mime_type: Some("image/png"),
+                file: None,
+                length,
+            };
+            Arc::new(p)
+        };
+        let out = render(
+            &site(None, "S"),
+            &feed(),
+            &[with_image("local", Some(42)), with_image("remote", None)],
+        );
+        assert!(out.contains(&format!(
+            "<enclosure url=\"{BASE}local.png\" length=\"42\" type=\"image/png\"/>"
+        )));
+        assert_eq!(out.matches("<enclosure").count(), 1, "{out}");
+        assert!(out.contains(&format!(
+            "<media:content fileSize=\"42\" medium=\"image\" type=\"image/png\" url=\"{BASE}local.png\">"
+        )));
+        assert!(out.contains(&format!("<media:thumbnail url=\"{BASE}remote.png\">")));
+        roxmltree::Document::parse(&out).unwrap();
+    }
+
+    #[test]
     fn managing_editor_always_has_a_real_name() {
         assert_eq!(editor(&site(Some("Jo"), "Site")), "jo@example.org (Jo)");
         // No author (or a blank one): the site title, not a bare address.
