@@ -16,6 +16,7 @@
 //! and how to keep the old id. Everything is ordered maps: no clock, no hash order.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,9 +39,6 @@ pub struct KnownItem {
 /// Permalinks kept per item: the first and the latest ones, enough for any real history.
 const MAX_PERMALINKS: usize = 8;
 
-/// Published items with the same title (or file name) looked at for one new post.
-const MAX_CANDIDATES: usize = 16;
-
 /// What changed since [`Ids::take_changes`], for the state store.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IdChanges {
@@ -50,59 +48,68 @@ pub struct IdChanges {
     pub paths: Vec<(String, Option<String>)>,
 }
 
-/// Every id ever published and how to find it again.
+/// Every id ever published and how to find it again. Each id is one shared string,
+/// however many maps name it: a site of 100,000 posts keeps 100,000 of them.
 #[derive(Debug, Default)]
 pub struct Ids {
-    items: BTreeMap<String, KnownItem>,
+    items: BTreeMap<Arc<str>, KnownItem>,
     /// Content path → id.
-    paths: BTreeMap<String, String>,
-    /// Every URL an item was known by (its id when that is one, its permalinks and aliases)
-    /// → its id.
-    urls: BTreeMap<String, String>,
-    /// Title → ids, and file name (`a` for `post/a.md` and `post/a/index.md`) → ids: the
-    /// items a post that lost its id may be.
-    by_title: BTreeMap<String, BTreeSet<String>>,
-    by_name: BTreeMap<String, BTreeSet<String>>,
+    paths: BTreeMap<String, Arc<str>>,
+    /// Every URL an item was known by (its permalinks and aliases, but not its id, which
+    /// `items` finds) → its id.
+    urls: BTreeMap<String, Arc<str>>,
+    /// Ids whose post has not been read since the start, or whose file went: what a post
+    /// that lost its id may have been. Deleted posts stay here, so it grows with deletions
+    /// only.
+    orphans: BTreeSet<Arc<str>>,
     /// Posts (by content path) given an id never published before, since the last
     /// [`Ids::take_fresh`].
     fresh: BTreeSet<String>,
     changes: IdChanges,
+    /// Whether [`Ids::take_changes`] has a taker (a state that is written): without one, a
+    /// first start of a big site would copy every item for nothing.
+    keep_changes: bool,
 }
 
 impl Ids {
-    /// Takes over what an earlier run published.
-    pub fn new(items: BTreeMap<String, KnownItem>, paths: BTreeMap<String, String>) -> Ids {
+    /// Takes over what an earlier run published. Every item is an orphan until its post is
+    /// read again. `keep_changes`: whether what changes is to be written to a state.
+    pub fn new(
+        items: BTreeMap<String, KnownItem>,
+        paths: BTreeMap<String, String>,
+        keep_changes: bool,
+    ) -> Ids {
+        let items: BTreeMap<Arc<str>, KnownItem> = items
+            .into_iter()
+            .map(|(id, item)| (Arc::from(id), item))
+            .collect();
         let mut ids = Ids {
-            paths,
+            keep_changes,
             ..Ids::default()
         };
-        // An id that is itself a URL wins over another item's permalink or alias.
-        for id in items.keys() {
-            if id.contains("://") {
-                ids.urls.insert(id.clone(), id.clone());
-            }
-        }
+        ids.paths = paths
+            .into_iter()
+            .filter_map(|(path, id)| {
+                let (id, _) = items.get_key_value(id.as_str())?;
+                Some((path, id.clone()))
+            })
+            .collect();
         for (id, item) in &items {
-            ids.index(id, item);
+            ids.index_urls(id, item);
         }
+        ids.orphans = items.keys().cloned().collect();
         ids.items = items;
         ids
     }
 
-    fn index(&mut self, id: &str, item: &KnownItem) {
+    fn index_urls(&mut self, id: &Arc<str>, item: &KnownItem) {
+        // A URL that is an id is found in `items` (and wins there): the usual permalink id
+        // costs no entry here.
         for url in item.permalinks.iter().chain(&item.aliases) {
-            self.urls
-                .entry(url.clone())
-                .or_insert_with(|| id.to_owned());
+            if **id != **url && !self.urls.contains_key(url) {
+                self.urls.insert(url.clone(), id.clone());
+            }
         }
-        self.by_title
-            .entry(item.title.clone())
-            .or_default()
-            .insert(id.to_owned());
-        self.by_name
-            .entry(file_name(&item.source).to_owned())
-            .or_default()
-            .insert(id.to_owned());
     }
 
     /// How many ids were ever published.
@@ -121,7 +128,7 @@ impl Ids {
         let by_path = self.paths.get(&post.source).cloned();
         let mut warning = None;
         if post.id_from == IdFrom::FrontMatter {
-            if let Some(old) = by_path.filter(|old| *old != post.id) {
+            if let Some(old) = by_path.filter(|old| **old != post.id) {
                 warning = Some(Diagnostic {
                     severity: Severity::Warning,
                     path: post.source.clone(),
@@ -133,15 +140,21 @@ impl Ids {
                 });
             }
         } else if let Some(old) = by_path {
-            post.id = old;
+            post.id = old.to_string();
         } else if let Some(old) = post
             .aliases
             .iter()
             .chain(std::iter::once(&post.permalink))
-            .find_map(|url| self.urls.get(url))
+            .find_map(|url| {
+                // An id that is itself the URL wins over another item's permalink or alias.
+                self.items
+                    .get_key_value(url.as_str())
+                    .map(|(id, _)| id)
+                    .or_else(|| self.urls.get(url))
+            })
         {
-            post.id = old.clone();
-        } else if !self.items.contains_key(&post.id) && !post.draft {
+            post.id = old.to_string();
+        } else if !self.items.contains_key(post.id.as_str()) && !post.draft {
             self.fresh.insert(post.source.clone());
         }
         if !post.draft {
@@ -152,7 +165,11 @@ impl Ids {
 
     /// Remembers that `post` is published under its id.
     fn record(&mut self, post: &Post) {
-        let before = self.items.get(&post.id);
+        let (id, before) = match self.items.get_key_value(post.id.as_str()) {
+            Some((id, item)) => (id.clone(), Some(item)),
+            None => (Arc::from(post.id.as_str()), None),
+        };
+        self.orphans.remove(&id);
         let mut item = before.cloned().unwrap_or_else(|| KnownItem {
             source: post.source.clone(),
             title: String::new(),
@@ -170,27 +187,33 @@ impl Ids {
         }
         item.aliases.clone_from(&post.aliases);
         if before != Some(&item) {
-            if let Some(before) = before {
-                if before.title != item.title {
-                    if let Some(set) = self.by_title.get_mut(&before.title) {
-                        set.remove(&post.id);
-                    }
-                }
+            self.index_urls(&id, &item);
+            if self.keep_changes {
+                self.changes.items.push((post.id.clone(), item.clone()));
             }
-            self.index(&post.id, &item);
-            self.changes.items.push((post.id.clone(), item.clone()));
-            self.items.insert(post.id.clone(), item);
+            self.items.insert(id.clone(), item);
         }
         // The post moved: its old path no longer names it (a new post there is another one).
-        if old_source != post.source && self.paths.get(&old_source) == Some(&post.id) {
+        if old_source != post.source && self.paths.get(&old_source) == Some(&id) {
             self.paths.remove(&old_source);
-            self.changes.paths.push((old_source, None));
+            if self.keep_changes {
+                self.changes.paths.push((old_source, None));
+            }
         }
-        if self.paths.get(&post.source) != Some(&post.id) {
-            self.paths.insert(post.source.clone(), post.id.clone());
-            self.changes
-                .paths
-                .push((post.source.clone(), Some(post.id.clone())));
+        if self.paths.get(&post.source) != Some(&id) {
+            self.paths.insert(post.source.clone(), id);
+            if self.keep_changes {
+                self.changes
+                    .paths
+                    .push((post.source.clone(), Some(post.id.clone())));
+            }
+        }
+    }
+
+    /// The post at `source` is gone: its id is an orphan, one a new post may have been.
+    pub fn vacate(&mut self, source: &str) {
+        if let Some(id) = self.paths.get(source) {
+            self.orphans.insert(id.clone());
         }
     }
 
@@ -199,38 +222,54 @@ impl Ids {
         std::mem::take(&mut self.fresh)
     }
 
-    /// The warning for `post`, just given a new id, when it looks like an item published
-    /// before whose file is gone (`present` says which content paths hold a post now): the
-    /// same title or the same file name.
-    pub fn moved_warning(&self, post: &Post, present: impl Fn(&str) -> bool) -> Option<Diagnostic> {
-        let none = BTreeSet::new();
-        let title = self.by_title.get(&post.title).unwrap_or(&none);
-        let name = self.by_name.get(file_name(&post.source)).unwrap_or(&none);
-        // A few candidates each: many posts may share a title ("Links"), and this runs for
-        // every new post of a load.
-        let mut candidates = title
+    /// A warning for each of `posts` (just given new ids) that looks like a published item
+    /// whose file is gone (`present` says which content paths hold a post now): the same
+    /// title or the same file name. The orphans are looked at once for all of them.
+    pub fn moved_warnings(
+        &self,
+        posts: &[&Post],
+        present: impl Fn(&str) -> bool,
+    ) -> Vec<Diagnostic> {
+        if posts.is_empty() || self.orphans.is_empty() {
+            return Vec::new();
+        }
+        let mut by_title: BTreeMap<&str, &Arc<str>> = BTreeMap::new();
+        let mut by_name: BTreeMap<&str, &Arc<str>> = BTreeMap::new();
+        for id in &self.orphans {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            if present(&item.source) {
+                continue;
+            }
+            by_title.entry(item.title.as_str()).or_insert(id);
+            by_name.entry(file_name(&item.source)).or_insert(id);
+        }
+        posts
             .iter()
-            .take(MAX_CANDIDATES)
-            .chain(name.iter().take(MAX_CANDIDATES));
-        let (old_id, old) = candidates.find_map(|id| {
-            let item = self.items.get(id)?;
-            (*id != post.id && item.source != post.source && !present(&item.source))
-                .then_some((id, item))
-        })?;
-        let old_url = old
-            .permalinks
-            .last()
-            .and_then(|p| url::Url::parse(p).ok())
-            .map_or_else(|| old_id.clone(), |u| u.path().to_owned());
-        Some(Diagnostic {
-            severity: Severity::Warning,
-            path: post.source.clone(),
-            line: None,
-            message: format!(
-                "this looks like {} moved here, which was published as {old_id}; it gets a new id ({}), so readers will show it again as a new post; to keep its id, add `aliases: [\"{old_url}\"]` (its old URL) or `id: {old_id}` to its front matter",
-                old.source, post.id
-            ),
-        })
+            .filter_map(|post| {
+                let old_id = by_title
+                    .get(post.title.as_str())
+                    .or_else(|| by_name.get(file_name(&post.source)))
+                    .copied()
+                    .filter(|id| &***id != post.id.as_str())?;
+                let old = self.items.get(old_id)?;
+                let old_url = old
+                    .permalinks
+                    .last()
+                    .and_then(|p| url::Url::parse(p).ok())
+                    .map_or_else(|| old_id.to_string(), |u| u.path().to_owned());
+                Some(Diagnostic {
+                    severity: Severity::Warning,
+                    path: post.source.clone(),
+                    line: None,
+                    message: format!(
+                        "this looks like {} moved here, which was published as {old_id}; it gets a new id ({}), so readers will show it again as a new post; to keep its id, add `aliases: [\"{old_url}\"]` (its old URL) or `id: {old_id}` to its front matter",
+                        old.source, post.id
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// What changed since the last call: for the state store.
@@ -299,12 +338,12 @@ mod tests {
                 None => paths.remove(&path),
             };
         }
-        Ids::new(items, paths)
+        Ids::new(items, paths, true)
     }
 
     #[test]
     fn a_slug_change_keeps_the_id_published_for_the_path_across_a_restart() {
-        let mut ids = Ids::default();
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
         let mut a = post("post/a.md", "post/a", "A");
         assert_eq!(ids.assign(&mut a), None);
         let mut ids = restarted(&mut ids, Default::default());
@@ -316,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_moved_file_keeps_its_id_through_an_alias_and_its_old_path_is_free_again() {
-        let mut ids = Ids::default();
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
         ids.assign(&mut post("post/a.md", "post/a", "A"));
         let mut moved = post("blog/a.md", "blog/a", "A");
         moved.aliases = vec![format!("{BASE}post/a/")];
@@ -330,7 +369,7 @@ mod tests {
 
     #[test]
     fn a_move_with_neither_alias_nor_id_is_warned_about_naming_the_file_and_the_fix() {
-        let mut ids = Ids::default();
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
         ids.assign(&mut post("post/a.md", "post/a", "A"));
         let mut ids = restarted(&mut ids, Default::default());
         let mut moved = post("blog/a.md", "blog/a", "A retitled");
@@ -341,7 +380,8 @@ mod tests {
             "nothing says it is the same post"
         );
         assert_eq!(ids.take_fresh(), BTreeSet::from(["blog/a.md".to_string()]));
-        let warning = ids.moved_warning(&moved, |s| s == "blog/a.md").unwrap();
+        let warnings = ids.moved_warnings(&[&moved], |s| s == "blog/a.md");
+        let warning = &warnings[0];
         assert_eq!(warning.path, "blog/a.md");
         assert_eq!(warning.severity, Severity::Warning);
         assert!(
@@ -351,12 +391,12 @@ mod tests {
         );
         assert!(warning.message.contains(&format!("id: {BASE}post/a/")));
         // While the old file is still there, it is another post: no warning.
-        assert_eq!(ids.moved_warning(&moved, |_| true), None);
+        assert!(ids.moved_warnings(&[&moved], |_| true).is_empty());
     }
 
     #[test]
     fn an_id_from_the_front_matter_wins_and_changing_it_is_warned_about() {
-        let mut ids = Ids::default();
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
         ids.assign(&mut post("post/a.md", "post/a", "A"));
         let mut explicit = post("post/a.md", "post/a", "A");
         explicit.id = "urn:x:1".into();
@@ -374,7 +414,7 @@ mod tests {
 
     #[test]
     fn drafts_are_not_remembered() {
-        let mut ids = Ids::default();
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
         let mut draft = post("post/a.md", "post/a", "A");
         draft.draft = true;
         ids.assign(&mut draft);

@@ -163,6 +163,11 @@ impl State {
         }
     }
 
+    /// Whether [`State::save`] writes anything (a database, not read only).
+    pub fn writes(&self) -> bool {
+        self.db.is_some() && !self.read_only
+    }
+
     /// The database file, if there is one.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

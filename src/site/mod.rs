@@ -150,6 +150,7 @@ impl Site {
         site.ids = Ids::new(
             std::mem::take(&mut remembered.items),
             std::mem::take(&mut remembered.paths),
+            site.state.writes(),
         );
         site.publisher.remember(remembered);
         for read in loaded.reads {
@@ -267,6 +268,7 @@ impl Site {
     fn forget(&mut self, key: &str) -> Applied {
         self.warnings.remove(key);
         self.id_warnings.remove(key);
+        self.ids.vacate(key);
         self.unreadable_files.remove(key);
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
@@ -456,17 +458,18 @@ impl Site {
     /// a published post whose file is gone (it moved, with neither an alias nor an `id:`)
     /// is warned about, naming the file. After a batch, when every move in it is complete.
     fn check_new_ids(&mut self, log: bool) {
-        for source in self.ids.take_fresh() {
-            let Some(post) = self.index.get(&source) else {
-                continue;
-            };
-            let index = &self.index;
-            if let Some(warning) = self.ids.moved_warning(post, |s| index.get(s).is_some()) {
-                if log {
-                    tracing::warn!("{}", show(&self.source.root, &warning));
-                }
-                self.id_warnings.insert(source, warning);
+        let fresh = self.ids.take_fresh();
+        let index = &self.index;
+        let posts: Vec<&crate::post::Post> = fresh
+            .iter()
+            .filter_map(|s| index.get(s))
+            .map(|p| &**p)
+            .collect();
+        for warning in self.ids.moved_warnings(&posts, |s| index.get(s).is_some()) {
+            if log {
+                tracing::warn!("{}", show(&self.source.root, &warning));
             }
+            self.id_warnings.insert(warning.path.clone(), warning);
         }
     }
 
