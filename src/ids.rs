@@ -6,10 +6,11 @@
 //! and gives a post that moved or changed its slug the id it was published under:
 //!
 //! 1. an id the front matter sets is never replaced;
-//! 2. else the id published for the post's content path (a slug or section change);
-//! 3. else the id published under one of its aliases or its current permalink (a moved
-//!    file that says where it was);
-//! 4. else its natural id.
+//! 2. else the id published under one of its aliases (a moved file that says where it
+//!    was, even one already published at its new place: the alias is the author's word);
+//! 3. else the id published for the post's content path (a slug or section change);
+//! 4. else the id published under its current permalink;
+//! 5. else its natural id.
 //!
 //! When none of that keeps an already-published post's id (a file moved with neither an
 //! alias nor an `id:`, or an `id:` that changed), it says so as a warning naming the file
@@ -128,7 +129,9 @@ impl Ids {
         let by_path = self.paths.get(&post.source).cloned();
         let mut warning = None;
         if post.id_from == IdFrom::FrontMatter {
-            if let Some(old) = by_path.filter(|old| **old != post.id) {
+            // Back to an id readers know (as a warning advised) is no change to warn about.
+            let known = self.items.contains_key(post.id.as_str());
+            if let Some(old) = by_path.filter(|old| **old != post.id && !known) {
                 warning = Some(Diagnostic {
                     severity: Severity::Warning,
                     path: post.source.clone(),
@@ -139,20 +142,13 @@ impl Ids {
                     ),
                 });
             }
+        } else if let Some(old) = self.find(&post.aliases) {
+            // An alias says where the post was, even after it was published here under
+            // another id (the fix a warning advised): it wins over the path.
+            post.id = old.to_string();
         } else if let Some(old) = by_path {
             post.id = old.to_string();
-        } else if let Some(old) = post
-            .aliases
-            .iter()
-            .chain(std::iter::once(&post.permalink))
-            .find_map(|url| {
-                // An id that is itself the URL wins over another item's permalink or alias.
-                self.items
-                    .get_key_value(url.as_str())
-                    .map(|(id, _)| id)
-                    .or_else(|| self.urls.get(url))
-            })
-        {
+        } else if let Some(old) = self.find(std::slice::from_ref(&post.permalink)) {
             post.id = old.to_string();
         } else if !self.items.contains_key(post.id.as_str()) && !post.draft {
             self.fresh.insert(post.source.clone());
@@ -161,6 +157,18 @@ impl Ids {
             self.record(post);
         }
         warning
+    }
+
+    /// The id of the item first of `urls` was a URL of. An id that is itself the URL wins
+    /// over another item's permalink or alias.
+    fn find(&self, urls: &[String]) -> Option<Arc<str>> {
+        urls.iter().find_map(|url| {
+            self.items
+                .get_key_value(url.as_str())
+                .map(|(id, _)| id)
+                .or_else(|| self.urls.get(url))
+                .cloned()
+        })
     }
 
     /// Remembers that `post` is published under its id.
@@ -410,6 +418,10 @@ mod tests {
         );
         // Now published under it: no more warning.
         assert_eq!(ids.assign(&mut explicit), None);
+        // Back to the first id (what the warning advised): no warning either.
+        explicit.id = format!("{BASE}post/a/");
+        assert_eq!(ids.assign(&mut explicit), None);
+        assert_eq!(explicit.id, format!("{BASE}post/a/"));
     }
 
     #[test]

@@ -457,12 +457,19 @@ fn atom_is_strict_xml_with_the_expected_entries() {
             ),
         ]
     );
+    // The featured image is an enclosure too (issue 11: readers that ignore media:content).
     assert_eq!(
         entry_links(entries[1]),
-        [(
-            "alternate".to_owned(),
-            "https://example.org/blog/post/with-image/".to_owned()
-        )]
+        [
+            (
+                "alternate".to_owned(),
+                "https://example.org/blog/post/with-image/".to_owned()
+            ),
+            (
+                "enclosure".to_owned(),
+                "https://example.org/blog/img/a.png?w=1&h=2".to_owned()
+            ),
+        ]
     );
     assert_eq!(text(entries[2], ns, "title"), TRICKY_TITLE_CLEAN);
     assert_eq!(text(entries[2], ns, "updated"), "2024-05-06T12:00:00+00:00");
