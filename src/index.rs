@@ -431,6 +431,8 @@ mod tests {
         Arc::new(Post {
             source: source.into(),
             id: format!("https://e.org/{source}"),
+            id_from: Default::default(),
+            aliases: Vec::new(),
             title: source.into(),
             lang: "en".into(),
             permalink: format!("https://e.org/{source}"),
@@ -444,6 +446,7 @@ mod tests {
             taxonomies,
             authors: vec![],
             image: None,
+            image_meta: Default::default(),
             body: Body::with_html(String::new(), String::new(), String::new()),
         })
     }

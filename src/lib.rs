@@ -13,6 +13,7 @@
 //! - [`content`]: `parse(path, bytes) -> Post`, pure: front matter, dates, Markdown, sanitizing.
 //! - [`diagnostic`]: a problem or warning about one file (path, line, severity) and its printer.
 //! - [`source`]: the only code that touches the content dir: walking, reading, watching.
+//! - [`ids`]: which item id each post gets, so that it survives moves and renames.
 //! - [`index`]: every current post; which feeds exist and which posts each holds.
 //! - [`layout`]: the URL path of every feed, list and page, and its file in a build.
 //! - [`feed`]: render one feed as RSS 2.0, Atom 1.0 or JSON Feed 1.1; the OPML list; the index page.
@@ -27,7 +28,7 @@
 //! - [`purge`]: tells the caches and CDNs in front (`purge:`) which paths changed.
 //! - [`websub`]: push (WebSub): the built-in hub (subscribe, verify, deliver, persist) and
 //!   pings to external hubs, fed by [`announce`], guarded against private callbacks.
-//! - [`state`]: what survives a restart (validators, feeds ever published), in redb.
+//! - [`state`]: what survives a restart (validators, feeds and item ids ever published), in redb.
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder, with `.gz`/`.br` beside
 //!   each compressed file, content-dated mtimes and nginx rules for the moves.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
@@ -46,6 +47,7 @@ pub mod engine;
 pub mod feed;
 pub mod http;
 pub mod hugo;
+pub mod ids;
 pub mod index;
 pub mod layout;
 pub mod logging;

@@ -149,7 +149,7 @@ fn handles(settings: &Settings, serving: bool) -> Handles {
         None if !serving => herald::state::State::memory(),
         None => {
             tracing::info!("no state directory (set state_dir, or run under systemd's StateDirectory=): Last-Modified and known feeds start from the content on each start");
-            herald::state::State::memory()
+            herald::state::State::in_process()
         }
     });
     Handles::new(herald::clock::Clock::from_env(), state)
@@ -284,7 +284,17 @@ fn generate(out: &Path) -> anyhow::Result<()> {
 }
 
 fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
-    let site = Site::load(settings).context("cannot load the content")?;
+    // What a server published (if its state is here and free): a post that would get a new
+    // id is warned about. Read only: a check changes nothing a server remembers.
+    let state = match state_dir(settings) {
+        Some(dir) => herald::state::State::read_only(&dir),
+        None => herald::state::State::memory(),
+    };
+    let site = Site::load_into(
+        settings,
+        Handles::new(herald::clock::Clock::from_env(), std::sync::Arc::new(state)),
+    )
+    .context("cannot load the content")?;
     let problems = site.problems();
     let warnings = site.warnings();
     // Site settings Herald does not follow: said once each, never a failure.

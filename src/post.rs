@@ -14,8 +14,14 @@ use chrono::{DateTime, FixedOffset};
 pub struct Post {
     /// Path of the source file relative to the content dir, `/`-separated. The index key.
     pub source: String,
-    /// Stable item id: front matter `id`/`guid`, else the permalink. Never changes once published.
+    /// Stable item id: front matter `id`/`guid`, else the first of `aliases`, else the
+    /// permalink; the site then keeps the id it published for this path or an alias (see
+    /// [`crate::ids`]). Never changes once published.
     pub id: String,
+    /// Where `id` came from: an id the front matter sets is never replaced.
+    pub id_from: IdFrom,
+    /// The post's old URLs (front matter `aliases:`, Hugo's key), absolute, in order.
+    pub aliases: Vec<String>,
     /// Plain-text title (control characters removed, never empty).
     pub title: String,
     /// Language code of the post (`en`, `es`): which language's feeds it goes into.
@@ -45,8 +51,45 @@ pub struct Post {
     pub authors: Vec<String>,
     /// Absolute URL of the featured image.
     pub image: Option<String>,
+    /// What else is known of the featured image: its type, and its file and size when it
+    /// is a file of the site.
+    pub image_meta: ImageMeta,
     /// The body, rendered on demand.
     pub body: Body,
+}
+
+/// Where a post's id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdFrom {
+    /// `id:` or `guid:` in the front matter.
+    FrontMatter,
+    /// The first of `aliases:`: the URL the post was first published at.
+    Alias,
+    /// The permalink.
+    #[default]
+    Permalink,
+}
+
+/// The featured image beyond its URL. The parser says where its file would be and guesses
+/// its type from the name; the source, which alone touches the disk, fills in its size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageMeta {
+    /// `image/…` type from the file extension, when the extension names an image type.
+    pub mime_type: Option<&'static str>,
+    /// The file the image would be served from, when the reference points into the site.
+    pub file: Option<SiteFile>,
+    /// The file's size in bytes, when the file exists (read with the post: a later change
+    /// of the image alone shows when the post is next read).
+    pub length: Option<u64>,
+}
+
+/// A file of the site, by where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteFile {
+    /// Relative to the content directory (a page bundle's resource), `/`-separated.
+    Content(String),
+    /// Relative to the site's `static/` folder, `/`-separated.
+    Static(String),
 }
 
 impl Post {

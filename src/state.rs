@@ -2,7 +2,9 @@
 //! (`state_dir`, default systemd's `StateDirectory`). It holds, per served path, the ETag and
 //! `Last-Modified` last served, so that validators stay the same across a restart and only
 //! ever move forward; and every feed ever published, so that a feed whose last post goes keeps
-//! answering instead of vanishing under its subscribers.
+//! answering instead of vanishing under its subscribers; and every item id ever published,
+//! with its post's content path, permalinks and aliases (see [`crate::ids`]), so that a
+//! post keeps its id when it moves.
 //!
 //! The state is a help, never a requirement: a missing file is created, a corrupt one is
 //! moved aside and started afresh, and a store that cannot be opened or written is logged
@@ -17,12 +19,17 @@ use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::FeedInfo;
+use crate::ids::{IdChanges, KnownItem};
 use crate::index::FeedKey;
 
 /// Served path → [`Validator`] (JSON).
 const VALIDATORS: TableDefinition<&str, &str> = TableDefinition::new("validators");
 /// Feed folder → [`KnownFeed`] (JSON).
 const FEEDS: TableDefinition<&str, &str> = TableDefinition::new("feeds");
+/// Item id → [`KnownItem`] (JSON).
+const ITEMS: TableDefinition<&str, &str> = TableDefinition::new("items");
+/// Content path → the item id published for it.
+const PATHS: TableDefinition<&str, &str> = TableDefinition::new("paths");
 
 /// File name of the database inside the state directory.
 pub const FILE_NAME: &str = "herald.redb";
@@ -46,6 +53,10 @@ pub struct KnownFeed {
 pub struct Remembered {
     pub validators: BTreeMap<String, Validator>,
     pub feeds: BTreeMap<String, KnownFeed>,
+    /// Item id → what it was published for.
+    pub items: BTreeMap<String, KnownItem>,
+    /// Content path → item id.
+    pub paths: BTreeMap<String, String>,
 }
 
 /// What one publish changed, to be written.
@@ -53,11 +64,15 @@ pub struct Remembered {
 pub struct Changes {
     pub validators: Vec<(String, Validator)>,
     pub feeds: Vec<KnownFeed>,
+    pub ids: IdChanges,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.validators.is_empty() && self.feeds.is_empty()
+        self.validators.is_empty()
+            && self.feeds.is_empty()
+            && self.ids.items.is_empty()
+            && self.ids.paths.is_empty()
     }
 }
 
@@ -69,6 +84,8 @@ pub struct State {
     write_failed: AtomicBool,
     /// Serializes writers (the owner is the only one; reloads hand the store over).
     lock: Mutex<()>,
+    /// Read, never written: `herald check` looks at what a server published.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for State {
@@ -78,19 +95,28 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// No persistence beyond this process: `herald build`, `herald check`, and serving when
-    /// no state directory can be used. Kept in memory, so that a reload still takes over
-    /// the running validators (the same bytes keep their ETag and `Last-Modified`, and
-    /// push and purge hear only of what changed).
+    /// No persistence at all: `herald build` and `herald check`, whose output depends on the
+    /// content alone and which keep nothing.
     pub fn memory() -> State {
+        State {
+            db: None,
+            path: None,
+            write_failed: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            read_only: false,
+        }
+    }
+
+    /// Kept for this process only: serving when no state directory can be used. A reload
+    /// still takes over the running validators (the same bytes keep their ETag and
+    /// `Last-Modified`, and push and purge hear only of what changed).
+    pub fn in_process() -> State {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .ok();
         State {
             db,
-            path: None,
-            write_failed: AtomicBool::new(false),
-            lock: Mutex::new(()),
+            ..State::memory()
         }
     }
 
@@ -100,7 +126,7 @@ impl State {
         let path = dir.join(FILE_NAME);
         if let Err(err) = std::fs::create_dir_all(dir) {
             tracing::warn!(dir = %dir.display(), "cannot create the state directory ({err}); validators and known feeds are kept in memory only and start afresh on restart");
-            return State::memory();
+            return State::in_process();
         }
         let db = match Database::create(&path) {
             Ok(db) => db,
@@ -112,7 +138,7 @@ impl State {
                     Ok(db) => db,
                     Err(err) => {
                         tracing::warn!(file = %path.display(), "cannot create the state file ({err}); validators and known feeds are kept in memory only");
-                        return State::memory();
+                        return State::in_process();
                     }
                 }
             }
@@ -122,7 +148,37 @@ impl State {
             path: Some(path),
             write_failed: AtomicBool::new(false),
             lock: Mutex::new(()),
+            read_only: false,
         }
+    }
+
+    /// The state in `dir` as it is, to be read and never written (`herald check`): memory
+    /// only when there is none or it cannot be opened (a running server holds it, say).
+    /// redb 2 has no read-only mode: opening a file a killed server left may run its
+    /// recovery, which rewrites bookkeeping, never the entries.
+    pub fn read_only(dir: &Path) -> State {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            return State::memory();
+        }
+        match Database::open(&path) {
+            Ok(db) => State {
+                db: Some(db),
+                path: Some(path),
+                write_failed: AtomicBool::new(false),
+                lock: Mutex::new(()),
+                read_only: true,
+            },
+            Err(err) => {
+                tracing::info!(file = %path.display(), "cannot read the state ({err}); ids are checked against the content alone");
+                State::memory()
+            }
+        }
+    }
+
+    /// Whether [`State::save`] writes anything (a database, not read only).
+    pub fn writes(&self) -> bool {
+        self.db.is_some() && !self.read_only
     }
 
     /// The database file, if there is one.
@@ -167,6 +223,24 @@ impl State {
                     }
                 }
             }
+            if let Ok(table) = txn.open_table(ITEMS) {
+                for row in table.iter()? {
+                    let (id, value) = row?;
+                    match serde_json::from_str(value.value()) {
+                        Ok(v) => {
+                            out.items.insert(id.value().to_owned(), v);
+                        }
+                        Err(_) => skipped += 1,
+                    }
+                }
+            }
+            if let Ok(table) = txn.open_table(PATHS) {
+                for row in table.iter()? {
+                    let (path, id) = row?;
+                    out.paths
+                        .insert(path.value().to_owned(), id.value().to_owned());
+                }
+            }
             Ok(())
         };
         if let Err(err) = read() {
@@ -183,7 +257,7 @@ impl State {
     /// write succeeds again) and changes nothing that is served.
     pub fn save(&self, changes: &Changes) {
         let Some(db) = &self.db else { return };
-        if changes.is_empty() {
+        if changes.is_empty() || self.read_only {
             return;
         }
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -202,6 +276,18 @@ impl State {
                 for feed in &changes.feeds {
                     let json = serde_json::to_string(feed).expect("plain struct");
                     table.insert(feed.info.dir.as_str(), json.as_str())?;
+                }
+                let mut table = txn.open_table(ITEMS)?;
+                for (id, item) in &changes.ids.items {
+                    let json = serde_json::to_string(item).expect("plain struct");
+                    table.insert(id.as_str(), json.as_str())?;
+                }
+                let mut table = txn.open_table(PATHS)?;
+                for (path, id) in &changes.ids.paths {
+                    match id {
+                        Some(id) => table.insert(path.as_str(), id.as_str()).map(drop)?,
+                        None => table.remove(path.as_str()).map(drop)?,
+                    }
                 }
             }
             txn.commit()?;
@@ -294,6 +380,7 @@ mod tests {
         state.save(&Changes {
             validators: vec![("/rss.xml".into(), v("\"e\"", 42))],
             feeds: Vec::new(),
+            ids: IdChanges::default(),
         });
         drop(state);
         let again = State::open(dir.path());
@@ -319,12 +406,13 @@ mod tests {
         state.save(&Changes {
             validators: vec![("/rss.xml".into(), v("x", 1))],
             feeds: Vec::new(),
+            ids: IdChanges::default(),
         });
         // Kept for this process (a reload takes it over), and nothing written to disk.
         assert_eq!(state.remembered().validators["/rss.xml"], v("x", 1));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         assert!(
-            State::memory().remembered().validators.is_empty(),
+            State::in_process().remembered().validators.is_empty(),
             "a new one starts empty"
         );
     }

@@ -101,6 +101,8 @@ impl P<'_> {
         Arc::new(Post {
             source: self.source.into(),
             id: self.id.map_or_else(|| permalink.clone(), Into::into),
+            id_from: Default::default(),
+            aliases: Vec::new(),
             title: self.title.into(),
             lang: "en".into(),
             permalink: permalink.clone(),
@@ -114,6 +116,7 @@ impl P<'_> {
             taxonomies,
             authors: self.authors.iter().map(|s| s.to_string()).collect(),
             image: self.image.map(Into::into),
+            image_meta: Default::default(),
             body: Body::with_html(self.html.into(), permalink, self.html.into()),
         })
     }
@@ -455,12 +458,19 @@ fn atom_is_strict_xml_with_the_expected_entries() {
             ),
         ]
     );
+    // The featured image is an enclosure too (issue 11: readers that ignore media:content).
     assert_eq!(
         entry_links(entries[1]),
-        [(
-            "alternate".to_owned(),
-            "https://example.org/blog/post/with-image/".to_owned()
-        )]
+        [
+            (
+                "alternate".to_owned(),
+                "https://example.org/blog/post/with-image/".to_owned()
+            ),
+            (
+                "enclosure".to_owned(),
+                "https://example.org/blog/img/a.png?w=1&h=2".to_owned()
+            ),
+        ]
     );
     assert_eq!(text(entries[2], ns, "title"), TRICKY_TITLE_CLEAN);
     assert_eq!(text(entries[2], ns, "updated"), "2024-05-06T12:00:00+00:00");

@@ -48,6 +48,10 @@ pub(super) fn apply(
             config.items_per_feed = limit;
         }
     }
+    if unset("icon") && config.icon.is_none() {
+        // Relative, so it resolves under base_url's path, where Hugo serves `static/`.
+        config.icon = favicon(root).map(str::to_owned);
+    }
     // The site has its own term pages: feeds link there unless told otherwise.
     config.site_pages.get_or_insert(super::SitePages::Hugo);
     let own_permalink = !unset("permalink") && !config.permalink.is_empty();
@@ -94,6 +98,14 @@ pub(super) fn apply(
     }
     settings.languages = languages;
     Ok(settings)
+}
+
+/// The site's favicon, the first of these its `static/` folder holds (Hugo serves them at
+/// the site's root): the feeds' icon when the config names none.
+fn favicon(root: &Path) -> Option<&'static str> {
+    ["favicon.ico", "favicon.png", "favicon.svg"]
+        .into_iter()
+        .find(|name| root.join("static").join(name).is_file())
 }
 
 /// The site's languages as Herald serves them, and the folder that holds all their content:

@@ -172,6 +172,24 @@ pub(crate) fn image(fm: &Map) -> Option<String> {
         .find_map(|k| fm.get(*k).and_then(reference))
 }
 
+/// Hugo's `aliases:` as written: a list of old URLs (or one string), blanks dropped, at
+/// most [`MAX_ALIASES`] (each is looked up when the post's id is decided).
+pub(crate) fn aliases(fm: &Map) -> Vec<String> {
+    let values: Vec<&Value> = match fm.get("aliases") {
+        Some(Value::List(items)) => items.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    values
+        .into_iter()
+        .filter_map(line)
+        .take(MAX_ALIASES)
+        .collect()
+}
+
+/// More aliases than any moved post needs; the rest are ignored.
+pub(crate) const MAX_ALIASES: usize = 32;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +256,16 @@ mod tests {
         ] {
             assert_eq!(opted_out(&fm(yaml)).ok(), want, "{yaml}");
         }
+    }
+
+    #[test]
+    fn aliases_as_a_list_or_one_string() {
+        assert_eq!(
+            aliases(&fm("aliases: [/old/, '', /older.html]")),
+            ["/old/", "/older.html"]
+        );
+        assert_eq!(aliases(&fm("aliases: /one/")), ["/one/"]);
+        assert!(aliases(&fm("title: x")).is_empty());
     }
 
     #[test]

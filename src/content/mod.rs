@@ -3,7 +3,8 @@
 //!
 //! This file owns the entry points and the mapping from front-matter keys to [`Post`]
 //! fields. The steps live beside it: [`frontmatter`] (split and decode), [`dates`],
-//! [`fields`] (terms, authors, draft, image), [`permalink`] (and absolute URLs),
+//! [`fields`] (terms, authors, draft, image, aliases), [`image`] (the featured image's type
+//! and file), [`permalink`] (and absolute URLs),
 //! [`shortcodes`], [`markdown`] (render, sanitize) with [`rawhtml`] (the raw-HTML policy),
 //! [`summary`] (plain text and automatic summaries), [`text`] (cleaning) and [`bounded`]
 //! (limits that keep hostile bodies from making rendering super-linear, and the size cap of
@@ -15,6 +16,7 @@ mod bounded_tests;
 mod dates;
 mod fields;
 mod frontmatter;
+mod image;
 mod markdown;
 mod mojibake;
 mod permalink;
@@ -34,7 +36,7 @@ pub use markdown::RenderOptions;
 pub use permalink::PermalinkRules;
 pub use shortcodes::ShortcodeRule;
 
-use crate::post::{Body, Post};
+use crate::post::{Body, IdFrom, Post};
 use frontmatter::{Map, Value};
 
 /// What `parse` needs to know about the site.
@@ -512,15 +514,42 @@ fn parse_inner(
         // `_build: {render: never}`: the page has no URL of its own and nothing to link to.
         return Ok(None);
     }
-    let image =
-        fields::image(&fm).and_then(|i| permalink::site_url(&settings.base_url, &permalink, &i));
-    let id = fields::first(&fm, &["id", "guid"])
-        .and_then(|(_, v)| fields::line(v))
-        .unwrap_or_else(|| permalink.to_string());
+    let image_ref = fields::image(&fm);
+    let image = image_ref
+        .as_deref()
+        .and_then(|i| permalink::site_url(&settings.base_url, &permalink, i));
+    let image_meta = match (&image_ref, &image) {
+        (Some(reference), Some(url)) => image::meta(source, reference, url),
+        _ => Default::default(),
+    };
+    // Old URLs are site paths (or absolute), like a root-relative image.
+    let aliases: Vec<String> = fields::aliases(&fm)
+        .iter()
+        .filter_map(|a| {
+            let a = a.trim();
+            let rooted = if a.contains("://") || a.starts_with('/') {
+                a.to_string()
+            } else {
+                format!("/{a}")
+            };
+            permalink::site_url(&settings.base_url, &settings.base_url, &rooted)
+        })
+        .collect();
+    // The first alias is the URL the post was first published at: what its id was then.
+    let (id, id_from) = match fields::first(&fm, &["id", "guid"]).and_then(|(_, v)| fields::line(v))
+    {
+        Some(id) => (id, IdFrom::FrontMatter),
+        None => match aliases.first() {
+            Some(first) => (first.clone(), IdFrom::Alias),
+            None => (permalink.to_string(), IdFrom::Permalink),
+        },
+    };
 
     Ok(Some(Post {
         source: source.to_string(),
         id,
+        id_from,
+        aliases,
         title,
         lang: place.lang.to_string(),
         permalink: permalink.to_string(),
@@ -542,6 +571,7 @@ fn parse_inner(
         }),
         authors: fields::authors(&fm),
         image,
+        image_meta,
         body: Body::new(
             text::strip_controls(&expanded.markdown),
             expanded.fragments,

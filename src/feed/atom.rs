@@ -144,6 +144,16 @@ fn entry(site: &SiteInfo, post: &Post) -> Entry {
     if post.external_url.is_some() {
         links.push(link("related", &post.permalink, "text/html"));
     }
+    if let Some(image) = &post.image {
+        // The featured image, with its type and size where they are known.
+        links.push(Link {
+            href: cleaned(image),
+            rel: "enclosure".to_owned(),
+            mime_type: post.image_meta.mime_type.map(str::to_owned),
+            length: post.image_meta.length.map(|l| l.to_string()),
+            ..Link::default()
+        });
+    }
 
     let html = post.body.html();
     let content = Some(cleaned(html))

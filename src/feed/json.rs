@@ -70,6 +70,18 @@ struct JsonItem {
     tags: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author>,
+    /// The featured image again, with its type (and size when it is a file of the site),
+    /// for readers that show attachments rather than `image`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment>,
+}
+
+#[derive(Serialize)]
+struct Attachment {
+    url: String,
+    mime_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
 }
 
 pub fn render(site: &SiteInfo, feed: &FeedInfo, posts: &[Arc<Post>]) -> String {
@@ -173,6 +185,18 @@ fn item(site: &SiteInfo, post: &Post) -> JsonItem {
         authors: item_authors(site, post)
             .into_iter()
             .map(|name| Author { name })
+            .collect(),
+        // `mime_type` is required: an image whose type is unknown is no attachment.
+        attachments: post
+            .image
+            .as_deref()
+            .zip(post.image_meta.mime_type)
+            .map(|(url, mime_type)| Attachment {
+                url: cleaned(url),
+                mime_type,
+                size_in_bytes: post.image_meta.length,
+            })
+            .into_iter()
             .collect(),
     }
 }

@@ -243,6 +243,8 @@ mod tests {
                     } else {
                         permalink.clone()
                     },
+                    id_from: Default::default(),
+                    aliases: Vec::new(),
                     title: format!("Post <{i}> & more"),
                     lang: "en".into(),
                     permalink: permalink.clone(),
@@ -256,6 +258,7 @@ mod tests {
                     taxonomies,
                     authors: if i == 2 { vec!["Ana".into()] } else { vec![] },
                     image: (i == 3).then(|| format!("{BASE}img/{i}.png?a=1&b=2")),
+                    image_meta: Default::default(),
                     body: Body::with_html(html.to_string(), permalink, html.to_string()),
                 })
             })

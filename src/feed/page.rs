@@ -392,6 +392,8 @@ pub(super) mod tests {
         Arc::new(Post {
             source: format!("p{i}.md"),
             id: format!("{BASE}p{i}/"),
+            id_from: Default::default(),
+            aliases: Vec::new(),
             title: title.into(),
             lang: "en".into(),
             permalink: format!("{BASE}p{i}/?a=1&b=2"),
@@ -405,6 +407,7 @@ pub(super) mod tests {
             taxonomies: BTreeMap::new(),
             authors: vec![],
             image: None,
+            image_meta: Default::default(),
             body: Body::with_html(String::new(), String::new(), String::new()),
         })
     }

@@ -1,7 +1,8 @@
 //! RSS 2.0 with the content, Dublin Core, Atom and Media RSS namespaces.
 //!
 //! Item element order is the rss crate's: `title`, `link`, `description`, `category`, `guid`,
-//! `pubDate`, `content:encoded`, then extensions (`media:content`, `dc:creator`). That puts
+//! `enclosure`, `pubDate`, `content:encoded`, then extensions (`media:content`,
+//! `media:thumbnail`, `dc:creator`). That puts
 //! `description` before `content:encoded`, which the W3C validator asks for
 //! (NeedDescriptionBeforeContent); a test checks the bytes.
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
-use rss::{Category, Channel, Guid, Item};
+use rss::{Category, Channel, Enclosure, Guid, Item};
 
 use super::text::{
     clean, cleaned, escape, feed_description, feed_updated, is_http_url, item_authors, post_title,
@@ -19,7 +20,7 @@ use super::text::{
 };
 use super::FeedInfo;
 use crate::config::SiteInfo;
-use crate::post::Post;
+use crate::post::{ImageMeta, Post};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
@@ -179,19 +180,12 @@ fn item(site: &SiteInfo, post: &Post) -> Item {
 
     let mut extensions = ExtensionMap::new();
     if let Some(image) = &post.image {
-        let mut attrs = BTreeMap::new();
-        attrs.insert("url".to_owned(), cleaned(image));
-        attrs.insert("medium".to_owned(), "image".to_owned());
-        let media = Extension {
-            name: "media:content".to_owned(),
-            attrs,
-            ..Extension::default()
-        };
-        extensions
-            .entry("media".to_owned())
-            .or_default()
-            .insert("content".to_owned(), vec![media]);
+        extensions.insert("media".to_owned(), media(image, &post.image_meta));
     }
+    let enclosure = post
+        .image
+        .as_ref()
+        .and_then(|url| enclosure(url, &post.image_meta));
 
     let creators = item_authors(site, post);
     let dublin_core_ext = (!creators.is_empty()).then(|| DublinCoreExtension {
@@ -204,6 +198,7 @@ fn item(site: &SiteInfo, post: &Post) -> Item {
         link: Some(cleaned(post.url())),
         description,
         categories,
+        enclosure,
         guid: Some(Guid {
             value: id,
             permalink: is_permalink,
@@ -214,6 +209,43 @@ fn item(site: &SiteInfo, post: &Post) -> Item {
         dublin_core_ext,
         ..Item::default()
     }
+}
+
+/// The featured image as Media RSS: `media:content` (with its type and size when known)
+/// and `media:thumbnail`, which the readers that ignore `media:content` show.
+fn media(url: &str, meta: &ImageMeta) -> BTreeMap<String, Vec<Extension>> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("url".to_owned(), cleaned(url));
+    attrs.insert("medium".to_owned(), "image".to_owned());
+    if let Some(mime_type) = meta.mime_type {
+        attrs.insert("type".to_owned(), mime_type.to_owned());
+    }
+    if let Some(length) = meta.length {
+        attrs.insert("fileSize".to_owned(), length.to_string());
+    }
+    let content = Extension {
+        name: "media:content".to_owned(),
+        attrs,
+        ..Extension::default()
+    };
+    let thumbnail = Extension {
+        name: "media:thumbnail".to_owned(),
+        attrs: BTreeMap::from([("url".to_owned(), cleaned(url))]),
+        ..Extension::default()
+    };
+    BTreeMap::from([
+        ("content".to_owned(), vec![content]),
+        ("thumbnail".to_owned(), vec![thumbnail]),
+    ])
+}
+
+/// `<enclosure>` needs the length and type: only for an image that is a file of the site.
+fn enclosure(url: &str, meta: &ImageMeta) -> Option<Enclosure> {
+    Some(Enclosure {
+        url: cleaned(url),
+        length: meta.length?.to_string(),
+        mime_type: meta.mime_type?.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -261,6 +293,8 @@ mod tests {
         Arc::new(Post {
             source: format!("{name}.md"),
             id: permalink.clone(),
+            id_from: Default::default(),
+            aliases: Vec::new(),
             title: name.into(),
             lang: "en".into(),
             permalink: permalink.clone(),
@@ -274,6 +308,7 @@ mod tests {
             taxonomies: BTreeMap::new(),
             authors: Vec::new(),
             image: None,
+            image_meta: Default::default(),
             body: Body::with_html(html.into(), permalink, html.into()),
         })
     }
@@ -282,6 +317,34 @@ mod tests {
         let out = render(site, &feed(), &[]);
         let start = out.find("<managingEditor>").unwrap() + "<managingEditor>".len();
         out[start..start + out[start..].find("</managingEditor>").unwrap()].to_owned()
+    }
+
+    #[test]
+    fn a_local_image_is_an_enclosure_and_every_image_a_thumbnail() {
+        let with_image = |name: &str, length: Option<u64>| {
+            let mut p = Arc::into_inner(post(name, Some("s"), "<p>x</p>")).unwrap();
+            p.image = Some(format!("{BASE}{name}.png"));
+            p.image_meta = ImageMeta {
+                mime_type: Some("image/png"),
+                file: None,
+                length,
+            };
+            Arc::new(p)
+        };
+        let out = render(
+            &site(None, "S"),
+            &feed(),
+            &[with_image("local", Some(42)), with_image("remote", None)],
+        );
+        assert!(out.contains(&format!(
+            "<enclosure url=\"{BASE}local.png\" length=\"42\" type=\"image/png\"/>"
+        )));
+        assert_eq!(out.matches("<enclosure").count(), 1, "{out}");
+        assert!(out.contains(&format!(
+            "<media:content fileSize=\"42\" medium=\"image\" type=\"image/png\" url=\"{BASE}local.png\">"
+        )));
+        assert!(out.contains(&format!("<media:thumbnail url=\"{BASE}remote.png\">")));
+        roxmltree::Document::parse(&out).unwrap();
     }
 
     #[test]

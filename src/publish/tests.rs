@@ -53,6 +53,8 @@ fn post(source: &str, date: &str, title: &str, cats: &[&str]) -> Arc<Post> {
     Arc::new(Post {
         source: source.into(),
         id: format!("https://e.org/{source}"),
+        id_from: Default::default(),
+        aliases: Vec::new(),
         title: title.into(),
         lang: "en".into(),
         permalink: format!("https://e.org/{source}"),
@@ -66,6 +68,7 @@ fn post(source: &str, date: &str, title: &str, cats: &[&str]) -> Arc<Post> {
         taxonomies,
         authors: vec![],
         image: None,
+        image_meta: Default::default(),
         body: Body::with_html(String::new(), String::new(), format!("<p>{title}</p>")),
     })
 }

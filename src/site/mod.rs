@@ -16,6 +16,7 @@ use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::{ContentSettings, Diagnostic};
+use crate::ids::Ids;
 use crate::index::Index;
 use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
@@ -91,6 +92,11 @@ pub struct Site {
     pub state: Arc<State>,
     /// Told the changed paths after each publish.
     announcer: Announcer,
+    /// Every item id ever published: what keeps a moved post's id.
+    ids: Ids,
+    /// Warnings about ids (a published post given a new one), by source path: kept apart
+    /// from the parser's, which each read of the file replaces.
+    id_warnings: BTreeMap<String, Diagnostic>,
 }
 
 impl Site {
@@ -134,6 +140,7 @@ impl Site {
             ContentSettings::from_settings(settings),
         )?;
         source.ignore = settings.ignore_files.clone();
+        source.static_dir = settings.hugo_site.as_ref().map(|site| site.join("static"));
         let loaded = source.load_all();
         let mut site = Site {
             source,
@@ -159,11 +166,21 @@ impl Site {
             published_at: None,
             state,
             announcer,
+            ids: Ids::default(),
+            id_warnings: BTreeMap::new(),
         };
-        site.publisher.remember(site.state.remembered());
+        let mut remembered = site.state.remembered();
+        site.ids = Ids::new(
+            std::mem::take(&mut remembered.items),
+            std::mem::take(&mut remembered.paths),
+            site.state.writes(),
+        );
+        site.publisher.remember(remembered);
         for read in loaded.reads {
             site.take(read);
         }
+        // Logged with every other warning once the whole load is known (log_problems).
+        site.check_new_ids(false);
         site.log_unreadable("loading");
         Ok(site)
     }
@@ -178,6 +195,11 @@ impl Site {
         let root = &self.source.root;
         for warning in self.warnings.get(&key).into_iter().flatten() {
             tracing::warn!("{}", show(root, warning));
+        }
+        if applied.read > 0 && applied.failed == 0 {
+            if let Some(warning) = self.id_warnings.get(&key) {
+                tracing::warn!("{}", show(root, warning));
+            }
         }
         if applied.failed > 0 && !unreadable {
             if let Some(problem) = self.problems.get(&key) {
@@ -216,8 +238,12 @@ impl Site {
             self.warnings.insert(read.key.clone(), read.warnings);
         }
         match result {
-            Ok(Some(post)) => {
+            Ok(Some(mut post)) => {
                 self.problems.remove(&read.key);
+                match self.ids.assign(&mut post) {
+                    Some(warning) => self.id_warnings.insert(read.key.clone(), warning),
+                    None => self.id_warnings.remove(&read.key),
+                };
                 self.index.insert(Arc::new(post));
                 Applied {
                     read: 1,
@@ -264,6 +290,8 @@ impl Site {
     /// that is checked once per batch, not once per file.
     fn forget(&mut self, key: &str) -> Applied {
         self.warnings.remove(key);
+        self.id_warnings.remove(key);
+        self.ids.vacate(key);
         self.unreadable_files.remove(key);
         let known = self.stamps.remove(key).is_some() | self.problems.remove(key).is_some();
         let removed = self.index.remove(key).is_some();
@@ -398,6 +426,7 @@ impl Site {
         );
         let stale: Vec<PathBuf> = stale.into_iter().collect();
         applied = applied + self.take_all(self.source.load_many(&stale));
+        self.check_new_ids(true);
         if self.read_errors.load(Ordering::Relaxed) > errors_before {
             self.log_unreadable("applying changes");
         }
@@ -443,8 +472,28 @@ impl Site {
             .filter(|rel| self.is_stale(rel))
             .collect();
         applied = applied + self.take_all(self.source.load_many(&stale));
+        self.check_new_ids(true);
         self.log_unreadable("rescanning");
         applied
+    }
+
+    /// Looks at the posts that just got an id never published before: one that looks like
+    /// a published post whose file is gone (it moved, with neither an alias nor an `id:`)
+    /// is warned about, naming the file. After a batch, when every move in it is complete.
+    fn check_new_ids(&mut self, log: bool) {
+        let fresh = self.ids.take_fresh();
+        let index = &self.index;
+        let posts: Vec<&crate::post::Post> = fresh
+            .iter()
+            .filter_map(|s| index.get(s))
+            .map(|p| &**p)
+            .collect();
+        for warning in self.ids.moved_warnings(&posts, |s| index.get(s).is_some()) {
+            if log {
+                tracing::warn!("{}", show(&self.source.root, &warning));
+            }
+            self.id_warnings.insert(warning.path.clone(), warning);
+        }
     }
 
     /// One warning for everything that could not be read, however many paths: the count,
@@ -532,7 +581,9 @@ impl Site {
         self.announcer
             .announce(&snapshot, &self.publisher.take_changed_paths());
         // After serving: a slow disk delays no edit.
-        self.state.save(&self.publisher.take_changes());
+        let mut changes = self.publisher.take_changes();
+        changes.ids = self.ids.take_changes();
+        self.state.save(&changes);
         stats
     }
 
@@ -592,7 +643,22 @@ impl Site {
     /// Warnings about the content, sorted by path and line: things `herald check` reports
     /// without failing (mojibake, dropped terms), each of severity [`crate::diagnostic::Severity::Warning`].
     pub fn warnings(&self) -> Vec<Diagnostic> {
-        self.warnings.values().flatten().cloned().collect()
+        let paths: BTreeSet<&String> = self
+            .warnings
+            .keys()
+            .chain(self.id_warnings.keys())
+            .collect();
+        paths
+            .into_iter()
+            .flat_map(|p| {
+                self.warnings
+                    .get(p)
+                    .into_iter()
+                    .flatten()
+                    .chain(self.id_warnings.get(p))
+            })
+            .cloned()
+            .collect()
     }
 
     /// How long until a post comes due or expires, if any will: zero when one already did

@@ -196,9 +196,12 @@ fn a_file_grown_over_the_limit_is_refused_whole_and_keeps_its_last_good_version(
 fn a_reload_without_a_state_directory_tells_only_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "post/a.md", &post("Alpha"));
-    let site = site_in(dir.path(), "");
-    let listener = site.handles().announcer.listen();
+    drop(site_in(dir.path(), ""));
     let settings = crate::config::load_with(Some(&dir.path().join("herald.yaml")), None).unwrap();
+    // What `serve` uses without a state directory.
+    let handles = Handles::new(Clock::from_env(), Arc::new(State::in_process()));
+    let site = Site::load_into(&settings, handles).unwrap();
+    let listener = site.handles().announcer.listen();
     // The same content again: the in-memory state keeps the validators, so nothing is news.
     let (_, site) = crate::engine::reload::reload(&settings, site.handles()).unwrap();
     assert!(
@@ -209,4 +212,44 @@ fn a_reload_without_a_state_directory_tells_only_what_changed() {
     let (_, _site) = crate::engine::reload::reload(&settings, site.handles()).unwrap();
     let change = listener.take().expect("the edit is told");
     assert!(change.paths.contains("/rss.xml"), "{:?}", change.paths);
+}
+
+#[test]
+fn a_rename_while_serving_keeps_the_id_with_an_alias_and_is_warned_about_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(dir.path(), "post/a.md", &post("Alpha"));
+    write(dir.path(), "post/b.md", &post("Beta"));
+    let mut site = site_in(dir.path(), "");
+    let alpha_id = site.index.get("post/a.md").unwrap().id.clone();
+    // Moved with neither alias nor id (a rename event: the old path goes, the new comes).
+    std::fs::remove_file(&old).unwrap();
+    let new = write(dir.path(), "notes/a.md", &post("Alpha"));
+    site.apply_paths(&BTreeSet::from([old, new.clone()]));
+    assert_ne!(site.index.get("notes/a.md").unwrap().id, alpha_id);
+    let warnings = site.warnings();
+    let warning = warnings.iter().find(|w| w.path == "notes/a.md").unwrap();
+    assert!(
+        warning.message.contains("aliases: [\"/post/a/\"]"),
+        "{}",
+        warning.message
+    );
+    // The fix the warning advises, though the new id was published meanwhile: the alias
+    // brings the first id back.
+    let fixed = write(
+        dir.path(),
+        "notes/a.md",
+        "---\ntitle: Alpha\ndate: 2020-01-01\naliases: [/post/a/]\n---\nx\n",
+    );
+    site.apply_paths(&BTreeSet::from([fixed]));
+    assert_eq!(site.index.get("notes/a.md").unwrap().id, alpha_id);
+    // Moved again, saying where it was first: still its first id.
+    let again = write(
+        dir.path(),
+        "blog/a.md",
+        "---\ntitle: Alpha\ndate: 2020-01-01\naliases: [/post/a/]\n---\nx\n",
+    );
+    std::fs::remove_file(&new).unwrap();
+    site.apply_paths(&BTreeSet::from([new, again]));
+    assert_eq!(site.index.get("blog/a.md").unwrap().id, alpha_id);
+    assert!(site.warnings().is_empty(), "{:?}", site.warnings());
 }

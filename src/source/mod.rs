@@ -15,7 +15,7 @@ use thiserror::Error;
 #[cfg(test)]
 use crate::content::ContentLanguage;
 use crate::content::{self, Cascade, ContentSettings, Diagnostic};
-use crate::post::Post;
+use crate::post::{Post, SiteFile};
 
 /// The content directory cannot be used at all (as opposed to one bad file).
 #[derive(Debug, Error)]
@@ -43,6 +43,8 @@ pub struct Source {
     /// The site's `ignoreFiles`: files whose path (relative to the root, or absolute) matches
     /// one are not content.
     pub ignore: Vec<regex::Regex>,
+    /// The site's `static/` folder (a Hugo site's), where root-relative featured images are.
+    pub static_dir: Option<PathBuf>,
     /// The `cascade` of each folder's section page (`_index.md`), read once per folder.
     cascades: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Arc<Cascade>>>>,
     /// Whether each folder holds a leaf bundle's `index.*` file, looked up once per folder
@@ -224,6 +226,7 @@ impl Source {
             max_post_bytes,
             content,
             ignore: Vec::new(),
+            static_dir: None,
             cascades: Default::default(),
             bundles: Default::default(),
             #[cfg(test)]
@@ -615,10 +618,11 @@ impl Source {
                     warnings: Vec::new(),
                 });
                 warnings = parsed.warnings;
-                Outcome::Read {
-                    stamp,
-                    result: parsed.result,
+                let mut result = parsed.result;
+                if let Ok(Some(post)) = &mut result {
+                    self.measure_image(post);
                 }
+                Outcome::Read { stamp, result }
                 }
             },
         };
@@ -627,6 +631,26 @@ impl Source {
             outcome,
             warnings,
         }
+    }
+
+    /// Fills in the size of the post's featured image when it is a file of the site. The
+    /// size is content (the same file gives the same feeds); the file's times never are. An
+    /// image that changes alone shows its new size when the post is next read (its next
+    /// change, a reload or a restart): images are not watched for their own sake, and a
+    /// rescan re-reads only the posts whose own file changed.
+    fn measure_image(&self, post: &mut Post) {
+        let path = match &post.image_meta.file {
+            Some(SiteFile::Content(rel)) => self.root.join(rel),
+            Some(SiteFile::Static(rel)) => match &self.static_dir {
+                Some(dir) => dir.join(rel),
+                None => return,
+            },
+            None => return,
+        };
+        post.image_meta.length = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
     }
 
     /// Stats the file, reads it (refusing more than `max_post_bytes`, never truncating) and

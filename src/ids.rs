@@ -1,0 +1,443 @@
+//! Item ids that survive renames. A post's id (RSS `guid`, Atom `id`, JSON `id`) is what
+//! readers tell posts apart by: a new one shows the post twice. The parser gives each post
+//! its natural id (front matter `id:`, else its first `aliases:` entry, else its
+//! permalink); this module keeps, across edits and restarts (through [`crate::state`]),
+//! every id ever published with the post's content path, permalinks, aliases and title,
+//! and gives a post that moved or changed its slug the id it was published under:
+//!
+//! 1. an id the front matter sets is never replaced;
+//! 2. else the id published under one of its aliases (a moved file that says where it
+//!    was, even one already published at its new place: the alias is the author's word);
+//! 3. else the id published for the post's content path (a slug or section change);
+//! 4. else the id published under its current permalink;
+//! 5. else its natural id.
+//!
+//! When none of that keeps an already-published post's id (a file moved with neither an
+//! alias nor an `id:`, or an `id:` that changed), it says so as a warning naming the file
+//! and how to keep the old id. Everything is ordered maps: no clock, no hash order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::post::{IdFrom, Post};
+
+/// One id ever published, and the post that had it last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownItem {
+    /// Content path of the post, `/`-separated.
+    pub source: String,
+    /// Its title: how a moved post that lost its id is recognised, for the warning.
+    pub title: String,
+    /// Permalinks it was published at, the first one first (at most [`MAX_PERMALINKS`]).
+    pub permalinks: Vec<String>,
+    /// Its `aliases:`, absolute.
+    pub aliases: Vec<String>,
+}
+
+/// Permalinks kept per item: the first and the latest ones, enough for any real history.
+const MAX_PERMALINKS: usize = 8;
+
+/// What changed since [`Ids::take_changes`], for the state store.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IdChanges {
+    /// Id → item, written over the old record.
+    pub items: Vec<(String, KnownItem)>,
+    /// Content path → the id published for it; `None` removes the path (its post moved).
+    pub paths: Vec<(String, Option<String>)>,
+}
+
+/// Every id ever published and how to find it again. Each id is one shared string,
+/// however many maps name it: a site of 100,000 posts keeps 100,000 of them.
+#[derive(Debug, Default)]
+pub struct Ids {
+    items: BTreeMap<Arc<str>, KnownItem>,
+    /// Content path → id.
+    paths: BTreeMap<String, Arc<str>>,
+    /// Every URL an item was known by (its permalinks and aliases, but not its id, which
+    /// `items` finds) → its id.
+    urls: BTreeMap<String, Arc<str>>,
+    /// Ids whose post has not been read since the start, or whose file went: what a post
+    /// that lost its id may have been. Deleted posts stay here, so it grows with deletions
+    /// only.
+    orphans: BTreeSet<Arc<str>>,
+    /// Posts (by content path) given an id never published before, since the last
+    /// [`Ids::take_fresh`].
+    fresh: BTreeSet<String>,
+    changes: IdChanges,
+    /// Whether [`Ids::take_changes`] has a taker (a state that is written): without one, a
+    /// first start of a big site would copy every item for nothing.
+    keep_changes: bool,
+}
+
+impl Ids {
+    /// Takes over what an earlier run published. Every item is an orphan until its post is
+    /// read again. `keep_changes`: whether what changes is to be written to a state.
+    pub fn new(
+        items: BTreeMap<String, KnownItem>,
+        paths: BTreeMap<String, String>,
+        keep_changes: bool,
+    ) -> Ids {
+        let items: BTreeMap<Arc<str>, KnownItem> = items
+            .into_iter()
+            .map(|(id, item)| (Arc::from(id), item))
+            .collect();
+        let mut ids = Ids {
+            keep_changes,
+            ..Ids::default()
+        };
+        ids.paths = paths
+            .into_iter()
+            .filter_map(|(path, id)| {
+                let (id, _) = items.get_key_value(id.as_str())?;
+                Some((path, id.clone()))
+            })
+            .collect();
+        for (id, item) in &items {
+            ids.index_urls(id, item);
+        }
+        ids.orphans = items.keys().cloned().collect();
+        ids.items = items;
+        ids
+    }
+
+    fn index_urls(&mut self, id: &Arc<str>, item: &KnownItem) {
+        // A URL that is an id is found in `items` (and wins there): the usual permalink id
+        // costs no entry here.
+        for url in item.permalinks.iter().chain(&item.aliases) {
+            if **id != **url && !self.urls.contains_key(url) {
+                self.urls.insert(url.clone(), id.clone());
+            }
+        }
+    }
+
+    /// How many ids were ever published.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Gives `post` the id it was published under (see the module's rules) and remembers
+    /// it, unless the post is a draft (never published). A warning when the front matter's
+    /// `id:` replaces the id the post was published under.
+    pub fn assign(&mut self, post: &mut Post) -> Option<Diagnostic> {
+        let by_path = self.paths.get(&post.source).cloned();
+        let mut warning = None;
+        if post.id_from == IdFrom::FrontMatter {
+            // Back to an id readers know (as a warning advised) is no change to warn about.
+            let known = self.items.contains_key(post.id.as_str());
+            if let Some(old) = by_path.filter(|old| **old != post.id && !known) {
+                warning = Some(Diagnostic {
+                    severity: Severity::Warning,
+                    path: post.source.clone(),
+                    line: None,
+                    message: format!(
+                        "its `id:` changes the id it was published under ({old} → {}): readers will show it again as a new post; to keep the old one, set `id: {old}`",
+                        post.id
+                    ),
+                });
+            }
+        } else if let Some(old) = self.find(&post.aliases) {
+            // An alias says where the post was, even after it was published here under
+            // another id (the fix a warning advised): it wins over the path.
+            post.id = old.to_string();
+        } else if let Some(old) = by_path {
+            post.id = old.to_string();
+        } else if let Some(old) = self.find(std::slice::from_ref(&post.permalink)) {
+            post.id = old.to_string();
+        } else if !self.items.contains_key(post.id.as_str()) && !post.draft {
+            self.fresh.insert(post.source.clone());
+        }
+        if !post.draft {
+            self.record(post);
+        }
+        warning
+    }
+
+    /// The id of the item first of `urls` was a URL of. An id that is itself the URL wins
+    /// over another item's permalink or alias.
+    fn find(&self, urls: &[String]) -> Option<Arc<str>> {
+        urls.iter().find_map(|url| {
+            self.items
+                .get_key_value(url.as_str())
+                .map(|(id, _)| id)
+                .or_else(|| self.urls.get(url))
+                .cloned()
+        })
+    }
+
+    /// Remembers that `post` is published under its id.
+    fn record(&mut self, post: &Post) {
+        let (id, before) = match self.items.get_key_value(post.id.as_str()) {
+            Some((id, item)) => (id.clone(), Some(item)),
+            None => (Arc::from(post.id.as_str()), None),
+        };
+        self.orphans.remove(&id);
+        let mut item = before.cloned().unwrap_or_else(|| KnownItem {
+            source: post.source.clone(),
+            title: String::new(),
+            permalinks: Vec::new(),
+            aliases: Vec::new(),
+        });
+        let old_source = std::mem::replace(&mut item.source, post.source.clone());
+        item.title.clone_from(&post.title);
+        if !item.permalinks.contains(&post.permalink) {
+            if item.permalinks.len() >= MAX_PERMALINKS {
+                // Keep the first (where it was first published) and the latest.
+                item.permalinks.remove(1);
+            }
+            item.permalinks.push(post.permalink.clone());
+        }
+        item.aliases.clone_from(&post.aliases);
+        if before != Some(&item) {
+            self.index_urls(&id, &item);
+            if self.keep_changes {
+                self.changes.items.push((post.id.clone(), item.clone()));
+            }
+            self.items.insert(id.clone(), item);
+        }
+        // The post moved: its old path no longer names it (a new post there is another one).
+        if old_source != post.source && self.paths.get(&old_source) == Some(&id) {
+            self.paths.remove(&old_source);
+            if self.keep_changes {
+                self.changes.paths.push((old_source, None));
+            }
+        }
+        if self.paths.get(&post.source) != Some(&id) {
+            self.paths.insert(post.source.clone(), id);
+            if self.keep_changes {
+                self.changes
+                    .paths
+                    .push((post.source.clone(), Some(post.id.clone())));
+            }
+        }
+    }
+
+    /// The post at `source` is gone: its id is an orphan, one a new post may have been.
+    pub fn vacate(&mut self, source: &str) {
+        if let Some(id) = self.paths.get(source) {
+            self.orphans.insert(id.clone());
+        }
+    }
+
+    /// The posts given a brand-new id since the last call.
+    pub fn take_fresh(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.fresh)
+    }
+
+    /// A warning for each of `posts` (just given new ids) that looks like a published item
+    /// whose file is gone (`present` says which content paths hold a post now): the same
+    /// title or the same file name. The orphans are looked at once for all of them.
+    pub fn moved_warnings(
+        &self,
+        posts: &[&Post],
+        present: impl Fn(&str) -> bool,
+    ) -> Vec<Diagnostic> {
+        if posts.is_empty() || self.orphans.is_empty() {
+            return Vec::new();
+        }
+        let mut by_title: BTreeMap<&str, &Arc<str>> = BTreeMap::new();
+        let mut by_name: BTreeMap<&str, &Arc<str>> = BTreeMap::new();
+        for id in &self.orphans {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            if present(&item.source) {
+                continue;
+            }
+            by_title.entry(item.title.as_str()).or_insert(id);
+            by_name.entry(file_name(&item.source)).or_insert(id);
+        }
+        posts
+            .iter()
+            .filter_map(|post| {
+                let old_id = by_title
+                    .get(post.title.as_str())
+                    .or_else(|| by_name.get(file_name(&post.source)))
+                    .copied()
+                    .filter(|id| &***id != post.id.as_str())?;
+                let old = self.items.get(old_id)?;
+                let old_url = old
+                    .permalinks
+                    .last()
+                    .and_then(|p| url::Url::parse(p).ok())
+                    .map_or_else(|| old_id.to_string(), |u| u.path().to_owned());
+                Some(Diagnostic {
+                    severity: Severity::Warning,
+                    path: post.source.clone(),
+                    line: None,
+                    message: format!(
+                        "this looks like {} moved here, which was published as {old_id}; it gets a new id ({}), so readers will show it again as a new post; to keep its id, add `aliases: [\"{old_url}\"]` (its old URL) or `id: {old_id}` to its front matter",
+                        old.source, post.id
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// What changed since the last call: for the state store.
+    pub fn take_changes(&mut self) -> IdChanges {
+        std::mem::take(&mut self.changes)
+    }
+}
+
+/// The name a post is known by in its folder: `a` for `post/a.md`, `post/a/index.md` and
+/// `post/a/index.es.md`.
+fn file_name(source: &str) -> &str {
+    let mut parts = source.rsplit('/');
+    let file = parts.next().unwrap_or(source);
+    let stem = file.split('.').next().unwrap_or(file);
+    if stem == "index" {
+        parts.next().unwrap_or(stem)
+    } else {
+        stem
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::Body;
+
+    const BASE: &str = "https://e.org/";
+
+    fn post(source: &str, slug: &str, title: &str) -> Post {
+        let permalink = format!("{BASE}{slug}/");
+        let date = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap();
+        Post {
+            source: source.into(),
+            id: permalink.clone(),
+            id_from: IdFrom::Permalink,
+            aliases: Vec::new(),
+            title: title.into(),
+            lang: "en".into(),
+            permalink: permalink.clone(),
+            external_url: None,
+            published: date,
+            live_from: date,
+            updated: None,
+            expires: None,
+            draft: false,
+            summary: None,
+            taxonomies: BTreeMap::new(),
+            authors: Vec::new(),
+            image: None,
+            image_meta: Default::default(),
+            body: Body::with_html(String::new(), permalink, String::new()),
+        }
+    }
+
+    /// `ids` as a restart sees it: only what was written to the state.
+    fn restarted(
+        ids: &mut Ids,
+        before: (BTreeMap<String, KnownItem>, BTreeMap<String, String>),
+    ) -> Ids {
+        let (mut items, mut paths) = before;
+        let changes = ids.take_changes();
+        items.extend(changes.items);
+        for (path, id) in changes.paths {
+            match id {
+                Some(id) => paths.insert(path, id),
+                None => paths.remove(&path),
+            };
+        }
+        Ids::new(items, paths, true)
+    }
+
+    #[test]
+    fn a_slug_change_keeps_the_id_published_for_the_path_across_a_restart() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        let mut a = post("post/a.md", "post/a", "A");
+        assert_eq!(ids.assign(&mut a), None);
+        let mut ids = restarted(&mut ids, Default::default());
+        let mut renamed = post("post/a.md", "post/new-slug", "A");
+        ids.assign(&mut renamed);
+        assert_eq!(renamed.id, format!("{BASE}post/a/"));
+        assert!(ids.take_fresh().is_empty());
+    }
+
+    #[test]
+    fn a_moved_file_keeps_its_id_through_an_alias_and_its_old_path_is_free_again() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        ids.assign(&mut post("post/a.md", "post/a", "A"));
+        let mut moved = post("blog/a.md", "blog/a", "A");
+        moved.aliases = vec![format!("{BASE}post/a/")];
+        ids.assign(&mut moved);
+        assert_eq!(moved.id, format!("{BASE}post/a/"));
+        // A new post at the old path is another post.
+        let mut other = post("post/a.md", "post/other", "Other");
+        ids.assign(&mut other);
+        assert_eq!(other.id, format!("{BASE}post/other/"));
+    }
+
+    #[test]
+    fn a_move_with_neither_alias_nor_id_is_warned_about_naming_the_file_and_the_fix() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        ids.assign(&mut post("post/a.md", "post/a", "A"));
+        let mut ids = restarted(&mut ids, Default::default());
+        let mut moved = post("blog/a.md", "blog/a", "A retitled");
+        ids.assign(&mut moved);
+        assert_eq!(
+            moved.id,
+            format!("{BASE}blog/a/"),
+            "nothing says it is the same post"
+        );
+        assert_eq!(ids.take_fresh(), BTreeSet::from(["blog/a.md".to_string()]));
+        let warnings = ids.moved_warnings(&[&moved], |s| s == "blog/a.md");
+        let warning = &warnings[0];
+        assert_eq!(warning.path, "blog/a.md");
+        assert_eq!(warning.severity, Severity::Warning);
+        assert!(
+            warning.message.contains("aliases: [\"/post/a/\"]"),
+            "{}",
+            warning.message
+        );
+        assert!(warning.message.contains(&format!("id: {BASE}post/a/")));
+        // While the old file is still there, it is another post: no warning.
+        assert!(ids.moved_warnings(&[&moved], |_| true).is_empty());
+    }
+
+    #[test]
+    fn an_id_from_the_front_matter_wins_and_changing_it_is_warned_about() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        ids.assign(&mut post("post/a.md", "post/a", "A"));
+        let mut explicit = post("post/a.md", "post/a", "A");
+        explicit.id = "urn:x:1".into();
+        explicit.id_from = IdFrom::FrontMatter;
+        let warning = ids.assign(&mut explicit).unwrap();
+        assert_eq!(explicit.id, "urn:x:1");
+        assert!(
+            warning.message.contains(&format!("`id: {BASE}post/a/`")),
+            "{}",
+            warning.message
+        );
+        // Now published under it: no more warning.
+        assert_eq!(ids.assign(&mut explicit), None);
+        // Back to the first id (what the warning advised): no warning either.
+        explicit.id = format!("{BASE}post/a/");
+        assert_eq!(ids.assign(&mut explicit), None);
+        assert_eq!(explicit.id, format!("{BASE}post/a/"));
+    }
+
+    #[test]
+    fn drafts_are_not_remembered() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        let mut draft = post("post/a.md", "post/a", "A");
+        draft.draft = true;
+        ids.assign(&mut draft);
+        assert!(ids.is_empty());
+        assert_eq!(ids.take_changes(), IdChanges::default());
+    }
+
+    #[test]
+    fn file_names_of_pages_and_bundles() {
+        assert_eq!(file_name("post/a.md"), "a");
+        assert_eq!(file_name("post/a/index.es.md"), "a");
+        assert_eq!(file_name("a.html"), "a");
+    }
+}
