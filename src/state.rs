@@ -31,6 +31,17 @@ const ITEMS: TableDefinition<&str, &str> = TableDefinition::new("items");
 /// Content path → the item id published for it.
 const PATHS: TableDefinition<&str, &str> = TableDefinition::new("paths");
 
+/// redb's page cache. Its default (1 GiB) would hold the whole item table in memory beside
+/// the index that already has it; the state is read once at start and written in small
+/// transactions, so a small cache costs nothing measurable.
+const CACHE_BYTES: usize = 8 << 20;
+
+fn builder() -> redb::Builder {
+    let mut builder = Database::builder();
+    builder.set_cache_size(CACHE_BYTES);
+    builder
+}
+
 /// File name of the database inside the state directory.
 pub const FILE_NAME: &str = "herald.redb";
 
@@ -111,7 +122,7 @@ impl State {
     /// still takes over the running validators (the same bytes keep their ETag and
     /// `Last-Modified`, and push and purge hear only of what changed).
     pub fn in_process() -> State {
-        let db = Database::builder()
+        let db = builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .ok();
         State {
@@ -128,13 +139,13 @@ impl State {
             tracing::warn!(dir = %dir.display(), "cannot create the state directory ({err}); validators and known feeds are kept in memory only and start afresh on restart");
             return State::in_process();
         }
-        let db = match Database::create(&path) {
+        let db = match builder().create(&path) {
             Ok(db) => db,
             Err(err) => {
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
                 tracing::warn!(file = %path.display(), aside = %aside.display(), "the state file cannot be used ({err}); it is moved aside and started afresh: Last-Modified of each feed restarts from its content");
                 let _ = std::fs::rename(&path, &aside);
-                match Database::create(&path) {
+                match builder().create(&path) {
                     Ok(db) => db,
                     Err(err) => {
                         tracing::warn!(file = %path.display(), "cannot create the state file ({err}); validators and known feeds are kept in memory only");
@@ -161,7 +172,7 @@ impl State {
         if !path.is_file() {
             return State::memory();
         }
-        match Database::open(&path) {
+        match builder().open(&path) {
             Ok(db) => State {
                 db: Some(db),
                 path: Some(path),
