@@ -59,6 +59,22 @@ fn check_names_the_file_and_line_of_a_broken_post_and_fails() {
 }
 
 #[test]
+fn a_missing_content_directory_is_named_once_with_its_reason() {
+    let site = Site::new("");
+    std::fs::remove_dir(site.content()).unwrap();
+    let out = site.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let shown = site.content().display().to_string();
+    assert!(stderr.contains(&shown), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "the OS error once: {stderr}"
+    );
+}
+
+#[test]
 fn build_writes_every_feed_with_compressed_variants_byte_identically() {
     let site = Site::sample();
     let (a, b) = (site.dir.path().join("out-a"), site.dir.path().join("out-b"));

@@ -20,10 +20,11 @@ use crate::post::{Post, SiteFile};
 /// The content directory cannot be used at all (as opposed to one bad file).
 #[derive(Debug, Error)]
 pub enum SourceError {
-    #[error("content directory {path}: {source}")]
+    /// The OS error is in the message, not a `source`: printed once, also through anyhow.
+    #[error("content directory {path}: {reason}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("content directory {path} is not a directory")]
     NotADirectory { path: PathBuf },
@@ -215,9 +216,9 @@ impl Source {
         max_post_bytes: u64,
         content: ContentSettings,
     ) -> Result<Source, SourceError> {
-        let configured = std::path::absolute(dir).map_err(|source| SourceError::Unreadable {
+        let configured = std::path::absolute(dir).map_err(|reason| SourceError::Unreadable {
             path: dir.to_owned(),
-            source,
+            reason,
         })?;
         let root = resolve(&configured)?;
         Ok(Source {
@@ -736,9 +737,9 @@ enum Bytes {
 fn resolve(configured: &Path) -> Result<PathBuf, SourceError> {
     let root = configured
         .canonicalize()
-        .map_err(|source| SourceError::Unreadable {
+        .map_err(|reason| SourceError::Unreadable {
             path: configured.to_owned(),
-            source,
+            reason,
         })?;
     if !root.is_dir() {
         return Err(SourceError::NotADirectory {
