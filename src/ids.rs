@@ -309,27 +309,13 @@ mod tests {
     fn post(source: &str, slug: &str, title: &str) -> Post {
         let permalink = format!("{BASE}{slug}/");
         let date = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap();
-        Post {
-            source: source.into(),
-            id: permalink.clone(),
-            id_from: IdFrom::Permalink,
-            aliases: Vec::new(),
-            title: title.into(),
-            lang: "en".into(),
-            permalink: permalink.clone(),
-            external_url: None,
-            published: date,
-            live_from: date,
-            updated: None,
-            expires: None,
-            draft: false,
-            summary: None,
-            taxonomies: BTreeMap::new(),
-            authors: Vec::new(),
-            image: None,
-            image_meta: Default::default(),
-            body: Body::with_html(String::new(), permalink, String::new()),
-        }
+        Post::for_test(
+            source,
+            &permalink,
+            title,
+            date,
+            Body::with_html(String::new(), permalink.clone(), String::new()),
+        )
     }
 
     /// `ids` as a restart sees it: only what was written to the state.

@@ -429,25 +429,14 @@ mod tests {
             );
         }
         Arc::new(Post {
-            source: source.into(),
-            id: format!("https://e.org/{source}"),
-            id_from: Default::default(),
-            aliases: Vec::new(),
-            title: source.into(),
-            lang: "en".into(),
-            permalink: format!("https://e.org/{source}"),
-            external_url: None,
-            published: DateTime::parse_from_rfc3339(date).unwrap(),
-            live_from: DateTime::parse_from_rfc3339(date).unwrap(),
-            updated: None,
-            expires: None,
-            draft: false,
-            summary: None,
             taxonomies,
-            authors: vec![],
-            image: None,
-            image_meta: Default::default(),
-            body: Body::with_html(String::new(), String::new(), String::new()),
+            ..Post::for_test(
+                source,
+                &format!("https://e.org/{source}"),
+                source,
+                DateTime::parse_from_rfc3339(date).unwrap(),
+                Body::with_html(String::new(), String::new(), String::new()),
+            )
         })
     }
 

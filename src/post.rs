@@ -92,6 +92,41 @@ pub enum SiteFile {
     Static(String),
 }
 
+#[cfg(test)]
+impl Post {
+    /// A live post in English with no summary, terms, authors or image, its id its
+    /// permalink: what unit tests start from (`Post { summary: …, ..Post::for_test(…) }`).
+    pub(crate) fn for_test(
+        source: &str,
+        permalink: &str,
+        title: &str,
+        date: DateTime<FixedOffset>,
+        body: Body,
+    ) -> Post {
+        Post {
+            source: source.into(),
+            id: permalink.into(),
+            id_from: IdFrom::Permalink,
+            aliases: Vec::new(),
+            title: title.into(),
+            lang: "en".into(),
+            permalink: permalink.into(),
+            external_url: None,
+            published: date,
+            live_from: date,
+            updated: None,
+            expires: None,
+            draft: false,
+            summary: None,
+            taxonomies: BTreeMap::new(),
+            authors: Vec::new(),
+            image: None,
+            image_meta: Default::default(),
+            body,
+        }
+    }
+}
+
 impl Post {
     /// When this post last changed as far as a reader can tell: `updated`, else `published`.
     pub fn modified(&self) -> DateTime<FixedOffset> {

@@ -236,30 +236,24 @@ mod tests {
                     + chrono::Duration::days(i as i64);
                 let mut taxonomies = BTreeMap::new();
                 taxonomies.insert("categories".to_string(), vec!["Rust".to_string()]);
+                let mut post = Post::for_test(
+                    &format!("post/{i}.md"),
+                    &permalink,
+                    &format!("Post <{i}> & more"),
+                    date,
+                    Body::with_html(html.to_string(), permalink.clone(), html.to_string()),
+                );
+                if i == 1 {
+                    post.id = format!("id-{i}");
+                }
                 Arc::new(Post {
-                    source: format!("post/{i}.md"),
-                    id: if i == 1 {
-                        format!("id-{i}")
-                    } else {
-                        permalink.clone()
-                    },
-                    id_from: Default::default(),
-                    aliases: Vec::new(),
-                    title: format!("Post <{i}> & more"),
-                    lang: "en".into(),
-                    permalink: permalink.clone(),
                     external_url: (i == 2).then(|| "https://other.example/x".to_string()),
-                    published: date,
-                    live_from: date,
                     updated: (i == 3).then_some(date + chrono::Duration::hours(1)),
-                    expires: None,
-                    draft: false,
                     summary: (i != 1).then(|| format!("Summary {i} < > &")),
                     taxonomies,
                     authors: if i == 2 { vec!["Ana".into()] } else { vec![] },
                     image: (i == 3).then(|| format!("{BASE}img/{i}.png?a=1&b=2")),
-                    image_meta: Default::default(),
-                    body: Body::with_html(html.to_string(), permalink, html.to_string()),
+                    ..post
                 })
             })
             .collect()

@@ -331,7 +331,6 @@ fn owners(out: &mut String, site: &SiteInfo, feeds: &[Listed]) {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use chrono::DateTime;
@@ -390,25 +389,15 @@ pub(super) mod tests {
         let date = DateTime::parse_from_rfc3339("2025-03-01T10:00:00+02:00").unwrap()
             - chrono::Duration::days(i as i64);
         Arc::new(Post {
-            source: format!("p{i}.md"),
             id: format!("{BASE}p{i}/"),
-            id_from: Default::default(),
-            aliases: Vec::new(),
-            title: title.into(),
-            lang: "en".into(),
-            permalink: format!("{BASE}p{i}/?a=1&b=2"),
-            external_url: None,
-            published: date,
-            live_from: date,
-            updated: None,
-            expires: None,
-            draft: false,
             summary: summary.map(Into::into),
-            taxonomies: BTreeMap::new(),
-            authors: vec![],
-            image: None,
-            image_meta: Default::default(),
-            body: Body::with_html(String::new(), String::new(), String::new()),
+            ..Post::for_test(
+                &format!("p{i}.md"),
+                &format!("{BASE}p{i}/?a=1&b=2"),
+                title,
+                date,
+                Body::with_html(String::new(), String::new(), String::new()),
+            )
         })
     }
 

@@ -291,25 +291,14 @@ mod tests {
         let permalink = format!("{BASE}{name}/");
         let date = DateTime::parse_from_rfc3339("2024-03-01T00:00:00Z").unwrap();
         Arc::new(Post {
-            source: format!("{name}.md"),
-            id: permalink.clone(),
-            id_from: Default::default(),
-            aliases: Vec::new(),
-            title: name.into(),
-            lang: "en".into(),
-            permalink: permalink.clone(),
-            external_url: None,
-            published: date,
-            live_from: date,
-            updated: None,
-            expires: None,
-            draft: false,
             summary: summary.map(Into::into),
-            taxonomies: BTreeMap::new(),
-            authors: Vec::new(),
-            image: None,
-            image_meta: Default::default(),
-            body: Body::with_html(html.into(), permalink, html.into()),
+            ..Post::for_test(
+                &format!("{name}.md"),
+                &permalink,
+                name,
+                date,
+                Body::with_html(html.into(), permalink.clone(), html.into()),
+            )
         })
     }
 

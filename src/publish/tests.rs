@@ -51,25 +51,14 @@ fn post(source: &str, date: &str, title: &str, cats: &[&str]) -> Arc<Post> {
         cats.iter().map(|c| c.to_string()).collect(),
     );
     Arc::new(Post {
-        source: source.into(),
-        id: format!("https://e.org/{source}"),
-        id_from: Default::default(),
-        aliases: Vec::new(),
-        title: title.into(),
-        lang: "en".into(),
-        permalink: format!("https://e.org/{source}"),
-        external_url: None,
-        published: at(date),
-        live_from: at(date),
-        updated: None,
-        expires: None,
-        draft: false,
-        summary: None,
         taxonomies,
-        authors: vec![],
-        image: None,
-        image_meta: Default::default(),
-        body: Body::with_html(String::new(), String::new(), format!("<p>{title}</p>")),
+        ..Post::for_test(
+            source,
+            &format!("https://e.org/{source}"),
+            title,
+            at(date),
+            Body::with_html(String::new(), String::new(), format!("<p>{title}</p>")),
+        )
     })
 }
 
