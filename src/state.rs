@@ -212,39 +212,9 @@ impl State {
         let mut skipped = 0usize;
         let mut read = || -> Result<(), Box<dyn std::error::Error>> {
             let txn = db.begin_read()?;
-            if let Ok(table) = txn.open_table(VALIDATORS) {
-                for row in table.iter()? {
-                    let (path, value) = row?;
-                    match serde_json::from_str(value.value()) {
-                        Ok(v) => {
-                            out.validators.insert(path.value().to_owned(), v);
-                        }
-                        Err(_) => skipped += 1,
-                    }
-                }
-            }
-            if let Ok(table) = txn.open_table(FEEDS) {
-                for row in table.iter()? {
-                    let (dir, value) = row?;
-                    match serde_json::from_str(value.value()) {
-                        Ok(v) => {
-                            out.feeds.insert(dir.value().to_owned(), v);
-                        }
-                        Err(_) => skipped += 1,
-                    }
-                }
-            }
-            if let Ok(table) = txn.open_table(ITEMS) {
-                for row in table.iter()? {
-                    let (id, value) = row?;
-                    match serde_json::from_str(value.value()) {
-                        Ok(v) => {
-                            out.items.insert(id.value().to_owned(), v);
-                        }
-                        Err(_) => skipped += 1,
-                    }
-                }
-            }
+            skipped += read_json(&txn, VALIDATORS, &mut out.validators)?;
+            skipped += read_json(&txn, FEEDS, &mut out.feeds)?;
+            skipped += read_json(&txn, ITEMS, &mut out.items)?;
             if let Ok(table) = txn.open_table(PATHS) {
                 for row in table.iter()? {
                     let (path, id) = row?;
@@ -313,6 +283,29 @@ impl State {
             }
         }
     }
+}
+
+/// Reads a table of JSON values into `out` (nothing when the table was never written);
+/// returns how many values could not be read.
+fn read_json<T: serde::de::DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: TableDefinition<&str, &str>,
+    out: &mut BTreeMap<String, T>,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let Ok(table) = txn.open_table(table) else {
+        return Ok(0);
+    };
+    let mut skipped = 0;
+    for row in table.iter()? {
+        let (key, value) = row?;
+        match serde_json::from_str(value.value()) {
+            Ok(v) => {
+                out.insert(key.value().to_owned(), v);
+            }
+            Err(_) => skipped += 1,
+        }
+    }
+    Ok(skipped)
 }
 
 /// `Last-Modified` (Unix seconds) for a representation whose identity ETag is `etag`, given
