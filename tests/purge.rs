@@ -4,125 +4,33 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use support::recorder::{Recorder, Seen};
 use support::{eventually, Site};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    host: String,
-    authorization: String,
-    body: String,
-    /// Answered 200 (else 500).
-    ok: bool,
-}
-
-/// A loopback HTTP server that records requests and answers `500` to the next `fail`
-/// of them, `200` to the others. It stops accepting after a minute.
-struct Recorder {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    fail: Arc<AtomicUsize>,
-}
-
-impl Recorder {
-    fn start() -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        let fail = Arc::new(AtomicUsize::new(0));
-        let failing = fail.clone();
-        std::thread::spawn(move || {
-            let until = Instant::now() + Duration::from_secs(60);
-            while Instant::now() < until {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                stream.set_nonblocking(false).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let Some(request) = read_request(&mut stream) else {
-                    continue;
-                };
-                let failed = failing
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok();
-                let status = if failed { "500 Oops" } else { "200 OK" };
-                record.lock().unwrap().push(Seen {
-                    ok: !failed,
-                    ..request
-                });
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
-            }
-        });
-        Recorder { addr, seen, fail }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Seen> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1024];
-    let head_end = loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end;
-        }
-        let n = stream.read(&mut byte).ok()?;
-        if n == 0 || buf.len() > 64 * 1024 {
-            return None;
-        }
-        buf.extend_from_slice(&byte[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, path) = (first.next()?.to_owned(), first.next()?.to_owned());
-    let header = |name: &str| {
-        head.split("\r\n")
-            .skip(1)
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-            })
-            .unwrap_or_default()
-    };
-    let host = header("host");
-    let authorization = header("authorization");
-    let length: usize = header("content-length").parse().unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut byte).ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&byte[..n]);
-    }
-    Some(Seen {
-        method,
-        path,
-        host,
-        authorization,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        ok: false,
+/// A cache that answers 500 to the next `fail` requests (the test sets how many), 200 to
+/// the others.
+fn cache(fail: &Arc<AtomicUsize>) -> Recorder {
+    let fail = fail.clone();
+    Recorder::new(move |_, _| {
+        let failed = fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        (if failed { 500 } else { 200 }, String::new())
     })
+}
+
+fn header<'a>(seen: &'a Seen, name: &str) -> &'a str {
+    seen.headers.get(name).map_or("", String::as_str)
+}
+
+fn body(seen: &Seen) -> String {
+    String::from_utf8_lossy(&seen.body).into_owned()
 }
 
 fn post(title: &str, category: &str) -> String {
@@ -131,7 +39,8 @@ fn post(title: &str, category: &str) -> String {
 
 #[test]
 fn an_edit_purges_exactly_its_paths_with_the_public_host_and_a_failing_cache_is_retried() {
-    let cache = Recorder::start();
+    let fail = Arc::new(AtomicUsize::new(0));
+    let cache = cache(&fail);
     let site = Site::new(&format!("purge:\n  - url: http://{}\n", cache.addr));
     site.write("post/a.md", &post("Alpha", "one"));
     site.write("post/b.md", &post("Beta", "two"));
@@ -140,13 +49,13 @@ fn an_edit_purges_exactly_its_paths_with_the_public_host_and_a_failing_cache_is_
     eventually(DEADLINE, || {
         let seen = cache.seen();
         seen.iter()
-            .any(|s| s.path == "/categories/two/feed.json")
+            .any(|s| s.path() == "/categories/two/feed.json")
             .then_some(())
     });
     std::thread::sleep(Duration::from_millis(300));
     let before = cache.seen().len();
     // The next two PURGEs fail: the retry (1 s later) must still purge everything.
-    cache.fail.store(2, Ordering::SeqCst);
+    fail.store(2, Ordering::SeqCst);
     site.write("post/a.md", &post("Alpha, edited", "one"));
     let wanted = [
         "/rss.xml",
@@ -161,22 +70,23 @@ fn an_edit_purges_exactly_its_paths_with_the_public_host_and_a_failing_cache_is_
         let after: Vec<Seen> = seen[before.min(seen.len())..].to_vec();
         let ok = wanted
             .iter()
-            .all(|w| after.iter().any(|s| s.path == *w && s.ok));
+            .all(|w| after.iter().any(|s| s.path() == *w && s.status == 200));
         ok.then_some(after)
     });
     for seen in &purged {
         assert_eq!(seen.method, "PURGE");
         assert_eq!(
-            seen.host, "feeds.example.org",
+            header(seen, "host"),
+            "feeds.example.org",
             "the Host the cache filed it under"
         );
         assert!(
-            !seen.path.starts_with("/categories/two/"),
+            !seen.path().starts_with("/categories/two/"),
             "an untouched feed is not purged: {seen:?}"
         );
     }
     assert!(
-        purged.iter().filter(|s| !s.ok).count() == 2,
+        purged.iter().filter(|s| s.status != 200).count() == 2,
         "two failed and were retried: {purged:?}"
     );
     let metrics = server.get("/metrics", &[]).text();
@@ -186,7 +96,7 @@ fn an_edit_purges_exactly_its_paths_with_the_public_host_and_a_failing_cache_is_
 
 #[test]
 fn a_cdn_api_gets_one_request_per_batch_with_the_urls_keys_and_a_secret_read_from_a_file() {
-    let api = Recorder::start();
+    let api = cache(&Arc::new(AtomicUsize::new(0)));
     let site = Site::new("");
     let token = site.dir.path().join("token");
     std::fs::write(&token, "t0ken\n").unwrap();
@@ -208,23 +118,20 @@ fn a_cdn_api_gets_one_request_per_batch_with_the_urls_keys_and_a_secret_read_fro
         let after: Vec<Seen> = seen[before.min(seen.len())..].to_vec();
         after
             .iter()
-            .any(|s| {
-                s.body
-                    .contains("https://feeds.example.org/categories/one/atom.xml")
-            })
+            .any(|s| body(s).contains("https://feeds.example.org/categories/one/atom.xml"))
             .then_some(after)
     });
     for call in &calls {
         assert_eq!(call.method, "POST");
-        assert_eq!(call.path, "/zones/z/purge");
-        assert_eq!(call.authorization, "Bearer t0ken");
-        let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
+        assert_eq!(call.path(), "/zones/z/purge");
+        assert_eq!(header(call, "authorization"), "Bearer t0ken");
+        let body: serde_json::Value = serde_json::from_str(&body(call)).unwrap();
         assert!(body["files"].as_array().unwrap().len() <= 2, "{body}");
     }
     assert!(
         calls
             .iter()
-            .any(|c| c.body.contains("feed:/categories/one/") && c.body.contains("post:/post/a/")),
+            .any(|c| body(c).contains("feed:/categories/one/") && body(c).contains("post:/post/a/")),
         "{calls:?}"
     );
     let config = std::fs::read_to_string(site.config()).unwrap();

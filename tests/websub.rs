@@ -5,14 +5,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{KeyInit, Mac};
+use support::recorder::{Recorder, Seen};
 use support::{eventually, Server, Site};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -20,154 +19,12 @@ const TOPIC: &str = "https://feeds.example.org/rss.xml";
 const PUSH: &str =
     "websub:\n  builtin_hub: true\n  allow_private_callbacks: true\n  min_lease_secs: 1\n";
 
-/// One request a recorder received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    /// Path and query as sent.
-    target: String,
-    /// Lower-case names; repeated headers joined with ", ".
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-    at: Instant,
-}
-
-impl Seen {
-    fn query(&self) -> BTreeMap<String, String> {
-        let query = self.target.split_once('?').map_or("", |(_, q)| q);
-        form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap()
-    }
-}
-
-type Answer = dyn Fn(&Seen, usize) -> (u16, String) + Send + Sync;
-
-/// A loopback HTTP server that records every request and answers with `answer(request, n)`,
-/// `n` counting earlier requests to the same path and method.
-struct Recorder {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Recorder {
-    /// Echoes verification challenges and answers 200 to deliveries.
-    fn subscriber() -> Recorder {
-        Recorder::new(|req, _| match req.query().get("hub.challenge") {
-            Some(challenge) if req.method == "GET" => (200, challenge.clone()),
-            _ => (200, String::new()),
-        })
-    }
-
-    fn new(answer: impl Fn(&Seen, usize) -> (u16, String) + Send + Sync + 'static) -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let answer: Arc<Answer> = Arc::new(answer);
-        let record = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (record, answer) = (record.clone(), answer.clone());
-                std::thread::spawn(move || serve_one(stream, &record, &*answer));
-            }
-        });
-        Recorder { addr, seen }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn posts_to(&self, path: &str) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.method == "POST" && s.path() == path)
-            .collect()
-    }
-
-    fn gets_to(&self, path: &str) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.method == "GET" && s.path() == path)
-            .collect()
-    }
-}
-
-fn serve_one(stream: TcpStream, record: &Mutex<Vec<Seen>>, answer: &Answer) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_owned();
-        let target = parts.next().unwrap_or("").to_owned();
-        let mut headers: BTreeMap<String, String> = BTreeMap::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                let k = k.trim().to_ascii_lowercase();
-                let v = v.trim().to_owned();
-                headers
-                    .entry(k)
-                    .and_modify(|old| {
-                        old.push_str(", ");
-                        old.push_str(&v);
-                    })
-                    .or_insert(v);
-            }
-        }
-        let len: usize = headers
-            .get("content-length")
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let seen = Seen {
-            method,
-            target,
-            headers,
-            body,
-            at: Instant::now(),
-        };
-        let (status, text) = {
-            let mut all = record.lock().unwrap();
-            let n = all
-                .iter()
-                .filter(|s| s.method == seen.method && s.path() == seen.path())
-                .count();
-            all.push(seen.clone());
-            drop(all);
-            answer(&seen, n)
-        };
-        let reply = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        if reader.get_mut().write_all(reply.as_bytes()).is_err() {
-            return;
-        }
-    }
+/// A subscriber: echoes verification challenges and answers 200 to deliveries.
+fn subscriber() -> Recorder {
+    Recorder::new(|req, _| match req.query().get("hub.challenge") {
+        Some(challenge) if req.method == "GET" => (200, challenge.clone()),
+        _ => (200, String::new()),
+    })
 }
 
 /// Every `Link` header of `GET path`, joined with ", " (support's parser keeps only one).
@@ -259,7 +116,7 @@ fn signature(secret: &str, body: &[u8]) -> String {
 fn subscribe_verify_then_an_edit_is_delivered_signed_with_the_links() {
     let site = site(PUSH);
     let server = site.serve();
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
 
     // Discovery: headers and documents.
     let r = server.get("/rss.xml", &[]);
@@ -340,7 +197,7 @@ fn subscribe_verify_then_an_edit_is_delivered_signed_with_the_links() {
 fn unsubscribe_is_verified_and_ends_deliveries() {
     let site = site(PUSH);
     let server = site.serve();
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
     assert_eq!(subscribe(&server, &sub.url("/gone"), &[]).0, 202);
     assert_eq!(subscribe(&server, &sub.url("/control"), &[]).0, 202);
     wait_subscriptions(&server, 2.0);
@@ -429,7 +286,7 @@ fn serve_at(site: &Site, now: &str) -> Server {
 #[test]
 fn subscriptions_survive_a_restart_and_end_at_their_lease() {
     let site = site(PUSH);
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
     let server = serve_at(&site, "2030-01-01T00:00:00Z");
     assert_eq!(
         subscribe(&server, &sub.url("/short"), &[("hub.lease_seconds", "1")]).0,
@@ -482,7 +339,7 @@ fn subscriptions_survive_a_restart_and_end_at_their_lease() {
 fn a_hundred_subscribers_all_get_the_edit() {
     let site = site(PUSH);
     let server = site.serve();
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
     for i in 0..100 {
         assert_eq!(
             subscribe(&server, &sub.url(&format!("/cb/{i}")), &[]).0,
@@ -503,7 +360,7 @@ fn disallowed_callbacks_bad_requests_and_unknown_topics_are_refused_without_a_re
     // allow_private_callbacks is off: the loopback recorder stands for every refused address.
     let site = site("websub:\n  builtin_hub: true\n");
     let server = site.serve();
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
     let port = sub.addr.port();
     for callback in [
         sub.url("/cb"),
@@ -638,7 +495,7 @@ fn subscriptions_per_topic_and_per_callback_host_are_limited() {
         "{PUSH}  max_subscriptions_per_topic: 2\n  max_subscriptions_per_callback_host: 3\n"
     ));
     let server = site.serve();
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
     for i in 0..2 {
         assert_eq!(
             subscribe(&server, &sub.url(&format!("/cb/{i}")), &[]).0,
@@ -674,7 +531,7 @@ fn the_address_policy_is_applied_at_every_connection_not_only_at_subscribe_time(
     // if the name now resolved to an internal address): the delivery is refused where the
     // connection is made, and nothing reaches the callback.
     let site = site(PUSH);
-    let sub = Recorder::subscriber();
+    let sub = subscriber();
     let by_name = format!("http://localhost:{}/cb", sub.addr.port());
     let literal = sub.url("/literal");
     let server = site.serve();
