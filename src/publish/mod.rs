@@ -363,6 +363,13 @@ impl Publisher {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(tasks.len());
+        // A feed's surrogate keys are the same in every format: made once per feed.
+        let surrogate: Vec<(String, String)> = todo
+            .iter()
+            .map(|(_, info, items)| {
+                keys::headers(&keys::for_feed(info, items.iter().map(|p| &**p)))
+            })
+            .collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let mut done: Vec<(usize, usize, (String, Arc<Resource>))> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
@@ -375,8 +382,13 @@ impl Publisher {
                                 break;
                             };
                             let (_, info, items) = &todo[feed];
-                            let resource =
-                                self.render_one(Format::ALL[format], info, items, previous);
+                            let resource = self.render_one(
+                                Format::ALL[format],
+                                info,
+                                items,
+                                &surrogate[feed],
+                                previous,
+                            );
                             done.push((feed, format, resource));
                         }
                         done
@@ -421,6 +433,7 @@ impl Publisher {
         format: Format,
         info: &FeedInfo,
         items: &[Arc<Post>],
+        (surrogate_key, cache_tag): &(String, String),
         previous: &BTreeMap<String, Arc<Resource>>,
     ) -> (String, Arc<Resource>) {
         let path = layout::feed_path(&info.dir, format);
@@ -443,16 +456,14 @@ impl Publisher {
                 feed::render(format, site, info, &[])
             }
         };
-        let (surrogate_key, cache_tag) =
-            keys::headers(&keys::for_feed(info, items.iter().map(|p| &**p)));
         let mut resource = Resource::with_late_compression(
             format.content_type(),
             Bytes::from(body),
             newest(items),
             &self.cache_control.feeds,
         )
-        .with_header("surrogate-key", surrogate_key)
-        .with_header("cache-tag", cache_tag);
+        .with_header("surrogate-key", surrogate_key.clone())
+        .with_header("cache-tag", cache_tag.clone());
         // WebSub discovery in the headers too (they never change the ETag).
         if !site.hubs.is_empty() {
             for hub in &site.hubs {
