@@ -59,11 +59,13 @@ impl Compressor {
     }
 }
 
-/// Nice values of the compressing threads: serving and rebuilding win the CPU over them
-/// when it is busy (a burst of rebuilds, heavy traffic); when it is idle they run at once.
-/// gzip, which most readers ask for, ahead of brotli.
-const GZIP_NICE: i32 = 5;
-const BROTLI_NICE: i32 = 10;
+/// Nice values of the compressing threads: the lowest priority there is, so that they use
+/// only CPU that serving and rebuilding leave idle (a burst of edits, heavy traffic). A
+/// coding a reader asks for before they get to it is made for that request at normal
+/// priority instead (see [`super::Late`]), so nobody waits on these threads. gzip, which
+/// most readers ask for, is made first.
+const GZIP_NICE: i32 = 19;
+const BROTLI_NICE: i32 = 19;
 
 fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]

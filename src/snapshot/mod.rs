@@ -92,13 +92,14 @@ impl Coding {
 ///
 /// On an edit, rendering the changed feeds is cheap; compressing them is not (gzip costs
 /// about twice the rendering, brotli ten times): the publisher serves the identity bytes at
-/// once, and has gzip, then brotli, made on background threads.
+/// once, and background threads make gzip, then brotli, with CPU nothing else wants.
 ///
-/// Requests never wait: [`Resource::representation`] offers a coding only once its bytes
-/// exist ([`Late::get`]), and they never change once set, so a served body and its ETag
-/// always belong together, and a coding never disappears once offered. Dereferencing
-/// (`herald build`, tests) makes the bytes on the calling thread if nobody has yet, or waits
-/// for the thread making them.
+/// A request asking for a coding still to be made has it made first ([`Resource::make`],
+/// off the async runtime, once per version however many ask), so only the codings
+/// readers ask for are made while the CPU is busy. The bytes never change once set
+/// ([`Late::get`]), so a served body and its ETag always belong together, and a coding
+/// never disappears once offered. Dereferencing (`herald build`, tests) makes the bytes on
+/// the calling thread if nobody has yet, or waits for the thread making them.
 pub struct Late {
     source: Bytes,
     coding: Coding,
@@ -308,6 +309,31 @@ impl Resource {
         self.last_modified
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs() as i64)
+    }
+
+    /// Whether this resource has `encoding` at all: identity always; a compressed coding
+    /// when compression pays, whether or not its bytes are made yet.
+    pub fn offers(&self, encoding: Encoding) -> bool {
+        match encoding {
+            Encoding::Identity => true,
+            Encoding::Gzip => self.gzip.is_some(),
+            Encoding::Brotli => self.brotli.is_some(),
+        }
+    }
+
+    /// Makes the representation for `encoding` now if it is still to be made, on this
+    /// thread (it blocks for the compression: call it off the async runtime). Several
+    /// callers at once make it once; the others wait for that one.
+    pub fn make(&self, encoding: Encoding) {
+        match encoding {
+            Encoding::Identity => {}
+            Encoding::Gzip => self.finish_gzip(),
+            Encoding::Brotli => {
+                if let Some(late) = &self.brotli {
+                    late.force();
+                }
+            }
+        }
     }
 
     /// The representation for `encoding`, if Herald has one ready. Never blocks.
