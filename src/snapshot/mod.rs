@@ -104,6 +104,10 @@ pub struct Late {
     source: Bytes,
     coding: Coding,
     cell: OnceLock<Representation>,
+    /// Requests asking for this coding make it one at a time (the first makes it, the
+    /// others find it made). The background threads never take it: a request never waits
+    /// for a thread at the lowest priority.
+    asked: std::sync::Mutex<()>,
 }
 
 impl Late {
@@ -112,6 +116,7 @@ impl Late {
             source,
             coding,
             cell: OnceLock::new(),
+            asked: std::sync::Mutex::new(()),
         }
     }
 
@@ -122,6 +127,7 @@ impl Late {
             source: Bytes::new(),
             coding,
             cell: OnceLock::from(made),
+            asked: std::sync::Mutex::new(()),
         })
     }
 
@@ -133,6 +139,27 @@ impl Late {
     /// The representation, made now on this thread if nobody has made it yet.
     pub fn force(&self) -> &Representation {
         self.cell.get_or_init(|| self.coding.compress(&self.source))
+    }
+
+    /// Makes the bytes for a request: once among requests, without waiting for a
+    /// background thread that may be making them too (whichever finishes first sets them;
+    /// both make the same bytes).
+    fn make_for_request(&self) {
+        if self.cell.get().is_some() {
+            return;
+        }
+        let _turn = self
+            .asked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.make_unshared();
+    }
+
+    /// Makes the bytes unless they exist, holding no lock anyone else waits on.
+    fn make_unshared(&self) {
+        if self.cell.get().is_none() {
+            let _ = self.cell.set(self.coding.compress(&self.source));
+        }
     }
 }
 
@@ -233,6 +260,19 @@ impl Resource {
         }
     }
 
+    /// What the background compressor does: makes `encoding` unless it exists, without
+    /// holding up a request that makes it meanwhile.
+    pub(crate) fn make_in_background(&self, encoding: Encoding) {
+        let late = match encoding {
+            Encoding::Identity => None,
+            Encoding::Gzip => self.gzip.as_ref(),
+            Encoding::Brotli => self.brotli.as_ref(),
+        };
+        if let Some(late) = late {
+            late.make_unshared();
+        }
+    }
+
     /// Makes every representation that is still pending (gzip first).
     pub fn finish(&self) {
         self.finish_gzip();
@@ -325,14 +365,13 @@ impl Resource {
     /// thread (it blocks for the compression: call it off the async runtime). Several
     /// callers at once make it once; the others wait for that one.
     pub fn make(&self, encoding: Encoding) {
-        match encoding {
-            Encoding::Identity => {}
-            Encoding::Gzip => self.finish_gzip(),
-            Encoding::Brotli => {
-                if let Some(late) = &self.brotli {
-                    late.force();
-                }
-            }
+        let late = match encoding {
+            Encoding::Identity => None,
+            Encoding::Gzip => self.gzip.as_ref(),
+            Encoding::Brotli => self.brotli.as_ref(),
+        };
+        if let Some(late) = late {
+            late.make_for_request();
         }
     }
 
