@@ -161,7 +161,7 @@ fn load_site(settings: &Settings, handles: Handles) -> anyhow::Result<Site> {
         tracing::warn!("Hugo site setting: {warning}");
     }
     let site = Site::load_into(settings, handles).context("cannot load the content")?;
-    site.log_problems(&settings.content_dir);
+    site.log_problems(&settings.content.dir);
     Ok(site)
 }
 
@@ -304,11 +304,11 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
         }
     }
     for problem in &problems {
-        println!("{}", show(&settings.content_dir, problem));
+        println!("{}", show(&settings.content.dir, problem));
     }
     // Warnings (mojibake, dropped terms) are shown but do not fail the check.
     for warning in &warnings {
-        println!("{}", show(&settings.content_dir, warning));
+        println!("{}", show(&settings.content.dir, warning));
     }
     println!(
         "{} posts, {} feeds, {} problems, {} warnings",
@@ -353,8 +353,8 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
                     .context("cannot use the socket systemd passed")?
             }
             None => {
-                let addr = listen.unwrap_or(settings.listen);
-                http::bind(addr, settings.max_connections)
+                let addr = listen.unwrap_or(settings.http.listen);
+                http::bind(addr, settings.http.max_connections)
                     .with_context(|| format!("cannot listen on {addr}"))?
             }
         };
@@ -367,7 +367,7 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         let handles = handles(&settings, true);
         let _purging = herald::purge::start(
             &settings.purge,
-            &settings.base_url,
+            &settings.feeds.base_url,
             || handles.announcer.listen(),
             metrics.clone(),
         );
@@ -392,15 +392,15 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         );
         print_urls(&snapshot.load(), local);
         let http_settings = HttpSettings {
-            max_connections: settings.max_connections,
-            header_read_timeout: settings.header_read_timeout,
-            keep_alive_timeout: settings.keep_alive_timeout,
-            shutdown_grace: settings.shutdown_grace,
+            max_connections: settings.http.max_connections,
+            header_read_timeout: settings.http.header_read_timeout,
+            keep_alive_timeout: settings.http.keep_alive_timeout,
+            shutdown_grace: settings.http.shutdown_grace,
         };
         let ops = Ops {
             metrics: metrics.clone(),
-            health_path: settings.health_path.clone(),
-            metrics_path: settings.metrics_path.clone(),
+            health_path: settings.http.health_path.clone(),
+            metrics_path: settings.http.metrics_path.clone(),
             websub: websub.as_ref().and_then(|w| w.hub()),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

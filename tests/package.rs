@@ -26,8 +26,8 @@ fn the_packaged_config_loads_and_documents_every_key() {
         .expect("deploy/debian/herald.yaml loads");
     // What the unit needs: an absolute content folder outside /home, a loopback listener
     // on an unprivileged port (the service has no capabilities).
-    assert_eq!(settings.content_dir, Path::new("/srv/herald/content"));
-    assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(settings.content.dir, Path::new("/srv/herald/content"));
+    assert_eq!(settings.http.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(
         settings.state_dir, None,
         "the unit's StateDirectory= is used"

@@ -58,19 +58,19 @@ pub(super) fn apply(
     let mut settings = config.validate(file)?;
     settings.hugo_site = Some(root.to_owned());
     if !own_permalink {
-        settings.permalinks.patterns = site.permalinks.clone();
+        settings.content.permalinks.patterns = site.permalinks.clone();
     }
-    settings.permalinks.ugly_urls = site.ugly_urls;
-    settings.permalinks.remove_path_accents = site.remove_path_accents;
-    settings.permalinks.disable_path_to_lower = site.disable_path_to_lower;
-    settings.unsafe_html = site.goldmark_unsafe;
-    settings.summary_length = site.summary_length;
-    settings.typographer = site.typographer;
-    settings.site_params = site.params.clone();
-    settings.build_drafts = site.build_drafts;
-    settings.build_expired = site.build_expired;
-    settings.dates = site.frontmatter.clone();
-    settings.ignore_files = site
+    settings.content.permalinks.ugly_urls = site.ugly_urls;
+    settings.content.permalinks.remove_path_accents = site.remove_path_accents;
+    settings.content.permalinks.disable_path_to_lower = site.disable_path_to_lower;
+    settings.content.markup.unsafe_html = site.goldmark_unsafe;
+    settings.content.markup.summary_length = site.summary_length;
+    settings.content.markup.typographer = site.typographer;
+    settings.content.markup.site_params = site.params.clone();
+    settings.content.build_drafts = site.build_drafts;
+    settings.content.build_expired = site.build_expired;
+    settings.content.dates = site.frontmatter.clone();
+    settings.content.ignore_files = site
         .ignore_files
         .iter()
         .map(|p| {
@@ -90,13 +90,13 @@ pub(super) fn apply(
     }
     let (root_dir, mut languages) = languages(&site, &settings);
     if unset("content_dir") {
-        settings.content_dir = root_dir;
+        settings.content.dir = root_dir;
     } else {
         // An explicit content_dir: one language, the site's default, reading all of it.
         languages.truncate(1);
         languages[0].content.content_dir = String::new();
     }
-    settings.languages = languages;
+    settings.feeds.languages = languages;
     Ok(settings)
 }
 
@@ -121,7 +121,7 @@ fn languages(site: &HugoConfig, settings: &Settings) -> (PathBuf, Vec<Language>)
         })
         .collect();
     let root = common_ancestor(&dirs).unwrap_or_else(|| site.content_dir.clone());
-    let base = &settings.site.base_url;
+    let base = &settings.feeds.site.base_url;
     let languages = site
         .languages
         .iter()
@@ -147,26 +147,26 @@ fn languages(site: &HugoConfig, settings: &Settings) -> (PathBuf, Vec<Language>)
             };
             Language {
                 site: SiteInfo {
-                    hubs: settings.site.hubs.clone(),
+                    hubs: settings.feeds.site.hubs.clone(),
                     title: l
                         .title
                         .clone()
-                        .unwrap_or_else(|| settings.site.title.clone()),
+                        .unwrap_or_else(|| settings.feeds.site.title.clone()),
                     description: l
                         .description
                         .clone()
-                        .unwrap_or_else(|| settings.site.description.clone()),
+                        .unwrap_or_else(|| settings.feeds.site.description.clone()),
                     language: l.language_code.clone().unwrap_or_else(|| {
                         if is_default {
-                            settings.site.language.clone()
+                            settings.feeds.site.language.clone()
                         } else {
                             l.code.clone()
                         }
                     }),
-                    author: settings.site.author.clone(),
-                    author_email: settings.site.author_email.clone(),
-                    icon: settings.site.icon.clone(),
-                    logo: settings.site.logo.clone(),
+                    author: settings.feeds.site.author.clone(),
+                    author_email: settings.feeds.site.author_email.clone(),
+                    icon: settings.feeds.site.icon.clone(),
+                    logo: settings.feeds.site.logo.clone(),
                     base_url: home,
                 },
                 content: ContentLanguage {

@@ -197,42 +197,47 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Validated settings, with paths resolved and strings parsed.
+/// Validated settings, with paths resolved and strings parsed, in one section per step
+/// of the pipeline that reads them.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The herald.yaml this was loaded from (`None`: defaults and a Hugo site only).
     pub config_path: Option<PathBuf>,
     /// The Hugo site whose configuration was read, if any.
     pub hugo_site: Option<PathBuf>,
-    pub content_dir: PathBuf,
-    /// Always ends with `/`.
-    pub base_url: url::Url,
-    pub listen: SocketAddr,
-    pub site: SiteInfo,
-    pub items_per_feed: usize,
-    pub timezone: chrono_tz::Tz,
-    pub taxonomies: Vec<String>,
-    pub cache_control: CacheControl,
-    pub max_connections: usize,
-    pub header_read_timeout: Duration,
-    pub keep_alive_timeout: Duration,
-    pub shutdown_grace: Duration,
+    /// Folder (a Hugo site's `data/`) where the feed list is kept as `herald.json` for the
+    /// site's templates; set on the command line (`--hugo-data`).
+    pub hugo_data: Option<PathBuf>,
+    /// `state_dir`, resolved against the config file's folder.
+    pub state_dir: Option<PathBuf>,
+    /// Site settings Herald does not honour, each once: `check` prints them, `serve` logs them.
+    pub warnings: Vec<String>,
+    pub log_format: LogFormat,
+    /// What is read, and how a file becomes a post.
+    pub content: ContentSection,
+    /// What is published: the site, its languages, its feeds and where old paths went.
+    pub feeds: FeedsSection,
+    /// How the feeds are served.
+    pub http: HttpSection,
+    /// How changes to the content are noticed.
+    pub watch: WatchSection,
+    /// `purge:`: whom to tell which paths changed.
+    pub purge: Vec<PurgeTarget>,
+    /// `websub:`, checked.
+    pub websub: crate::websub::WebSubSettings,
+}
+
+/// Where the content is and how each file is read and parsed.
+#[derive(Debug, Clone)]
+pub struct ContentSection {
+    pub dir: PathBuf,
     pub max_post_bytes: u64,
     pub max_item_bytes: usize,
     pub repair_mojibake: bool,
-    pub watch: WatchMode,
-    pub watch_debounce: Duration,
-    pub poll_interval: Duration,
-    /// `None`: no periodic rescans.
-    pub rescan_interval: Option<Duration>,
-    pub log_format: LogFormat,
-    /// `None`: no health endpoint.
-    pub health_path: Option<String>,
-    /// `None`: no metrics endpoint.
-    pub metrics_path: Option<String>,
-    pub site_pages: SitePages,
-    /// The site's languages, default first (one for a site without translations).
-    pub languages: Vec<Language>,
+    /// The zone of dates written without one.
+    pub timezone: chrono_tz::Tz,
+    /// The taxonomies whose terms get feeds (lower case).
+    pub taxonomies: Vec<String>,
     /// Which front-matter keys give each date.
     pub dates: crate::content::DateRules,
     pub build_drafts: bool,
@@ -240,6 +245,15 @@ pub struct Settings {
     /// Where each page lives: section → pattern (`*`: every section; none: Hugo's
     /// path-based default), `uglyURLs` and the path rules.
     pub permalinks: crate::content::PermalinkRules,
+    /// Files that are not content (Hugo's `ignoreFiles`).
+    pub ignore_files: Vec<regex::Regex>,
+    /// How Markdown becomes HTML.
+    pub markup: MarkupSection,
+}
+
+/// The Markdown and shortcode settings that change what readers see.
+#[derive(Debug, Clone)]
+pub struct MarkupSection {
     /// Raw HTML in Markdown: kept (sanitized) when true, left out when false (Hugo's default).
     pub unsafe_html: bool,
     /// Words in an automatic summary (Hugo's `summaryLength`).
@@ -250,21 +264,45 @@ pub struct Settings {
     pub shortcodes: std::collections::BTreeMap<String, crate::content::ShortcodeRule>,
     /// The site's `params`, for the `param` shortcode.
     pub site_params: serde_json::Value,
-    /// Files that are not content (Hugo's `ignoreFiles`).
-    pub ignore_files: Vec<regex::Regex>,
-    /// Site settings Herald does not honour, each once: `check` prints them, `serve` logs them.
-    pub warnings: Vec<String>,
-    /// Folder (a Hugo site's `data/`) where the feed list is kept as `herald.json` for the
-    /// site's templates; set on the command line (`--hugo-data`).
-    pub hugo_data: Option<PathBuf>,
-    /// `state_dir`, resolved against the config file's folder.
-    pub state_dir: Option<PathBuf>,
+}
+
+/// What the feeds say and which are published.
+#[derive(Debug, Clone)]
+pub struct FeedsSection {
+    /// Always ends with `/`.
+    pub base_url: url::Url,
+    pub site: SiteInfo,
+    /// The site's languages, default first (one for a site without translations).
+    pub languages: Vec<Language>,
+    pub items_per_feed: usize,
+    pub site_pages: SitePages,
     /// `redirects:` and `retired_feeds:`.
     pub moves: crate::snapshot::Moves,
-    /// `purge:`: whom to tell which paths changed.
-    pub purge: Vec<PurgeTarget>,
-    /// `websub:`, checked.
-    pub websub: crate::websub::WebSubSettings,
+}
+
+/// The listener, its limits, and what responses say to caches.
+#[derive(Debug, Clone)]
+pub struct HttpSection {
+    pub listen: SocketAddr,
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub cache_control: CacheControl,
+    /// `None`: no health endpoint.
+    pub health_path: Option<String>,
+    /// `None`: no metrics endpoint.
+    pub metrics_path: Option<String>,
+}
+
+/// How `serve` notices changes.
+#[derive(Debug, Clone)]
+pub struct WatchSection {
+    pub mode: WatchMode,
+    pub debounce: Duration,
+    pub poll_interval: Duration,
+    /// `None`: no periodic rescans.
+    pub rescan_interval: Option<Duration>,
 }
 
 /// One language of the site: what its feeds say, and where its content lives.
@@ -457,53 +495,63 @@ impl Config {
         Ok(Settings {
             config_path: Some(path.to_owned()),
             hugo_site: None,
-            permalinks: crate::content::PermalinkRules {
-                patterns: permalinks,
-                ..Default::default()
-            },
-            unsafe_html: true,
-            summary_length: 70,
-            typographer: false,
-            shortcodes: self.shortcodes.clone(),
-            site_params: serde_json::Value::Null,
-            ignore_files: Vec::new(),
-            warnings: Vec::new(),
             hugo_data: None,
             state_dir: self.state_dir.as_ref().map(|d| folder.join(d)),
-            moves,
-            websub,
-            content_dir,
-            languages: vec![Language {
-                site: site.clone(),
-                content: crate::content::ContentLanguage::single(&code).remove(0),
-            }],
-            dates: crate::content::DateRules::default(),
-            build_drafts: false,
-            build_expired: false,
-            site,
-            base_url,
-            listen: self.listen,
-            items_per_feed: self.items_per_feed,
-            timezone,
-            taxonomies,
-            cache_control,
-            purge,
-            max_connections: self.max_connections,
-            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
-            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),
-            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
-            max_post_bytes: self.max_post_bytes,
-            max_item_bytes: self.max_item_bytes,
-            repair_mojibake: self.repair_mojibake,
-            watch: self.watch,
-            watch_debounce: Duration::from_millis(self.watch_debounce_ms),
-            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
-            rescan_interval: (self.rescan_interval_secs > 0)
-                .then(|| Duration::from_secs(self.rescan_interval_secs)),
+            warnings: Vec::new(),
             log_format: self.log_format,
-            health_path,
-            metrics_path,
-            site_pages: self.site_pages.unwrap_or(SitePages::Herald),
+            content: ContentSection {
+                dir: content_dir,
+                max_post_bytes: self.max_post_bytes,
+                max_item_bytes: self.max_item_bytes,
+                repair_mojibake: self.repair_mojibake,
+                timezone,
+                taxonomies,
+                dates: crate::content::DateRules::default(),
+                build_drafts: false,
+                build_expired: false,
+                permalinks: crate::content::PermalinkRules {
+                    patterns: permalinks,
+                    ..Default::default()
+                },
+                ignore_files: Vec::new(),
+                markup: MarkupSection {
+                    unsafe_html: true,
+                    summary_length: 70,
+                    typographer: false,
+                    shortcodes: self.shortcodes.clone(),
+                    site_params: serde_json::Value::Null,
+                },
+            },
+            feeds: FeedsSection {
+                base_url,
+                languages: vec![Language {
+                    site: site.clone(),
+                    content: crate::content::ContentLanguage::single(&code).remove(0),
+                }],
+                site,
+                items_per_feed: self.items_per_feed,
+                site_pages: self.site_pages.unwrap_or(SitePages::Herald),
+                moves,
+            },
+            http: HttpSection {
+                listen: self.listen,
+                max_connections: self.max_connections,
+                header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+                keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs.max(1)),
+                shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+                cache_control,
+                health_path,
+                metrics_path,
+            },
+            watch: WatchSection {
+                mode: self.watch,
+                debounce: Duration::from_millis(self.watch_debounce_ms),
+                poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+                rescan_interval: (self.rescan_interval_secs > 0)
+                    .then(|| Duration::from_secs(self.rescan_interval_secs)),
+            },
+            purge,
+            websub,
         })
     }
 }
@@ -533,26 +581,29 @@ impl Settings {
                 keys.push(key);
             }
         };
-        check("listen", self.listen != new.listen);
+        check("listen", self.http.listen != new.http.listen);
         check(
             "max_connections",
-            self.max_connections != new.max_connections,
+            self.http.max_connections != new.http.max_connections,
         );
         check(
             "header_read_timeout_secs",
-            self.header_read_timeout != new.header_read_timeout,
+            self.http.header_read_timeout != new.http.header_read_timeout,
         );
         check(
             "keep_alive_timeout_secs",
-            self.keep_alive_timeout != new.keep_alive_timeout,
+            self.http.keep_alive_timeout != new.http.keep_alive_timeout,
         );
         check(
             "shutdown_grace_secs",
-            self.shutdown_grace != new.shutdown_grace,
+            self.http.shutdown_grace != new.http.shutdown_grace,
         );
         check("log_format", self.log_format != new.log_format);
-        check("health_path", self.health_path != new.health_path);
-        check("metrics_path", self.metrics_path != new.metrics_path);
+        check("health_path", self.http.health_path != new.http.health_path);
+        check(
+            "metrics_path",
+            self.http.metrics_path != new.http.metrics_path,
+        );
         check("purge", self.purge != new.purge);
         check("websub", self.websub != new.websub);
         keys
@@ -562,21 +613,21 @@ impl Settings {
     pub fn keep_fixed(&mut self, running: &Settings) {
         // Set on the command line, not in the file: a reload cannot change it.
         self.hugo_data = running.hugo_data.clone();
-        self.listen = running.listen;
-        self.max_connections = running.max_connections;
-        self.header_read_timeout = running.header_read_timeout;
-        self.keep_alive_timeout = running.keep_alive_timeout;
-        self.shutdown_grace = running.shutdown_grace;
+        self.http.listen = running.http.listen;
+        self.http.max_connections = running.http.max_connections;
+        self.http.header_read_timeout = running.http.header_read_timeout;
+        self.http.keep_alive_timeout = running.http.keep_alive_timeout;
+        self.http.shutdown_grace = running.http.shutdown_grace;
         self.log_format = running.log_format;
-        self.health_path = running.health_path.clone();
-        self.metrics_path = running.metrics_path.clone();
+        self.http.health_path = running.http.health_path.clone();
+        self.http.metrics_path = running.http.metrics_path.clone();
         self.purge = running.purge.clone();
         // The hub and its distributor start with the server; feeds keep advertising the
         // hubs that are actually running.
         self.websub = running.websub.clone();
-        let hubs = running.site.hubs.clone();
-        self.site.hubs = hubs.clone();
-        for language in &mut self.languages {
+        let hubs = running.feeds.site.hubs.clone();
+        self.feeds.site.hubs = hubs.clone();
+        for language in &mut self.feeds.languages {
             language.site.hubs = hubs.clone();
         }
     }
@@ -649,7 +700,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/herald.yaml");
         let settings = load(&path).expect("config/herald.yaml loads");
         assert!(
-            settings.content_dir.is_dir(),
+            settings.content.dir.is_dir(),
             "the sample content dir exists"
         );
         let text = std::fs::read_to_string(&path).unwrap();
@@ -675,8 +726,14 @@ mod tests {
             "base_url: https://e.org/blog/\nicon: /favicon.png\nlogo: https://cdn.e.org/l.png\n",
         )
         .unwrap();
-        assert_eq!(s.site.icon.as_deref(), Some("https://e.org/favicon.png"));
-        assert_eq!(s.site.logo.as_deref(), Some("https://cdn.e.org/l.png"));
+        assert_eq!(
+            s.feeds.site.icon.as_deref(),
+            Some("https://e.org/favicon.png")
+        );
+        assert_eq!(
+            s.feeds.site.logo.as_deref(),
+            Some("https://cdn.e.org/l.png")
+        );
         assert!(load("icon: \"javascript:alert(1)\"\n").is_err());
     }
 
@@ -685,11 +742,11 @@ mod tests {
         let p = Path::new("h.yaml");
         let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p);
         let s = load("").unwrap();
-        assert_eq!(s.health_path.as_deref(), Some("/healthz"));
-        assert_eq!(s.metrics_path.as_deref(), Some("/metrics"));
+        assert_eq!(s.http.health_path.as_deref(), Some("/healthz"));
+        assert_eq!(s.http.metrics_path.as_deref(), Some("/metrics"));
         let s = load("health_path: ''\nmetrics_path: /ops/metrics\n").unwrap();
-        assert_eq!(s.health_path, None);
-        assert_eq!(s.metrics_path.as_deref(), Some("/ops/metrics"));
+        assert_eq!(s.http.health_path, None);
+        assert_eq!(s.http.metrics_path.as_deref(), Some("/ops/metrics"));
         let err = load("health_path: healthz\n").unwrap_err();
         assert!(err.to_string().contains("health_path"), "{err}");
         let err = load("health_path: /x\nmetrics_path: /x\n").unwrap_err();
@@ -710,13 +767,13 @@ mod tests {
         assert_eq!(old.needs_restart(&new), ["listen", "log_format"]);
         new.keep_fixed(&old);
         assert!(old.needs_restart(&new).is_empty());
-        assert_eq!(new.site.title, "B");
+        assert_eq!(new.feeds.site.title, "B");
         // Push starts with the server: a reload keeps the running hubs in the feeds.
         let mut push = load("title: B\nwebsub:\n  builtin_hub: true\n");
         assert_eq!(old.needs_restart(&push), ["websub"]);
-        assert_eq!(push.site.hubs, ["http://127.0.0.1:8080/websub"]);
+        assert_eq!(push.feeds.site.hubs, ["http://127.0.0.1:8080/websub"]);
         push.keep_fixed(&old);
-        assert!(push.site.hubs.is_empty() && !push.websub.push_on());
+        assert!(push.feeds.site.hubs.is_empty() && !push.websub.push_on());
     }
 
     #[test]
@@ -728,7 +785,7 @@ mod tests {
         .unwrap()
         .validate(Path::new("/etc/herald/h.yaml"))
         .unwrap();
-        assert_eq!(s.content_dir, Path::new("/etc/herald/site/content"));
+        assert_eq!(s.content.dir, Path::new("/etc/herald/site/content"));
     }
 
     #[test]
@@ -738,7 +795,7 @@ mod tests {
             .unwrap()
             .validate(p)
             .unwrap();
-        assert_eq!(s.site.base_url, "https://e.org/blog/");
+        assert_eq!(s.feeds.site.base_url, "https://e.org/blog/");
         let err = Config::from_yaml(p, "base_url: /relative\n")
             .unwrap()
             .validate(p)
@@ -755,9 +812,9 @@ mod tests {
     fn site_pages_default_to_the_sites_own_with_a_hugo_site_and_can_be_set() {
         let p = Path::new("h.yaml");
         let load = |text: &str| Config::from_yaml(p, text).unwrap().validate(p);
-        assert_eq!(load("").unwrap().site_pages, SitePages::Herald);
+        assert_eq!(load("").unwrap().feeds.site_pages, SitePages::Herald);
         assert_eq!(
-            load("site_pages: hugo\n").unwrap().site_pages,
+            load("site_pages: hugo\n").unwrap().feeds.site_pages,
             SitePages::Hugo
         );
         let err = Config::from_yaml(p, "title: x\nsite_pages: jekyll\n").unwrap_err();
@@ -765,10 +822,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hugo.toml"), "baseURL = 'https://e.org/'\n").unwrap();
         let hugo = load_with(None, Some(dir.path())).unwrap();
-        assert_eq!(hugo.site_pages, SitePages::Hugo);
+        assert_eq!(hugo.feeds.site_pages, SitePages::Hugo);
         let own = dir.path().join("herald.yaml");
         std::fs::write(&own, "site_pages: herald\n").unwrap();
         let set = load_with(Some(&own), Some(dir.path())).unwrap();
-        assert_eq!(set.site_pages, SitePages::Herald);
+        assert_eq!(set.feeds.site_pages, SitePages::Herald);
     }
 }

@@ -142,25 +142,30 @@ impl Default for DateRules {
 impl ContentSettings {
     pub fn from_settings(s: &crate::config::Settings) -> Self {
         ContentSettings {
-            base_url: s.base_url.clone(),
-            timezone: s.timezone,
-            permalinks: s.permalinks.clone(),
-            taxonomies: s.taxonomies.clone(),
-            repair_mojibake: s.repair_mojibake,
-            languages: s.languages.iter().map(|l| l.content.clone()).collect(),
-            dates: s.dates.clone(),
-            build_drafts: s.build_drafts,
-            build_expired: s.build_expired,
+            base_url: s.feeds.base_url.clone(),
+            timezone: s.content.timezone,
+            permalinks: s.content.permalinks.clone(),
+            taxonomies: s.content.taxonomies.clone(),
+            repair_mojibake: s.content.repair_mojibake,
+            languages: s
+                .feeds
+                .languages
+                .iter()
+                .map(|l| l.content.clone())
+                .collect(),
+            dates: s.content.dates.clone(),
+            build_drafts: s.content.build_drafts,
+            build_expired: s.content.build_expired,
             pages_need_no_front_matter: s.hugo_site.is_some(),
             render: RenderOptions {
-                unsafe_html: s.unsafe_html,
-                typographer: s.typographer,
+                unsafe_html: s.content.markup.unsafe_html,
+                typographer: s.content.markup.typographer,
                 linkify: false,
             },
-            summary_length: s.summary_length,
-            max_item_bytes: s.max_item_bytes,
-            site_params: s.site_params.clone(),
-            shortcodes: s.shortcodes.clone(),
+            summary_length: s.content.markup.summary_length,
+            max_item_bytes: s.content.max_item_bytes,
+            site_params: s.content.markup.site_params.clone(),
+            shortcodes: s.content.markup.shortcodes.clone(),
         }
     }
 }

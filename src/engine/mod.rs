@@ -20,33 +20,12 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 use tokio::time::sleep;
 
-use crate::config::{Settings, WatchMode};
+use crate::config::{Settings, WatchMode, WatchSection};
 use crate::metrics::{Metrics, OWNER_HEARTBEAT};
 use crate::site::{Applied, Site};
 use crate::source::watch::{self, Events, Watcher};
 use crate::systemd;
 use batch::{collect_burst, Batch};
-
-/// How the loop watches and how eagerly it rebuilds.
-#[derive(Debug, Clone)]
-pub struct LiveSettings {
-    pub watch: WatchMode,
-    /// Quiet time that ends a burst of events.
-    pub debounce: Duration,
-    pub poll_interval: Duration,
-    pub rescan_interval: Option<Duration>,
-}
-
-impl LiveSettings {
-    pub fn from_settings(settings: &Settings) -> LiveSettings {
-        LiveSettings {
-            watch: settings.watch,
-            debounce: settings.watch_debounce,
-            poll_interval: settings.poll_interval,
-            rescan_interval: settings.rescan_interval,
-        }
-    }
-}
 
 /// What the loop reports to, and hears from, the rest of the process.
 pub struct Hooks {
@@ -74,7 +53,7 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     let metrics = hooks.metrics.clone();
-    let mut settings = LiveSettings::from_settings(&config);
+    let mut settings = config.watch.clone();
     // The identity is taken before the watch starts: if the directory is swapped in between,
     // the next event sees a different identity and watches again (the reverse order would
     // miss the swap and keep watching a directory that is no longer the content).
@@ -109,7 +88,7 @@ pub async fn run(
         let root_missing = !site.source.is_present();
         let retry_every = if root_missing {
             Some(ROOT_RETRY)
-        } else if watcher.is_none() && settings.watch == WatchMode::Notify {
+        } else if watcher.is_none() && settings.mode == WatchMode::Notify {
             Some(WATCH_RETRY)
         } else {
             None
@@ -144,7 +123,7 @@ pub async fn run(
                         metrics.reload(true);
                         site = new_site;
                         config = new_config;
-                        settings = LiveSettings::from_settings(&config);
+                        settings = config.watch.clone();
                         watched_root = site.source.identity();
                         watcher = watch_and_catch_up(&mut site, &settings, &metrics);
                         next_rescan = next_rescan_after(&settings, watcher.is_some());
@@ -285,8 +264,8 @@ fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
 
 /// Whether changes are found by comparing the tree with the disk, on a timer: in `watch:
 /// poll` mode, and as the fallback when kernel events cannot be had.
-fn is_polling(settings: &LiveSettings, watching: bool) -> bool {
-    match settings.watch {
+fn is_polling(settings: &WatchSection, watching: bool) -> bool {
+    match settings.mode {
         WatchMode::Poll => true,
         WatchMode::Notify => !watching,
         WatchMode::Off => false,
@@ -295,7 +274,7 @@ fn is_polling(settings: &LiveSettings, watching: bool) -> bool {
 
 /// When the next full comparison with the disk is due: every `poll_interval` while
 /// polling, else every `rescan_interval` (if set).
-fn next_rescan_after(settings: &LiveSettings, watching: bool) -> Option<tokio::time::Instant> {
+fn next_rescan_after(settings: &WatchSection, watching: bool) -> Option<tokio::time::Instant> {
     let every = if is_polling(settings, watching) {
         Some(settings.poll_interval)
     } else {
@@ -311,7 +290,7 @@ fn next_rescan_after(settings: &LiveSettings, watching: bool) -> Option<tokio::t
 /// `None`, the loop retries until it is back.
 fn follow_root(
     site: &mut Site,
-    settings: &LiveSettings,
+    settings: &WatchSection,
     watched: &mut Option<(u64, u64)>,
     watcher: &mut Option<(Watcher, Events)>,
 ) -> Option<&'static str> {
@@ -338,7 +317,7 @@ fn follow_root(
 /// made between the read and the watch's start raised no event.
 fn watch_and_catch_up(
     site: &mut Site,
-    settings: &LiveSettings,
+    settings: &WatchSection,
     metrics: &Metrics,
 ) -> Option<(Watcher, Events)> {
     let watcher = start_watch(site, settings);
@@ -349,9 +328,9 @@ fn watch_and_catch_up(
     watcher
 }
 
-fn start_watch(site: &Site, settings: &LiveSettings) -> Option<(Watcher, Events)> {
+fn start_watch(site: &Site, settings: &WatchSection) -> Option<(Watcher, Events)> {
     let root = &site.source.root;
-    if settings.watch != WatchMode::Notify {
+    if settings.mode != WatchMode::Notify {
         return None;
     }
     match watch::watch(root, &site.source.links()) {

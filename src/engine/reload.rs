@@ -43,10 +43,10 @@ pub fn reload(running: &Settings, handles: Handles) -> Result<(Settings, Site), 
     if unreadable > 0 {
         return Err(format!(
             "reload rejected, still serving the previous site: {unreadable} paths under {dir} could not be read (see the warning above); reload again once they can",
-            dir = new.content_dir.display()
+            dir = new.content.dir.display()
         ));
     }
     site.publish();
-    site.log_problems(&new.content_dir);
+    site.log_problems(&new.content.dir);
     Ok((new, site))
 }

@@ -77,16 +77,16 @@ pub struct Publisher {
 impl Publisher {
     pub fn new(settings: &Settings) -> Publisher {
         let cache_control = CacheHeaders {
-            feeds: Bytes::from(settings.cache_control.feeds.clone()),
-            listings: Bytes::from(settings.cache_control.listings.clone()),
-            pages: Bytes::from(settings.cache_control.pages.clone()),
+            feeds: Bytes::from(settings.http.cache_control.feeds.clone()),
+            listings: Bytes::from(settings.http.cache_control.listings.clone()),
+            pages: Bytes::from(settings.http.cache_control.pages.clone()),
         };
         Publisher {
-            site: settings.site.clone(),
-            languages: settings.languages.clone(),
-            permalinks: settings.permalinks.clone(),
-            site_pages: settings.site_pages,
-            items_per_feed: settings.items_per_feed,
+            site: settings.feeds.site.clone(),
+            languages: settings.feeds.languages.clone(),
+            permalinks: settings.content.permalinks.clone(),
+            site_pages: settings.feeds.site_pages,
+            items_per_feed: settings.feeds.items_per_feed,
             cache_control,
             feeds: BTreeMap::new(),
             listed: false,
@@ -96,7 +96,7 @@ impl Publisher {
             known: BTreeMap::new(),
             changes: Changes::default(),
             changed_paths: Vec::new(),
-            moves: Arc::new(settings.moves.clone()),
+            moves: Arc::new(settings.feeds.moves.clone()),
             background: None,
         }
     }

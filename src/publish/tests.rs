@@ -65,7 +65,7 @@ fn post(source: &str, date: &str, title: &str, cats: &[&str]) -> Arc<Post> {
 /// A site with one post in each of `n` categories, published once.
 fn site_with(n: usize) -> (Publisher, Index) {
     let settings = settings();
-    let mut index = Index::with_languages(&settings.taxonomies, &["en".to_string()]);
+    let mut index = Index::with_languages(&settings.content.taxonomies, &["en".to_string()]);
     for i in 0..n {
         let cat = format!("c{i}");
         index.insert(post(
@@ -146,7 +146,7 @@ fn header<'a>(resource: &'a Resource, name: &str) -> Vec<&'a str> {
 fn each_kind_gets_its_cache_control_and_feeds_are_filed_under_their_posts() {
     let settings =
         settings_with("cache_control: {feeds: 'public, s-maxage=3600', pages: 'no-cache'}\n");
-    let mut index = Index::with_languages(&settings.taxonomies, &["en".to_string()]);
+    let mut index = Index::with_languages(&settings.content.taxonomies, &["en".to_string()]);
     index.insert(post("a.md", "2025-01-01T00:00:00Z", "A", &["rust"]));
     index.insert(post("b.md", "2025-01-02T00:00:00Z", "B", &["go"]));
     let mut publisher = Publisher::new(&settings);
@@ -281,7 +281,7 @@ fn a_feed_whose_writer_panics_keeps_what_it_served_and_the_others_publish() {
 
 #[test]
 fn each_feed_has_its_page_in_its_folder_and_links_to_it_unless_the_site_has_its_own() {
-    let mut index = Index::with_languages(&settings().taxonomies, &["en".to_string()]);
+    let mut index = Index::with_languages(&settings().content.taxonomies, &["en".to_string()]);
     index.insert(post("p.md", "2025-01-01T00:00:00Z", "Hello", &["Données"]));
     let now = at("2026-01-01T00:00:00Z");
     // Herald's pages (the default without a Hugo site): the page is the feed's home.
@@ -317,7 +317,7 @@ fn each_feed_has_its_page_in_its_folder_and_links_to_it_unless_the_site_has_its_
         "{atom}"
     );
     // The site's own term pages: linked instead, and Herald's page is still served.
-    let mut index2 = Index::with_languages(&settings().taxonomies, &["en".to_string()]);
+    let mut index2 = Index::with_languages(&settings().content.taxonomies, &["en".to_string()]);
     index2.insert(post("p.md", "2025-01-01T00:00:00Z", "Hello", &["Données"]));
     let (hugo, _) = Publisher::new(&settings_with("site_pages: hugo\n")).publish(&mut index2, now);
     let rss = text(&hugo, "/categories/donnees/rss.xml");

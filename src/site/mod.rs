@@ -135,18 +135,19 @@ impl Site {
             announcer,
         } = handles;
         let mut source = Source::open(
-            &settings.content_dir,
-            settings.max_post_bytes,
+            &settings.content.dir,
+            settings.content.max_post_bytes,
             ContentSettings::from_settings(settings),
         )?;
-        source.ignore = settings.ignore_files.clone();
+        source.ignore = settings.content.ignore_files.clone();
         source.static_dir = settings.hugo_site.as_ref().map(|site| site.join("static"));
         let loaded = source.load_all();
         let mut site = Site {
             source,
             index: Index::with_languages(
-                &settings.taxonomies,
+                &settings.content.taxonomies,
                 &settings
+                    .feeds
                     .languages
                     .iter()
                     .map(|l| l.code().to_string())
