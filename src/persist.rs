@@ -65,28 +65,35 @@ pub fn warm(store: &SnapshotStore, settings: &Settings) -> Option<Warm> {
     let fingerprint = settings.output_fingerprint();
     let mut meta = None;
     let mut resources = imbl::OrdMap::new();
-    let read = store.read(
-        |bytes| {
-            let m: Meta = serde_json::from_slice(bytes).map_err(Cold::Meta)?;
-            if m.herald != env!("CARGO_PKG_VERSION") {
-                return Err(Cold::Version(m.herald));
-            }
-            if m.settings != format!("{fingerprint:032x}") {
-                return Err(Cold::Settings);
-            }
-            meta = Some(m);
-            Ok(())
-        },
-        |path, bytes| {
-            let resource = encode::decode(bytes).map_err(|source| Cold::Resource {
-                path: path.to_owned(),
-                source,
-            })?;
-            resources.insert(path.to_owned(), Arc::new(resource));
-            Ok(())
-        },
-    );
+    // redb asserts on some damage rather than erring: a panic is a damaged store too.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.read(
+            |bytes| {
+                let m: Meta = serde_json::from_slice(bytes).map_err(Cold::Meta)?;
+                if m.herald != env!("CARGO_PKG_VERSION") {
+                    return Err(Cold::Version(m.herald));
+                }
+                if m.settings != format!("{fingerprint:032x}") {
+                    return Err(Cold::Settings);
+                }
+                meta = Some(m);
+                Ok(())
+            },
+            |path, bytes| {
+                let resource = encode::decode(bytes).map_err(|source| Cold::Resource {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                resources.insert(path.to_owned(), Arc::new(resource));
+                Ok(())
+            },
+        )
+    }));
     let file = store.path().display().to_string();
+    let Ok(read) = read else {
+        tracing::warn!(%file, "not serving the stored snapshot: it is damaged; loading the content first");
+        return None;
+    };
     match read {
         Ok(true) => {}
         Ok(false) => return None,
@@ -246,7 +253,11 @@ impl Writer {
                 if replace_all {
                     tracing::info!(resources = written, elapsed_ms, file = %self.store.path().display(), "stored the served snapshot for the next start");
                 } else {
-                    tracing::debug!(resources = written, elapsed_ms, "stored what the publish changed");
+                    tracing::debug!(
+                        resources = written,
+                        elapsed_ms,
+                        "stored what the publish changed"
+                    );
                 }
             }
             Err(err) => {

@@ -48,6 +48,30 @@ fn builder() -> redb::Builder {
     builder
 }
 
+/// Why a database file cannot be opened.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error(transparent)]
+    Db(#[from] redb::DatabaseError),
+    #[error("the file is damaged ({0})")]
+    Damaged(String),
+}
+
+/// Opens or creates the database at `path`. redb asserts, rather than errs, on some damage
+/// (a file cut short panics it): such a panic is that file's error too, never Herald's end.
+fn create(path: &Path) -> Result<Database, OpenError> {
+    match std::panic::catch_unwind(|| builder().create(path)) {
+        Ok(opened) => Ok(opened?),
+        Err(panic) => Err(OpenError::Damaged(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the database library gave up on it".into()),
+        )),
+    }
+}
+
 /// File name of the database inside the state directory.
 pub const FILE_NAME: &str = "herald.redb";
 
@@ -154,13 +178,13 @@ impl State {
             tracing::warn!(dir = %dir.display(), "cannot create the state directory ({err}); validators and known feeds are kept in memory only and start afresh on restart");
             return State::in_process();
         }
-        let db = match builder().create(&path) {
+        let db = match create(&path) {
             Ok(db) => db,
             Err(err) => {
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
                 tracing::warn!(file = %path.display(), aside = %aside.display(), "the state file cannot be used ({err}); it is moved aside and started afresh: Last-Modified of each feed restarts from its content");
                 let _ = std::fs::rename(&path, &aside);
-                match builder().create(&path) {
+                match create(&path) {
                     Ok(db) => db,
                     Err(err) => {
                         tracing::warn!(file = %path.display(), "cannot create the state file ({err}); validators and known feeds are kept in memory only");
@@ -340,12 +364,23 @@ impl SnapshotStore {
     /// Opens or creates the file. One that cannot be opened is removed and made afresh:
     /// it holds nothing the content cannot give again.
     fn open(path: &Path) -> Option<SnapshotStore> {
-        let db = match builder().create(path) {
+        let db = match create(path) {
             Ok(db) => db,
+            Err(
+                err @ OpenError::Db(
+                    redb::DatabaseError::DatabaseAlreadyOpen
+                    | redb::DatabaseError::Storage(redb::StorageError::Io(_)),
+                ),
+            ) => {
+                // Not broken, only not ours now (another process has it) or not readable:
+                // left as it is.
+                tracing::warn!(file = %path.display(), "cannot open the stored snapshot ({err}); this start loads the content before serving, and stores nothing for the next");
+                return None;
+            }
             Err(err) => {
                 tracing::warn!(file = %path.display(), "the stored snapshot cannot be used ({err}); it is made afresh, and this start loads the content before serving");
                 let _ = std::fs::remove_file(path);
-                match builder().create(path) {
+                match create(path) {
                     Ok(db) => db,
                     Err(err) => {
                         tracing::warn!(file = %path.display(), "cannot create the stored snapshot ({err}); every start loads the content before serving");
@@ -376,19 +411,13 @@ impl SnapshotStore {
             path: self.path.clone(),
             source,
         };
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| store(e.into()))?;
+        let txn = self.db.begin_read().map_err(|e| store(e.into()))?;
         let meta_table = match txn.open_table(SERVED_META) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
             Err(e) => return Err(store(e.into())),
         };
-        let Some(stored) = meta_table
-            .get(SNAPSHOT_META)
-            .map_err(|e| store(e.into()))?
-        else {
+        let Some(stored) = meta_table.get(SNAPSHOT_META).map_err(|e| store(e.into()))? else {
             return Ok(false);
         };
         meta(stored.value()).map_err(SnapshotReadError::Refused)?;

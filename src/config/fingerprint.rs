@@ -54,10 +54,12 @@ mod tests {
         assert_eq!(base, settings("title: A\n").output_fingerprint());
         assert_eq!(
             base,
-            settings("title: A\nlisten: 127.0.0.1:9999\nmax_connections: 7\n")
-                .output_fingerprint()
+            settings("title: A\nlisten: 127.0.0.1:9999\nmax_connections: 7\n").output_fingerprint()
         );
         assert_ne!(base, settings("title: B\n").output_fingerprint());
-        assert_ne!(base, settings("title: A\nitems_per_feed: 3\n").output_fingerprint());
+        assert_ne!(
+            base,
+            settings("title: A\nitems_per_feed: 3\n").output_fingerprint()
+        );
     }
 }
