@@ -229,6 +229,7 @@ fn generate(out: &Path) -> anyhow::Result<()> {
     for (path, meaning) in [
         ("/etc/herald/herald.yaml", "the configuration the packaged service reads; every key is documented in it. systemctl reload herald re-reads it."),
         ("/var/lib/herald/herald.redb", "what serve remembers across restarts (validators, feeds ever published): systemd's StateDirectory=herald, or state_dir in the configuration."),
+        ("/var/lib/herald/snapshot.redb", "the feeds serve last served, served at the next start while the content loads; deleting it costs one slower start."),
         ("/usr/lib/systemd/system/herald.service, herald.socket", "the service (disabled until systemctl enable --now herald) and its optional socket activation."),
     ] {
         extra.control("TP", []).text([bold(path)]).text([roman(meaning)]);

@@ -368,6 +368,25 @@ fn an_edit_made_while_down_is_served_once_the_content_loads_and_is_announced() {
     server.stop();
 }
 
+#[test]
+fn sigterm_while_a_warm_start_loads_the_content_exits_at_once() {
+    let site = small_site("");
+    first_run(&site);
+    let notify = Notify::new();
+    let mut server = serve(&site, &notify, true, "stopped");
+    notify.wait_for_ready();
+    server.wait_serving();
+    assert_eq!(server.get("/rss.xml", &[]).status, 200);
+    // The load is held for good: only the signal can end this.
+    let started = Instant::now();
+    server.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "SIGTERM during the load waited {:?}",
+        started.elapsed()
+    );
+}
+
 /// A held start that must be cold: no READY and nothing served while the load is held;
 /// once released, the content's feeds. Returns its log.
 fn cold_start(site: &Site, run: &str) -> (Running, String) {
