@@ -339,7 +339,7 @@ pub enum SnapshotReadError<E: std::error::Error + 'static> {
     Store {
         path: PathBuf,
         #[source]
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
     #[error(transparent)]
     Refused(E),
@@ -409,7 +409,7 @@ impl SnapshotStore {
     ) -> Result<bool, SnapshotReadError<E>> {
         let store = |source: redb::Error| SnapshotReadError::Store {
             path: self.path.clone(),
-            source,
+            source: Box::new(source),
         };
         let txn = self.db.begin_read().map_err(|e| store(e.into()))?;
         let meta_table = match txn.open_table(SERVED_META) {
@@ -438,27 +438,30 @@ impl SnapshotStore {
         meta: &[u8],
         replace_all: bool,
         entries: impl Iterator<Item = SnapshotEntry>,
-    ) -> Result<usize, redb::Error> {
-        let mut txn = self.db.begin_write()?;
-        // A lost tail (power loss) only means an older snapshot at the next start.
-        txn.set_durability(redb::Durability::Eventual);
-        let mut written = 0;
-        {
-            if replace_all {
-                txn.delete_table(SERVED)?;
-            }
-            let mut table = txn.open_table(SERVED)?;
-            for (path, bytes) in entries {
-                match bytes {
-                    Some(bytes) => table.insert(path.as_str(), bytes.as_slice()).map(drop)?,
-                    None => table.remove(path.as_str()).map(drop)?,
+    ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let write = || -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+            let mut txn = self.db.begin_write()?;
+            // A lost tail (power loss) only means an older snapshot at the next start.
+            txn.set_durability(redb::Durability::Eventual);
+            let mut written = 0;
+            {
+                if replace_all {
+                    txn.delete_table(SERVED)?;
                 }
-                written += 1;
+                let mut table = txn.open_table(SERVED)?;
+                for (path, bytes) in entries {
+                    match bytes {
+                        Some(bytes) => table.insert(path.as_str(), bytes.as_slice()).map(drop)?,
+                        None => table.remove(path.as_str()).map(drop)?,
+                    }
+                    written += 1;
+                }
+                txn.open_table(SERVED_META)?.insert(SNAPSHOT_META, meta)?;
             }
-            txn.open_table(SERVED_META)?.insert(SNAPSHOT_META, meta)?;
-        }
-        txn.commit()?;
-        Ok(written)
+            txn.commit()?;
+            Ok(written)
+        };
+        write()
     }
 }
 
