@@ -36,10 +36,9 @@ impl Settings {
 mod tests {
     use crate::config::Settings;
 
-    fn settings(yaml: &str) -> Settings {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("content")).unwrap();
-        let path = dir.path().join("herald.yaml");
+    fn settings(dir: &std::path::Path, yaml: &str) -> Settings {
+        std::fs::create_dir_all(dir.join("content")).unwrap();
+        let path = dir.join("herald.yaml");
         std::fs::write(
             &path,
             format!("content_dir: content\nbase_url: https://example.org/\n{yaml}"),
@@ -50,6 +49,8 @@ mod tests {
 
     #[test]
     fn output_settings_change_it_and_runtime_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = |yaml: &str| settings(dir.path(), yaml);
         let base = settings("title: A\n").output_fingerprint();
         assert_eq!(base, settings("title: A\n").output_fingerprint());
         assert_eq!(
