@@ -131,8 +131,9 @@ pub struct Persister {
 }
 
 /// Nice value of the persisting thread: it makes the compressed codings it stores when the
-/// compressor has not yet, and that must not take the CPU from serving or rebuilding.
-const NICE: i32 = 10;
+/// compressor has not yet, and that must not take the CPU from serving or rebuilding (the
+/// compressor's own, spare CPU only).
+const NICE: i32 = 19;
 
 /// Starts the thread that keeps `store` equal to the snapshot served in `shared`. It
 /// waits for [`Persister::loaded`] (the content's first snapshot), then writes what differs

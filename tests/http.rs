@@ -1019,3 +1019,50 @@ async fn shutdown_grace_bounds_a_stalled_response() {
     );
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
 }
+
+#[tokio::test]
+async fn a_coding_not_yet_compressed_is_made_for_the_request_that_asks_for_it() {
+    // A fresh publish: identity bytes only, gzip and brotli still to be made, and no
+    // background compressor running (as when it is starved of CPU).
+    let server = Server::start(settings()).await;
+    let cc = Bytes::from_static(CACHE_CONTROL.as_bytes());
+    let fresh = Resource::with_late_compression(
+        "application/rss+xml; charset=utf-8",
+        feed_body("v2"),
+        None,
+        &cc,
+    );
+    assert!(fresh.is_pending());
+    let mut snapshot = make_snapshot("v1");
+    snapshot
+        .resources
+        .insert("/rss.xml".into(), Arc::new(fresh));
+    server.snapshot.store(Arc::new(snapshot));
+
+    let gz = get(server.addr, "/rss.xml", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(
+        gz.header("content-encoding"),
+        Some("gzip"),
+        "not identity while gzip is pending"
+    );
+    assert_eq!(gunzip(&gz.body), feed_body("v2"));
+    let br = get(server.addr, "/rss.xml", &[("accept-encoding", "br, gzip")]).await;
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert_eq!(unbrotli(&br.body), feed_body("v2"));
+    // The same bytes and tags as the snapshot now holds: made once, then served as made.
+    let resource = server.resource("/rss.xml");
+    assert!(!resource.is_pending());
+    assert_eq!(
+        gz.header("etag").unwrap(),
+        resource.gzip.as_ref().unwrap().etag.text().unwrap()
+    );
+    assert_eq!(
+        br.header("etag").unwrap(),
+        resource.brotli.as_ref().unwrap().etag.text().unwrap()
+    );
+    // Identity stays identity.
+    let plain = get(server.addr, "/rss.xml", &[]).await;
+    assert!(plain.header("content-encoding").is_none());
+    assert_eq!(plain.body, feed_body("v2"));
+    server.stop().await;
+}

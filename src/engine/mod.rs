@@ -192,7 +192,7 @@ pub async fn run(
                 if let Some(replaced) = follow_root(&mut site, &settings, &mut watched_root, &mut watcher) {
                     (reason, routine) = (replaced, false);
                 }
-                rebuild(&mut site, Batch { rescan: Some(reason.into()), routine, ..Batch::default() }, &metrics);
+                rebuild(&mut site, Batch::timed_rescan(reason, routine), &metrics);
             }
             _ = tokio::time::sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => {
                 retry_at = None;

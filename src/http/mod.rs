@@ -5,6 +5,7 @@
 //! - [`respond`]: one request + one snapshot → one response (methods, routing, headers).
 //! - [`conditional`]: `If-None-Match` / `If-Modified-Since` evaluation.
 //! - [`negotiate`]: `Accept-Encoding` → which precomputed encoding to send.
+//! - [`coding`]: that encoding made first when the background compressor has not yet.
 //! - [`idle`]: closing connections on which no bytes move for `keep_alive_timeout`.
 //! - [`ops`]: the health and metrics endpoints, answered beside the snapshot.
 //!
@@ -32,6 +33,7 @@
 //!   every connection to finish its in-flight request and close, wait at most
 //!   `shutdown_grace`, then abort whatever is left. `serve` returns only after that.
 
+mod coding;
 pub mod conditional;
 mod idle;
 pub mod negotiate;
@@ -193,6 +195,7 @@ pub async fn serve_with(
                         None => {
                             // One load per request: the whole response comes from this one snapshot.
                             let current = snapshot.load();
+                            coding::make_wanted(&req, &current).await;
                             let answer =
                                 respond::respond_classified(&req, &current, SystemTime::now());
                             debug!(%peer, method = %req.method(), uri = %req.uri(), status = answer.0.status().as_u16(), "request");

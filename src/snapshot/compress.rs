@@ -7,8 +7,10 @@ use super::Resource;
 
 /// Two threads that make the compressed representations of freshly published resources,
 /// so an edit is served as soon as its identity bytes exist: one makes gzip right away (a
-/// few milliseconds per feed), then hands the resources to one that makes brotli at low
-/// priority. Until a coding's bytes exist, requests for it get another coding; once they
+/// few milliseconds per feed) and hands each resource on as soon as its gzip is done to
+/// one that makes brotli at low priority, so the two run side by side and the first
+/// resources of a publish (the site-wide feeds come first) get brotli without waiting for
+/// gzip of the whole batch. Until a coding's bytes exist, requests for it get another coding; once they
 /// exist they never change.
 ///
 /// The queues hold weak references: a resource superseded by a newer publish before its
@@ -21,28 +23,26 @@ pub struct Compressor {
 impl Compressor {
     pub fn start() -> Compressor {
         let (tx, rx) = std::sync::mpsc::channel::<Vec<Weak<Resource>>>();
-        let (to_brotli, brotli_rx) = std::sync::mpsc::channel::<Vec<Weak<Resource>>>();
+        let (to_brotli, brotli_rx) = std::sync::mpsc::channel::<Weak<Resource>>();
         let gzip = std::thread::Builder::new()
             .name("herald-gzip".into())
             .spawn(move || {
                 lower_priority(GZIP_NICE);
                 while let Ok(batch) = rx.recv() {
                     // Checked just before each: a burst of rebuilds supersedes most of them.
-                    let mut kept = Vec::with_capacity(batch.len());
                     for resource in batch.iter().filter_map(Weak::upgrade) {
-                        resource.finish_gzip();
-                        kept.push(Arc::downgrade(&resource));
+                        resource.make_in_background(super::Encoding::Gzip);
+                        let _ = to_brotli.send(Arc::downgrade(&resource));
                     }
-                    let _ = to_brotli.send(kept);
                 }
             });
         let brotli = std::thread::Builder::new()
             .name("herald-brotli".into())
             .spawn(move || {
                 lower_priority(BROTLI_NICE);
-                while let Ok(batch) = brotli_rx.recv() {
-                    for resource in batch.iter().filter_map(Weak::upgrade) {
-                        resource.finish();
+                while let Ok(resource) = brotli_rx.recv() {
+                    if let Some(resource) = resource.upgrade() {
+                        resource.make_in_background(super::Encoding::Brotli);
                     }
                 }
             });
@@ -59,11 +59,13 @@ impl Compressor {
     }
 }
 
-/// Nice values of the compressing threads: serving and rebuilding win the CPU over them
-/// when it is busy (a burst of rebuilds, heavy traffic); when it is idle they run at once.
-/// gzip, which most readers ask for, ahead of brotli.
-const GZIP_NICE: i32 = 5;
-const BROTLI_NICE: i32 = 10;
+/// Nice values of the compressing threads: the lowest priority there is, so that they use
+/// only CPU that serving and rebuilding leave idle (a burst of edits, heavy traffic). A
+/// coding a reader asks for before they get to it is made for that request at normal
+/// priority instead (see [`super::Late`]), so nobody waits on these threads. gzip, which
+/// most readers ask for, is made first.
+const GZIP_NICE: i32 = 19;
+const BROTLI_NICE: i32 = 19;
 
 /// Lowers the calling thread's CPU priority to `nice` (Linux; elsewhere nothing).
 pub(crate) fn lower_priority(nice: i32) {

@@ -45,13 +45,14 @@ pub enum DecodeError {
 }
 
 /// The bytes of `resource`, every coding included: one still pending is made now, on the
-/// calling thread (or waited for, if the compressor is making it).
+/// calling thread, as the background compressor makes it (holding nothing a request waits
+/// on; whichever finishes first sets the bytes, which are the same).
 pub fn encode(resource: &Resource) -> Vec<u8> {
     let size = resource.identity.body.len()
         + [&resource.gzip, &resource.brotli]
             .into_iter()
             .flatten()
-            .map(|late| late.force().body.len())
+            .map(|late| made(late).body.len())
             .sum::<usize>();
     let mut out = Vec::with_capacity(size + 512);
     out.extend_from_slice(TAG);
@@ -74,7 +75,7 @@ pub fn encode(resource: &Resource) -> Vec<u8> {
         match late {
             Some(late) => {
                 out.push(1);
-                put_representation(&mut out, late.force());
+                put_representation(&mut out, made(late));
             }
             None => out.push(0),
         }
@@ -123,6 +124,11 @@ pub fn decode(bytes: &[u8]) -> Result<Resource, DecodeError> {
         headers,
     }
     .with_last_modified(last_modified))
+}
+
+fn made(late: &Late) -> &Representation {
+    late.make_unshared();
+    late.get().expect("made just now")
 }
 
 fn put(out: &mut Vec<u8>, field: &[u8]) {

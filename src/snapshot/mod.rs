@@ -94,17 +94,22 @@ impl Coding {
 ///
 /// On an edit, rendering the changed feeds is cheap; compressing them is not (gzip costs
 /// about twice the rendering, brotli ten times): the publisher serves the identity bytes at
-/// once, and has gzip, then brotli, made on background threads.
+/// once, and background threads make gzip, then brotli, with CPU nothing else wants.
 ///
-/// Requests never wait: [`Resource::representation`] offers a coding only once its bytes
-/// exist ([`Late::get`]), and they never change once set, so a served body and its ETag
-/// always belong together, and a coding never disappears once offered. Dereferencing
-/// (`herald build`, tests) makes the bytes on the calling thread if nobody has yet, or waits
-/// for the thread making them.
+/// A request asking for a coding still to be made has it made first ([`Resource::make`],
+/// off the async runtime, once per version however many ask), so only the codings
+/// readers ask for are made while the CPU is busy. The bytes never change once set
+/// ([`Late::get`]), so a served body and its ETag always belong together, and a coding
+/// never disappears once offered. Dereferencing (`herald build`, tests) makes the bytes on
+/// the calling thread if nobody has yet, or waits for the thread making them.
 pub struct Late {
     source: Bytes,
     coding: Coding,
     cell: OnceLock<Representation>,
+    /// Requests asking for this coding make it one at a time (the first makes it, the
+    /// others find it made). The background threads never take it: a request never waits
+    /// for a thread at the lowest priority.
+    asked: std::sync::Mutex<()>,
 }
 
 impl Late {
@@ -113,6 +118,7 @@ impl Late {
             source,
             coding,
             cell: OnceLock::new(),
+            asked: std::sync::Mutex::new(()),
         }
     }
 
@@ -123,6 +129,7 @@ impl Late {
             source: Bytes::new(),
             coding,
             cell: OnceLock::from(made),
+            asked: std::sync::Mutex::new(()),
         })
     }
 
@@ -132,6 +139,7 @@ impl Late {
             source: Bytes::new(),
             coding,
             cell: OnceLock::from(made),
+            asked: std::sync::Mutex::new(()),
         }
     }
 
@@ -143,6 +151,27 @@ impl Late {
     /// The representation, made now on this thread if nobody has made it yet.
     pub fn force(&self) -> &Representation {
         self.cell.get_or_init(|| self.coding.compress(&self.source))
+    }
+
+    /// Makes the bytes for a request: once among requests, without waiting for a
+    /// background thread that may be making them too (whichever finishes first sets them;
+    /// both make the same bytes).
+    fn make_for_request(&self) {
+        if self.cell.get().is_some() {
+            return;
+        }
+        let _turn = self
+            .asked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.make_unshared();
+    }
+
+    /// Makes the bytes unless they exist, holding no lock anyone else waits on.
+    fn make_unshared(&self) {
+        if self.cell.get().is_none() {
+            let _ = self.cell.set(self.coding.compress(&self.source));
+        }
     }
 }
 
@@ -243,6 +272,19 @@ impl Resource {
         }
     }
 
+    /// What the background compressor does: makes `encoding` unless it exists, without
+    /// holding up a request that makes it meanwhile.
+    pub(crate) fn make_in_background(&self, encoding: Encoding) {
+        let late = match encoding {
+            Encoding::Identity => None,
+            Encoding::Gzip => self.gzip.as_ref(),
+            Encoding::Brotli => self.brotli.as_ref(),
+        };
+        if let Some(late) = late {
+            late.make_unshared();
+        }
+    }
+
     /// Makes every representation that is still pending (gzip first).
     pub fn finish(&self) {
         self.finish_gzip();
@@ -333,6 +375,30 @@ impl Resource {
             && self.headers == other.headers
             && self.gzip.is_some() == other.gzip.is_some()
             && self.brotli.is_some() == other.brotli.is_some()
+    }
+
+    /// Whether this resource has `encoding` at all: identity always; a compressed coding
+    /// when compression pays, whether or not its bytes are made yet.
+    pub fn offers(&self, encoding: Encoding) -> bool {
+        match encoding {
+            Encoding::Identity => true,
+            Encoding::Gzip => self.gzip.is_some(),
+            Encoding::Brotli => self.brotli.is_some(),
+        }
+    }
+
+    /// Makes the representation for `encoding` now if it is still to be made, on this
+    /// thread (it blocks for the compression: call it off the async runtime). Several
+    /// callers at once make it once; the others wait for that one.
+    pub fn make(&self, encoding: Encoding) {
+        let late = match encoding {
+            Encoding::Identity => None,
+            Encoding::Gzip => self.gzip.as_ref(),
+            Encoding::Brotli => self.brotli.as_ref(),
+        };
+        if let Some(late) = late {
+            late.make_for_request();
+        }
     }
 
     /// The representation for `encoding`, if Herald has one ready. Never blocks.

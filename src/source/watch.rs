@@ -20,10 +20,35 @@ pub const QUEUE: usize = 4096;
 /// A hint from the watcher.
 #[derive(Debug)]
 pub enum Change {
-    /// These absolute paths may have changed: files, or folders (whose whole subtree may have).
-    Paths(Vec<PathBuf>),
+    /// These absolute paths may have changed: files, or folders (whose whole subtree may
+    /// have). `writer` says whether somebody may still be writing them.
+    Paths { paths: Vec<PathBuf>, writer: Writer },
     /// Events were lost or the watcher failed: compare the whole tree with what was read.
     Rescan(String),
+}
+
+/// What the kernel says of a writer of an event's paths: only a hint for how long to wait
+/// for more events, never for what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// Written to or created: the writer may not be done (more bytes may follow).
+    Open,
+    /// A writer closed the file: it is whole, as far as that writer goes.
+    Closed,
+    /// Renamed, removed, or its metadata changed: a change that happens at once.
+    None,
+}
+
+impl Writer {
+    fn of(kind: &EventKind) -> Writer {
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+        match kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Writer::Closed,
+            EventKind::Create(CreateKind::File | CreateKind::Any)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => Writer::Open,
+            _ => Writer::None,
+        }
+    }
 }
 
 /// A running watcher; dropping it stops watching.
@@ -54,6 +79,19 @@ impl Events {
         self.rx.recv().await
     }
 
+    /// A queue fed by hand, for tests of what consumes events.
+    #[cfg(test)]
+    pub fn for_test() -> (mpsc::Sender<Change>, Events) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        (tx, Events { rx, overflowed })
+    }
+
+    /// How many hints wait in the queue.
+    pub fn queued(&self) -> usize {
+        self.rx.len()
+    }
+
     /// A rescan standing for the events dropped since the last call, if any were.
     pub fn lost(&self) -> Option<Change> {
         self.overflowed
@@ -75,8 +113,14 @@ pub fn watch(root: &Path, links: &[PathBuf]) -> notify::Result<(Watcher, Events)
     let links_owned = links.to_vec();
     let handler = move |event: notify::Result<notify::Event>| {
         let change = match event {
-            // Our own reads cause access events: ignoring them prevents rebuild loops.
-            Ok(event) if matches!(event.kind, EventKind::Access(_)) => return,
+            // Our own reads cause access events: ignoring them prevents rebuild loops. A
+            // writer closing a file is the one access that matters.
+            Ok(event)
+                if matches!(event.kind, EventKind::Access(_))
+                    && Writer::of(&event.kind) != Writer::Closed =>
+            {
+                return
+            }
             Ok(event) if event.need_rescan() => {
                 Change::Rescan("the kernel's event queue overflowed".into())
             }
@@ -89,7 +133,10 @@ pub fn watch(root: &Path, links: &[PathBuf]) -> notify::Result<(Watcher, Events)
                 if event.paths.is_empty() {
                     return;
                 }
-                Change::Paths(event.paths)
+                Change::Paths {
+                    writer: Writer::of(&event.kind),
+                    paths: event.paths,
+                }
             }
             Err(err) => Change::Rescan(format!("watcher error: {err}")),
         };
