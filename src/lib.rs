@@ -28,7 +28,10 @@
 //! - [`purge`]: tells the caches and CDNs in front (`purge:`) which paths changed.
 //! - [`websub`]: push (WebSub): the built-in hub (subscribe, verify, deliver, persist) and
 //!   pings to external hubs, fed by [`announce`], guarded against private callbacks.
-//! - [`state`]: what survives a restart (validators, feeds and item ids ever published), in redb.
+//! - [`state`]: what survives a restart (validators, feeds and item ids ever published), in redb;
+//!   beside it, the snapshot last served.
+//! - [`persist`]: the served snapshot across restarts: stored after each publish, off the
+//!   owner; served at the next start while the content loads (a warm start).
 //! - [`output`]: `herald build`'s atomic write of a snapshot to a folder, with `.gz`/`.br` beside
 //!   each compressed file, content-dated mtimes and nginx rules for the moves.
 //! - [`http`]: routing, conditional GET, encoding choice, connection limits, graceful shutdown,
@@ -53,6 +56,7 @@ pub mod layout;
 pub mod logging;
 pub mod metrics;
 pub mod output;
+pub mod persist;
 pub mod post;
 pub mod publish;
 pub mod purge;

@@ -14,7 +14,7 @@ use herald::engine::{self, Hooks};
 use herald::http::{self, HttpSettings, Ops};
 use herald::metrics::Metrics;
 use herald::site::{Handles, Site};
-use herald::{logging, output, systemd};
+use herald::{logging, output, persist, systemd};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG), as systemd units expect.
 const EXIT_CONFIG: u8 = 78;
@@ -229,6 +229,7 @@ fn generate(out: &Path) -> anyhow::Result<()> {
     for (path, meaning) in [
         ("/etc/herald/herald.yaml", "the configuration the packaged service reads; every key is documented in it. systemctl reload herald re-reads it."),
         ("/var/lib/herald/herald.redb", "what serve remembers across restarts (validators, feeds ever published): systemd's StateDirectory=herald, or state_dir in the configuration."),
+        ("/var/lib/herald/snapshot.redb", "the feeds serve last served, served at the next start while the content loads; deleting it costs one slower start."),
         ("/usr/lib/systemd/system/herald.service, herald.socket", "the service (disabled until systemctl enable --now herald) and its optional socket activation."),
     ] {
         extra.control("TP", []).text([bold(path)]).text([roman(meaning)]);
@@ -336,7 +337,9 @@ fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
 ///
 /// Order matters under systemd (`Type=notify`): signal handlers first (an early SIGHUP
 /// must not kill the process), then the listener (inherited from socket activation, or
-/// bound here), then the content, and only then `READY=1`.
+/// bound here), then the feeds, and only then `READY=1`. The feeds are the snapshot the
+/// last run stored when there is one for these settings (a warm start: served at once,
+/// while the content loads in the background), else the content's, once it is loaded.
 fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
     // Before the runtime starts its threads: this clears the LISTEN_* variables.
     let inherited = systemd::take_listener().context("cannot use the socket systemd passed")?;
@@ -372,25 +375,6 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             metrics.clone(),
         );
         let websub = herald::websub::start(&settings.websub, &handles, metrics.clone());
-        let loading = {
-            let settings = settings.clone();
-            let handles = handles.clone();
-            tokio::task::spawn_blocking(move || load_site(&settings, handles))
-        };
-        let site = tokio::select! {
-            loaded = loading => loaded.context("loading the content failed")??,
-            () = signals.stopped() => {
-                tracing::info!("stopped while loading the content");
-                return Ok(ExitCode::SUCCESS);
-            }
-        };
-        let status = engine::report(&site, &metrics, started.elapsed());
-        let snapshot = site.shared();
-        println!(
-            "herald: serving {} posts on http://{local}/",
-            site.index.len()
-        );
-        print_urls(&snapshot.load(), local);
         let http_settings = HttpSettings {
             max_connections: settings.http.max_connections,
             header_read_timeout: settings.http.header_read_timeout,
@@ -404,6 +388,79 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             websub: websub.as_ref().and_then(|w| w.hub()),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // What the last run served, if it stored it under these settings; and the thread
+        // that stores what this run serves, for the next one.
+        let store = handles.state.snapshot_store();
+        let warm = store.as_ref().and_then(|store| persist::warm(store, &settings));
+        let persister = store.map(|store| {
+            persist::start(
+                store,
+                handles.shared.clone(),
+                handles.announcer.listen(),
+                metrics.clone(),
+                warm.as_ref().map(|w| w.snapshot.clone()),
+                stop_rx.clone(),
+            )
+        });
+        let mut listener = Some(listener);
+        let mut server = None;
+        if let Some(warm) = warm {
+            handles.shared.store(warm.snapshot.clone());
+            metrics.warm_start(started.elapsed(), warm.posts, warm.feeds, warm.problems);
+            println!(
+                "herald: serving {} posts on http://{local}/ (as the last run stored them, while the content loads)",
+                warm.posts
+            );
+            print_urls(&warm.snapshot, local);
+            server = Some(tokio::spawn(http::serve_with(
+                listener.take().expect("not yet taken"),
+                handles.shared.clone(),
+                http_settings.clone(),
+                ops.clone(),
+                wait_for(stop_rx.clone()),
+            )));
+            let status = format!("{}; loading the content", engine::status_line(&metrics));
+            systemd::ready(&status);
+            tracing::info!(address = %local, "{status}");
+        }
+        let loading = {
+            let settings = settings.clone();
+            let handles = handles.clone();
+            tokio::task::spawn_blocking(move || {
+                hold_load_for_tests();
+                load_site(&settings, handles)
+            })
+        };
+        let site = tokio::select! {
+            loaded = loading => loaded.context("loading the content failed")??,
+            () = signals.stopped() => {
+                tracing::info!("stopped while loading the content");
+                if let Some(server) = server {
+                    systemd::stopping();
+                    let _ = stop_tx.send(true);
+                    let _ = server.await;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        let status = engine::report(&site, &metrics, started.elapsed());
+        if let Some(persister) = &persister {
+            persister.loaded();
+        }
+        let snapshot = site.shared();
+        if server.is_none() {
+            println!(
+                "herald: serving {} posts on http://{local}/",
+                site.index.len()
+            );
+            print_urls(&snapshot.load(), local);
+        } else {
+            tracing::info!(
+                posts = site.index.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "content loaded: its feeds replace the stored ones"
+            );
+        }
         // Room for one pending reload: SIGHUPs that arrive while one waits are the same
         // request (a storm of them becomes one reload).
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
@@ -423,16 +480,25 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
                 .expect("a current-thread runtime starts");
             runtime.block_on(engine::run(site, settings, hooks, owner_stop));
         });
-        let server = tokio::spawn(http::serve_with(
-            listener,
-            snapshot,
-            http_settings,
-            ops,
-            wait_for(stop_rx),
-        ));
-        // The listener is bound (connections queue in its backlog until the server task
-        // accepts them) and the first snapshot is published.
-        systemd::ready(&status);
+        let warm_started = server.is_some();
+        let server = match (server, listener) {
+            (Some(server), _) => server,
+            (None, Some(listener)) => tokio::spawn(http::serve_with(
+                listener,
+                snapshot,
+                http_settings,
+                ops,
+                wait_for(stop_rx),
+            )),
+            (None, None) => unreachable!("the listener is taken only by a server"),
+        };
+        if warm_started {
+            systemd::status(&status);
+        } else {
+            // The listener is bound (connections queue in its backlog until the server
+            // task accepts them) and the first snapshot is published.
+            systemd::ready(&status);
+        }
         tracing::info!(address = %local, "{status}");
         // The owner never returns before it is told to stop: if it does (a panic), the
         // served feeds would silently freeze, so stop and exit non-zero for systemd to
@@ -459,12 +525,30 @@ fn serve(settings: Settings, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         if tokio::time::timeout(OWNER_GRACE, owner).await.is_err() {
             tracing::info!("the rebuild loop was still busy at shutdown; exiting without waiting for it");
         }
+        // What is served now, stored for the next start (it was told to stop with the rest).
+        if let Some(persister) = persister {
+            persister.finished(PERSIST_GRACE).await;
+        }
         Ok(ExitCode::SUCCESS)
     });
     // Do not wait for a rebuild still running on the owner's thread.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
 }
+
+/// Test builds only: `HERALD_TEST_HOLD_LOAD=PATH` holds `serve`'s content load until PATH
+/// exists, so that a test can look at what a warm start serves before the load ends.
+fn hold_load_for_tests() {
+    #[cfg(debug_assertions)]
+    if let Some(path) = std::env::var_os("HERALD_TEST_HOLD_LOAD") {
+        while !Path::new(&path).exists() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// How long shutdown waits for the stored snapshot to catch up with what is served.
+const PERSIST_GRACE: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for the owner to finish what it is doing, after the HTTP
 /// server has drained (which `shutdown_grace_secs` bounds).

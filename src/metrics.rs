@@ -110,6 +110,9 @@ pub struct Health {
     /// Wall-clock time the last rebuild finished.
     pub last_rebuild: SystemTime,
     pub last_rebuild_duration: Duration,
+    /// Serving the snapshot the last run stored while the content loads (a warm start):
+    /// the counts are that run's.
+    pub loading: bool,
 }
 
 /// The server's metrics. Shared (`Arc`) between the HTTP server and the owner loop.
@@ -140,6 +143,8 @@ pub struct Metrics {
     epoch: std::time::Instant,
     /// Milliseconds after `epoch` of the owner's last turn of its loop.
     owner_beat_ms: std::sync::atomic::AtomicI64,
+    /// 1 from a warm start until the content is loaded.
+    loading: Gauge,
 }
 
 /// The owner turns its loop at least this often when idle (see [`Metrics::owner_alive`]).
@@ -275,7 +280,14 @@ impl Metrics {
             "Publish pings to external WebSub hubs, by outcome",
             websub_pings.clone(),
         );
+        let loading = Gauge::default();
+        registry.register(
+            "content_loading",
+            "1 while the snapshot the last run stored is served and the content is still being loaded (a warm start)",
+            loading.clone(),
+        );
         Metrics {
+            loading,
             registry,
             websub_subscriptions,
             websub_deliveries,
@@ -314,8 +326,12 @@ impl Metrics {
         self.owner_beat_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// How long since the owner last turned its loop.
+    /// How long since the owner last turned its loop; zero while a warm start's content
+    /// loads (the owner starts after the load).
     pub fn owner_silence(&self) -> Duration {
+        if self.loading.get() != 0 {
+            return Duration::ZERO;
+        }
         let silent =
             self.epoch.elapsed().as_millis() as i64 - self.owner_beat_ms.load(Ordering::Relaxed);
         Duration::from_millis(silent.max(0) as u64)
@@ -330,16 +346,29 @@ impl Metrics {
         }
     }
 
+    /// A warm start: the snapshot the last run stored is served (`elapsed` to read it),
+    /// with that run's counts, until the first [`Metrics::rebuild`].
+    pub fn warm_start(&self, elapsed: Duration, posts: u64, feeds: u64, problems: u64) {
+        self.loading.set(1);
+        self.record(elapsed, posts as i64, feeds as i64, problems as i64);
+    }
+
     /// Records a finished rebuild and what it left being served.
     pub fn rebuild(&self, elapsed: Duration, posts: usize, feeds: usize, problems: usize) {
         self.owner_beat();
-        let now = SystemTime::now();
-        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.loading.set(0);
         self.rebuilds.inc();
         self.rebuild_duration.observe(elapsed.as_secs_f64());
-        self.posts.set(posts as i64);
-        self.feeds.set(feeds as i64);
-        self.problems.set(problems as i64);
+        self.record(elapsed, posts as i64, feeds as i64, problems as i64);
+    }
+
+    /// What is being served, for `/healthz` and the gauges.
+    fn record(&self, elapsed: Duration, posts: i64, feeds: i64, problems: i64) {
+        let now = SystemTime::now();
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.posts.set(posts);
+        self.feeds.set(feeds);
+        self.problems.set(problems);
         self.last_rebuild_seconds.set(since_epoch.as_secs() as i64);
         self.last_rebuild_micros
             .store(elapsed.as_micros() as u64, Ordering::Relaxed);
@@ -419,6 +448,7 @@ impl Metrics {
             last_rebuild_duration: Duration::from_micros(
                 self.last_rebuild_micros.load(Ordering::Relaxed),
             ),
+            loading: self.loading.get() != 0,
         })
     }
 

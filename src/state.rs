@@ -9,6 +9,12 @@
 //! The state is a help, never a requirement: a missing file is created, a corrupt one is
 //! moved aside and started afresh, and a store that cannot be opened or written is logged
 //! once while Herald keeps serving from memory.
+//!
+//! Beside it, in a file of its own ([`SNAPSHOT_FILE_NAME`], see [`SnapshotStore`]), the
+//! snapshot last served, for the next start to serve at once ([`crate::persist`]). A file
+//! of its own so that writing it (megabytes after a big publish) never holds up the
+//! owner's writes of the state, and so that it can be thrown away whole: it is only ever
+//! a copy of what the content gives.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,8 +48,41 @@ fn builder() -> redb::Builder {
     builder
 }
 
+/// Why a database file cannot be opened.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error(transparent)]
+    Db(#[from] redb::DatabaseError),
+    #[error("the file is damaged ({0})")]
+    Damaged(String),
+}
+
+/// Opens or creates the database at `path`. redb asserts, rather than errs, on some damage
+/// (a file cut short panics it): such a panic is that file's error too, never Herald's end.
+fn create(path: &Path) -> Result<Database, OpenError> {
+    match std::panic::catch_unwind(|| builder().create(path)) {
+        Ok(opened) => Ok(opened?),
+        Err(panic) => Err(OpenError::Damaged(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the database library gave up on it".into()),
+        )),
+    }
+}
+
 /// File name of the database inside the state directory.
 pub const FILE_NAME: &str = "herald.redb";
+
+/// File name of the stored snapshot inside the state directory.
+pub const SNAPSHOT_FILE_NAME: &str = "snapshot.redb";
+/// Served path → the resource, as [`crate::snapshot::encode`] writes it.
+const SERVED: TableDefinition<&str, &[u8]> = TableDefinition::new("served");
+/// [`SNAPSHOT_META`] → what the stored snapshot is (the caller's bytes), written in the
+/// same transaction as the resources: present means complete.
+const SERVED_META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const SNAPSHOT_META: &str = "snapshot";
 
 /// What was last served at one path: the identity ETag and `Last-Modified` (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,13 +178,13 @@ impl State {
             tracing::warn!(dir = %dir.display(), "cannot create the state directory ({err}); validators and known feeds are kept in memory only and start afresh on restart");
             return State::in_process();
         }
-        let db = match builder().create(&path) {
+        let db = match create(&path) {
             Ok(db) => db,
             Err(err) => {
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
                 tracing::warn!(file = %path.display(), aside = %aside.display(), "the state file cannot be used ({err}); it is moved aside and started afresh: Last-Modified of each feed restarts from its content");
                 let _ = std::fs::rename(&path, &aside);
-                match builder().create(&path) {
+                match create(&path) {
                     Ok(db) => db,
                     Err(err) => {
                         tracing::warn!(file = %path.display(), "cannot create the state file ({err}); validators and known feeds are kept in memory only");
@@ -282,6 +321,147 @@ impl State {
                 }
             }
         }
+    }
+}
+
+/// The snapshot a run served, kept for the next start (see the module's doc). One writer
+/// (the persisting thread); read once at start, before that writer starts.
+pub struct SnapshotStore {
+    db: Database,
+    path: PathBuf,
+}
+
+/// Why the stored snapshot cannot be read: the store itself, or the caller's reason to
+/// refuse what it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotReadError<E: std::error::Error + 'static> {
+    #[error("cannot read {}: {source}", path.display())]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: Box<redb::Error>,
+    },
+    #[error(transparent)]
+    Refused(E),
+}
+
+/// One change to the stored snapshot: a path's new encoded resource, or `None` when it is
+/// not served any more.
+pub type SnapshotEntry = (String, Option<Vec<u8>>);
+
+impl State {
+    /// The stored snapshot's file beside this state: only for a state kept on disk and
+    /// written (`serve` with a state directory). `None`, logged, when it cannot be used.
+    pub fn snapshot_store(&self) -> Option<SnapshotStore> {
+        if !self.writes() {
+            return None;
+        }
+        SnapshotStore::open(&self.path.as_deref()?.parent()?.join(SNAPSHOT_FILE_NAME))
+    }
+}
+
+impl SnapshotStore {
+    /// Opens or creates the file. One that cannot be opened is removed and made afresh:
+    /// it holds nothing the content cannot give again.
+    fn open(path: &Path) -> Option<SnapshotStore> {
+        let db = match create(path) {
+            Ok(db) => db,
+            Err(
+                err @ OpenError::Db(
+                    redb::DatabaseError::DatabaseAlreadyOpen
+                    | redb::DatabaseError::Storage(redb::StorageError::Io(_)),
+                ),
+            ) => {
+                // Not broken, only not ours now (another process has it) or not readable:
+                // left as it is.
+                tracing::warn!(file = %path.display(), "cannot open the stored snapshot ({err}); this start loads the content before serving, and stores nothing for the next");
+                return None;
+            }
+            Err(err) => {
+                tracing::warn!(file = %path.display(), "the stored snapshot cannot be used ({err}); it is made afresh, and this start loads the content before serving");
+                let _ = std::fs::remove_file(path);
+                match create(path) {
+                    Ok(db) => db,
+                    Err(err) => {
+                        tracing::warn!(file = %path.display(), "cannot create the stored snapshot ({err}); every start loads the content before serving");
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(SnapshotStore {
+            db,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hands the stored meta to `meta`, then, if it accepts it, every resource in path
+    /// order to `each`, all from one read transaction; stops at the first refusal.
+    /// `Ok(false)`: nothing is stored.
+    pub fn read<E: std::error::Error + 'static>(
+        &self,
+        meta: impl FnOnce(&[u8]) -> Result<(), E>,
+        mut each: impl FnMut(&str, &[u8]) -> Result<(), E>,
+    ) -> Result<bool, SnapshotReadError<E>> {
+        let store = |source: redb::Error| SnapshotReadError::Store {
+            path: self.path.clone(),
+            source: Box::new(source),
+        };
+        let txn = self.db.begin_read().map_err(|e| store(e.into()))?;
+        let meta_table = match txn.open_table(SERVED_META) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(e) => return Err(store(e.into())),
+        };
+        let Some(stored) = meta_table.get(SNAPSHOT_META).map_err(|e| store(e.into()))? else {
+            return Ok(false);
+        };
+        meta(stored.value()).map_err(SnapshotReadError::Refused)?;
+        let table = txn.open_table(SERVED).map_err(|e| store(e.into()))?;
+        for row in table.iter().map_err(|e| store(e.into()))? {
+            let (path, bytes) = row.map_err(|e| store(e.into()))?;
+            each(path.value(), bytes.value()).map_err(SnapshotReadError::Refused)?;
+        }
+        Ok(true)
+    }
+
+    /// Writes `meta` and `entries` in one transaction, after removing every stored
+    /// resource first when `replace_all`. The entries are made as they are written (one at a
+    /// time in memory); nobody else writes this file, so holding it open while they are
+    /// made delays nobody.
+    pub fn write(
+        &self,
+        meta: &[u8],
+        replace_all: bool,
+        entries: impl Iterator<Item = SnapshotEntry>,
+    ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let write = || -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+            let mut txn = self.db.begin_write()?;
+            // A lost tail (power loss) only means an older snapshot at the next start.
+            txn.set_durability(redb::Durability::Eventual);
+            let mut written = 0;
+            {
+                if replace_all {
+                    txn.delete_table(SERVED)?;
+                }
+                let mut table = txn.open_table(SERVED)?;
+                for (path, bytes) in entries {
+                    match bytes {
+                        Some(bytes) => table.insert(path.as_str(), bytes.as_slice()).map(drop)?,
+                        None => table.remove(path.as_str()).map(drop)?,
+                    }
+                    written += 1;
+                }
+                txn.open_table(SERVED_META)?.insert(SNAPSHOT_META, meta)?;
+            }
+            txn.commit()?;
+            Ok(written)
+        };
+        write()
     }
 }
 

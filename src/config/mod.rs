@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod cache;
+mod fingerprint;
 mod hugo_site;
 
 pub use cache::{

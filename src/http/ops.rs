@@ -10,7 +10,9 @@
 //!   (EMFILE, EACCES, EIO…); while there are any, a `note` says that their last good
 //!   versions are served. That is still `200`: the site is serving. `503` with
 //!   `{"status":"stalled",…}` when the owner loop has not turned for [`OWNER_STALLED`] (a
-//!   rebuild wedged): still serving, but stale.
+//!   rebuild wedged): still serving, but stale. On a warm start, until the content is
+//!   loaded, `200` with `"loading":true` and a `note`: the last run's feeds are served, and
+//!   the counts are that run's.
 //! - metrics (`/metrics` by default): every [`Metrics`] value in the OpenMetrics text
 //!   format, which Prometheus scrapes.
 //!
@@ -99,6 +101,10 @@ impl Ops {
                         "last_rebuild": when.to_rfc3339_opts(SecondsFormat::Millis, true),
                         "last_rebuild_ms": h.last_rebuild_duration.as_secs_f64() * 1000.0,
                     });
+                    if h.loading {
+                        body["loading"] = true.into();
+                        body["note"] = "serving the feeds the last run stored; the content is still being loaded".into();
+                    }
                     if h.unreadable > 0 {
                         body["note"] = format!(
                             "{} paths unreadable; their last good versions are served",

@@ -72,6 +72,12 @@ pub struct Publisher {
     moves: Arc<Moves>,
     /// Makes the compressed variants of what was just published, off the edit → served path.
     background: Option<Compressor>,
+    /// What was served before this publisher's first publish (the last run's stored
+    /// snapshot, or the running one on a reload): a resource rendered the same is served as
+    /// that very one, its compressed codings included, instead of being compressed again.
+    seed: imbl::OrdMap<String, Arc<Resource>>,
+    /// [`Settings::output_fingerprint`], stamped on every snapshot.
+    fingerprint: u128,
 }
 
 impl Publisher {
@@ -98,7 +104,15 @@ impl Publisher {
             changed_paths: Vec::new(),
             moves: Arc::new(settings.feeds.moves.clone()),
             background: None,
+            seed: imbl::OrdMap::new(),
+            fingerprint: settings.output_fingerprint(),
         }
+    }
+
+    /// What is served now, for the first publish to keep what it renders the same
+    /// (see `seed`). Before the first publish.
+    pub fn seed(&mut self, served: &Snapshot) {
+        self.seed = served.resources.clone();
     }
 
     /// Takes over what an earlier run served: validators stay the same for the same bytes,
@@ -157,7 +171,11 @@ impl Publisher {
                 .push((path.to_owned(), validator.clone()));
             self.validators.insert(path.to_owned(), validator);
         }
-        Arc::new(fresh.with_last_modified(last_modified))
+        let fresh = fresh.with_last_modified(last_modified);
+        match self.seed.get(path) {
+            Some(served) if served.same_as(&fresh) => served.clone(),
+            _ => Arc::new(fresh),
+        }
     }
 
     /// Stops serving the feed `key` (all its resources); says whether it was served.
@@ -327,6 +345,8 @@ impl Publisher {
                 self.resources.insert(path, resource);
             }
         }
+        // Only the first publish can meet what was served before it.
+        self.seed = imbl::OrdMap::new();
         fresh.retain(|r| r.is_pending());
         if !fresh.is_empty() {
             let background = self.background.get_or_insert_with(Compressor::start);
@@ -341,6 +361,7 @@ impl Publisher {
             Snapshot {
                 resources: self.resources.clone(),
                 moves: self.moves.clone(),
+                fingerprint: self.fingerprint,
             },
             stats,
         )

@@ -177,6 +177,7 @@ impl Site {
             site.state.writes(),
         );
         site.publisher.remember(remembered);
+        site.publisher.seed(&site.shared.load());
         for read in loaded.reads {
             site.take(read);
         }

@@ -67,7 +67,8 @@ impl Compressor {
 const GZIP_NICE: i32 = 19;
 const BROTLI_NICE: i32 = 19;
 
-fn lower_priority(nice: i32) {
+/// Lowers the calling thread's CPU priority to `nice` (Linux; elsewhere nothing).
+pub(crate) fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscall; on Linux, `who = 0` with PRIO_PROCESS is the calling thread.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {

@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 mod compress;
+pub mod encode;
+pub(crate) use compress::lower_priority;
 pub use compress::Compressor;
 
 /// The served state: swapped whole by the owner, read by every request.
@@ -129,6 +131,16 @@ impl Late {
             cell: OnceLock::from(made),
             asked: std::sync::Mutex::new(()),
         })
+    }
+
+    /// A representation made earlier (read back from the stored snapshot).
+    fn ready(coding: Coding, made: Representation) -> Late {
+        Late {
+            source: Bytes::new(),
+            coding,
+            cell: OnceLock::from(made),
+            asked: std::sync::Mutex::new(()),
+        }
     }
 
     /// The representation if it has been made; never blocks.
@@ -351,6 +363,20 @@ impl Resource {
             .map(|d| d.as_secs() as i64)
     }
 
+    /// Whether `other` would be served exactly as this: the same bytes (so the same
+    /// compressed codings, which are a function of them), validators and headers. A
+    /// publish keeps the resource it served before when its new rendering is the same.
+    pub fn same_as(&self, other: &Resource) -> bool {
+        self.identity.etag == other.identity.etag
+            && self.identity.body == other.identity.body
+            && self.content_type == other.content_type
+            && self.last_modified == other.last_modified
+            && self.cache_control == other.cache_control
+            && self.headers == other.headers
+            && self.gzip.is_some() == other.gzip.is_some()
+            && self.brotli.is_some() == other.brotli.is_some()
+    }
+
     /// Whether this resource has `encoding` at all: identity always; a compressed coding
     /// when compression pays, whether or not its bytes are made yet.
     pub fn offers(&self, encoding: Encoding) -> bool {
@@ -432,6 +458,9 @@ pub struct Snapshot {
     pub resources: imbl::OrdMap<String, Arc<Resource>>,
     /// Paths that moved or were retired (from the config; the same in every snapshot).
     pub moves: Arc<Moves>,
+    /// The output settings it was made with ([`crate::config::Settings::output_fingerprint`];
+    /// 0: none): a stored snapshot is served at start only under the same settings.
+    pub fingerprint: u128,
 }
 
 /// The operator's `redirects:` (old path → new path) and `retired_feeds:` (paths answered
