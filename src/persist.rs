@@ -115,7 +115,7 @@ pub fn warm(store: &SnapshotStore, settings: &Settings) -> Option<Warm> {
     Some(Warm {
         snapshot: Arc::new(Snapshot {
             resources,
-            moves: Arc::new(settings.moves.clone()),
+            moves: Arc::new(settings.feeds.moves.clone()),
             fingerprint,
         }),
         posts: meta.posts,

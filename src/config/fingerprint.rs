@@ -12,18 +12,24 @@ impl Settings {
     pub fn output_fingerprint(&self) -> u128 {
         let mut s = self.clone();
         s.config_path = None;
-        s.listen = ([0, 0, 0, 0], 0).into();
-        s.max_connections = 0;
-        s.header_read_timeout = Default::default();
-        s.keep_alive_timeout = Default::default();
-        s.shutdown_grace = Default::default();
-        s.watch = super::WatchMode::Off;
-        s.watch_debounce = Default::default();
-        s.poll_interval = Default::default();
-        s.rescan_interval = None;
+        // Of the http section, only what responses say to caches is served.
+        s.http = super::HttpSection {
+            listen: ([0, 0, 0, 0], 0).into(),
+            max_connections: 0,
+            header_read_timeout: Default::default(),
+            keep_alive_timeout: Default::default(),
+            shutdown_grace: Default::default(),
+            cache_control: s.http.cache_control,
+            health_path: None,
+            metrics_path: None,
+        };
+        s.watch = super::WatchSection {
+            mode: super::WatchMode::Off,
+            debounce: Default::default(),
+            poll_interval: Default::default(),
+            rescan_interval: None,
+        };
         s.log_format = super::LogFormat::Text;
-        s.health_path = None;
-        s.metrics_path = None;
         s.warnings = Vec::new();
         s.hugo_data = None;
         s.state_dir = None;
