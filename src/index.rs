@@ -228,6 +228,41 @@ impl Index {
         Some(post)
     }
 
+    /// Puts `post` in the place of the version of it the index holds, in every feed, without
+    /// marking any feed changed: for a copy that differs only in what is kept in memory (its
+    /// body, see [`Post::without_body`]), never for a new reading of the file. Returns
+    /// whether the index held that post.
+    pub fn replace_quietly(&mut self, post: Arc<Post>) -> bool {
+        let Some(slot) = self.posts.get_mut(&post.source) else {
+            return false;
+        };
+        *slot = post.clone();
+        if !post.draft {
+            let key = SortKey::of(&post);
+            for feed in self.feeds_of(&post) {
+                if let Some(member) = self
+                    .feeds
+                    .get_mut(&feed)
+                    .and_then(|m| m.order.get_mut(&key))
+                {
+                    *member = post.clone();
+                }
+            }
+        }
+        true
+    }
+
+    /// Every feed a non-draft `post` is a member of: its language's global feed and its
+    /// term feeds (whether or not it is among their newest items).
+    pub fn feeds_of(&self, post: &Post) -> Vec<FeedKey> {
+        if post.draft {
+            return Vec::new();
+        }
+        let mut out = vec![FeedKey::global(&post.lang)];
+        out.extend(self.memberships(post).into_iter().map(|(k, _)| k));
+        out
+    }
+
     /// Notes that every feed `post` is (or was) in must be looked at again.
     fn mark_feeds_of(&mut self, post: &Post) {
         if post.draft {
@@ -251,6 +286,11 @@ impl Index {
         for post in claimants {
             self.mark_feeds_of(&post);
         }
+    }
+
+    /// The feeds whose members changed since the last [`Index::take_changed`], kept.
+    pub fn changed(&self) -> &BTreeSet<FeedKey> {
+        &self.changed
     }
 
     /// The feeds whose members changed since the last call (see [`Index::feeds_changing`]
