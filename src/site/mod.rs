@@ -670,7 +670,13 @@ impl Site {
         };
         let unchanged = matches!(&read.outcome, Outcome::Read { stamp, result: Ok(_) } if self.stamps.get(&key) == Some(stamp));
         if unchanged {
+            // The same file: what was said about its id when it was read still holds (the
+            // id it got then is found again by its path, so assigning says nothing now).
+            let id_warning = self.id_warnings.remove(&key);
             self.take(read);
+            if let Some(warning) = id_warning {
+                self.id_warnings.insert(key.clone(), warning);
+            }
         } else {
             self.take_and_log(read);
         }
