@@ -52,22 +52,35 @@ impl FeedKey {
     }
 }
 
-/// Order of items in a feed: newest first, then by id, then by path, so that equal dates
-/// never depend on the order files were read in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct SortKey {
-    published: Reverse<DateTime<FixedOffset>>,
-    id: String,
-    source: String,
+/// A post as a member of a feed, ordered as items are: newest first, then by id, then by
+/// path, so that equal dates never depend on the order files were read in. It compares the
+/// post's own fields: a feed costs one pointer per member, not copies of its id and path.
+#[derive(Debug, Clone)]
+struct Member(Arc<Post>);
+
+impl Member {
+    fn key(&self) -> (Reverse<DateTime<FixedOffset>>, &str, &str) {
+        (Reverse(self.0.published), &self.0.id, &self.0.source)
+    }
 }
 
-impl SortKey {
-    fn of(post: &Post) -> SortKey {
-        SortKey {
-            published: Reverse(post.published),
-            id: post.id.clone(),
-            source: post.source.clone(),
-        }
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Member {}
+
+impl PartialOrd for Member {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Member {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
@@ -75,7 +88,7 @@ impl SortKey {
 /// Members are held by value, so listing a feed's items needs no lookup by path.
 #[derive(Debug, Default)]
 struct Members {
-    order: BTreeMap<SortKey, Arc<Post>>,
+    order: BTreeSet<Member>,
     spellings: BTreeMap<String, usize>,
 }
 
@@ -146,15 +159,15 @@ impl Index {
         let old = self.remove(&post.source.clone());
         self.mark_feeds_of(&post);
         if !post.draft {
-            let key = SortKey::of(&post);
+            let key = Member(post.clone());
             self.feeds
                 .entry(FeedKey::global(&post.lang))
                 .or_default()
                 .order
-                .insert(key.clone(), post.clone());
+                .insert(key.clone());
             for (feed, spelling) in self.memberships(&post) {
                 let members = self.feeds.entry(feed).or_default();
-                members.order.insert(key.clone(), post.clone());
+                members.order.insert(key.clone());
                 *members.spellings.entry(spelling).or_default() += 1;
             }
         }
@@ -198,7 +211,7 @@ impl Index {
             for at in timed_instants(&post) {
                 self.timed.remove(&(at, post.source.clone()));
             }
-            let key = SortKey::of(&post);
+            let key = Member(post.clone());
             let mut feeds = vec![(FeedKey::global(&post.lang), None)];
             feeds.extend(
                 self.memberships(&post)
@@ -238,14 +251,12 @@ impl Index {
         };
         *slot = post.clone();
         if !post.draft {
-            let key = SortKey::of(&post);
             for feed in self.feeds_of(&post) {
-                if let Some(member) = self
-                    .feeds
-                    .get_mut(&feed)
-                    .and_then(|m| m.order.get_mut(&key))
-                {
-                    *member = post.clone();
+                if let Some(members) = self.feeds.get_mut(&feed) {
+                    // Equal by date, id and path: it takes the place of the old version.
+                    if members.order.contains(&Member(post.clone())) {
+                        members.order.replace(Member(post.clone()));
+                    }
                 }
             }
         }
@@ -376,7 +387,8 @@ impl Index {
         };
         members
             .order
-            .values()
+            .iter()
+            .map(|m| &m.0)
             .filter(|p| p.is_live_at(now) && self.owns_id(p))
             .take(limit)
             .cloned()
