@@ -598,8 +598,7 @@ impl Site {
         // What these feeds held may leave them now: looked at once they are rendered.
         for key in &due {
             let held = self.publisher.items_of(key);
-            self.unsettled
-                .extend(held.iter().map(|p| p.source.clone()));
+            self.unsettled.extend(held.iter().map(|p| p.source.clone()));
         }
         self.published_at = Some(now);
         let (snapshot, stats) = self.publisher.publish(&mut self.index, now);
@@ -680,7 +679,7 @@ impl Site {
         } else {
             self.take_and_log(read);
         }
-        if !self.index.get(&key).is_some_and(|p| !p.body.is_kept()) {
+        if self.index.get(&key).is_none_or(|p| p.body.is_kept()) {
             return;
         }
         let reason = failure.unwrap_or_default();

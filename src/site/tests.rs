@@ -268,7 +268,11 @@ fn served(site: &Site, path: &str) -> String {
 /// in the feeds, the others in none.
 fn full_feeds(dir: &Path, n: u32) -> Site {
     for day in 1..=n {
-        write(dir, &format!("post/p{day:02}.md"), &dated(&format!("P{day}"), day, "c"));
+        write(
+            dir,
+            &format!("post/p{day:02}.md"),
+            &dated(&format!("P{day}"), day, "c"),
+        );
     }
     let mut site = site_in(dir, "items_per_feed: 2\n");
     site.publish();
@@ -291,20 +295,35 @@ fn a_post_outside_every_feed_holds_no_body_and_one_in_a_feed_does() {
         let post = site.index.get(&format!("post/p{day:02}.md")).unwrap();
         assert!(post.body.markdown.contains(&format!("The body of P{day}.")));
     }
-    assert_eq!(site.rereads(), 2, "the newest two were read again for the first publish");
+    assert_eq!(
+        site.rereads(),
+        2,
+        "the newest two were read again for the first publish"
+    );
 }
 
 #[test]
 fn deleting_the_newest_post_of_a_full_feed_brings_the_next_one_in_with_its_content() {
     let dir = tempfile::tempdir().unwrap();
     let mut site = full_feeds(dir.path(), 5);
-    assert!(site.index.get("post/p03.md").unwrap().body.markdown.is_empty());
+    assert!(site
+        .index
+        .get("post/p03.md")
+        .unwrap()
+        .body
+        .markdown
+        .is_empty());
     assert!(!served(&site, "/rss.xml").contains("The body of P3."));
     let newest = dir.path().join("content/post/p05.md");
     std::fs::remove_file(&newest).unwrap();
     site.apply_paths(&BTreeSet::from([newest]));
     site.publish();
-    for path in ["/rss.xml", "/atom.xml", "/feed.json", "/categories/c/rss.xml"] {
+    for path in [
+        "/rss.xml",
+        "/atom.xml",
+        "/feed.json",
+        "/categories/c/rss.xml",
+    ] {
         let feed = served(&site, path);
         assert!(feed.contains("The body of P3."), "{path}: {feed}");
         assert!(feed.contains("The body of P4."), "{path}: {feed}");
@@ -313,7 +332,12 @@ fn deleting_the_newest_post_of_a_full_feed_brings_the_next_one_in_with_its_conte
     // The same bytes as a site that never had p05.
     let fresh = tempfile::tempdir().unwrap();
     let again = full_feeds(fresh.path(), 4);
-    for path in ["/rss.xml", "/atom.xml", "/feed.json", "/categories/c/atom.xml"] {
+    for path in [
+        "/rss.xml",
+        "/atom.xml",
+        "/feed.json",
+        "/categories/c/atom.xml",
+    ] {
         assert_eq!(
             served(&site, path).replace(fresh.path().to_str().unwrap(), ""),
             served(&again, path).replace(fresh.path().to_str().unwrap(), ""),
@@ -339,7 +363,13 @@ fn only_posts_entering_a_feed_are_read_again() {
     }
     assert_eq!(site.rereads(), start);
     // An edited old post keeps no body once published (it is in no feed).
-    assert!(site.index.get("post/p07.md").unwrap().body.markdown.is_empty());
+    assert!(site
+        .index
+        .get("post/p07.md")
+        .unwrap()
+        .body
+        .markdown
+        .is_empty());
     // Deleting the newest brings one post into two feeds (global and `c`): one read.
     let newest = dir.path().join("content/post/p30.md");
     std::fs::remove_file(&newest).unwrap();
@@ -380,7 +410,10 @@ fn a_post_entering_a_feed_that_cannot_be_read_again_is_left_out_and_reported() {
     let problems = site.problems();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].path, "post/p03.md");
-    assert!(problems[0].message.contains("left out of the feeds"), "{problems:?}");
+    assert!(
+        problems[0].message.contains("left out of the feeds"),
+        "{problems:?}"
+    );
     // Readable again: its next chance (a rescan) brings it back, with its content.
     site.source.hooks.open_errors.lock().unwrap().clear();
     site.rescan();
