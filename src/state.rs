@@ -150,9 +150,9 @@ impl State {
     /// `Last-Modified`, and push and purge hear only of what changed).
     ///
     /// The database is an unlinked file in the temp folder, gone with the process: redb's
-    /// in-memory backend would hold it in the heap, where it measured about 540 MiB of RSS
-    /// for the ids of 100,000 posts (a 92 MB file), the kernel's evictable page cache
-    /// otherwise. Without a usable temp folder, it is in memory after all.
+    /// in-memory backend would hold it in the heap: at 100,000 posts (a 92 MB file) steady
+    /// RSS was 813 MiB with it and 594 MiB with this file, the same as with a `state_dir`.
+    /// Without a usable temp folder, it is in memory after all.
     pub fn in_process() -> State {
         let db = scratch_file()
             .and_then(|file| redb::backends::FileBackend::new(file).ok())
