@@ -52,22 +52,35 @@ impl FeedKey {
     }
 }
 
-/// Order of items in a feed: newest first, then by id, then by path, so that equal dates
-/// never depend on the order files were read in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct SortKey {
-    published: Reverse<DateTime<FixedOffset>>,
-    id: String,
-    source: String,
+/// A post as a member of a feed, ordered as items are: newest first, then by id, then by
+/// path, so that equal dates never depend on the order files were read in. It compares the
+/// post's own fields: a feed costs one pointer per member, not copies of its id and path.
+#[derive(Debug, Clone)]
+struct Member(Arc<Post>);
+
+impl Member {
+    fn key(&self) -> (Reverse<DateTime<FixedOffset>>, &str, &str) {
+        (Reverse(self.0.published), &self.0.id, &self.0.source)
+    }
 }
 
-impl SortKey {
-    fn of(post: &Post) -> SortKey {
-        SortKey {
-            published: Reverse(post.published),
-            id: post.id.clone(),
-            source: post.source.clone(),
-        }
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Member {}
+
+impl PartialOrd for Member {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Member {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
@@ -75,7 +88,7 @@ impl SortKey {
 /// Members are held by value, so listing a feed's items needs no lookup by path.
 #[derive(Debug, Default)]
 struct Members {
-    order: BTreeMap<SortKey, Arc<Post>>,
+    order: BTreeSet<Member>,
     spellings: BTreeMap<String, usize>,
 }
 
@@ -146,15 +159,15 @@ impl Index {
         let old = self.remove(&post.source.clone());
         self.mark_feeds_of(&post);
         if !post.draft {
-            let key = SortKey::of(&post);
+            let key = Member(post.clone());
             self.feeds
                 .entry(FeedKey::global(&post.lang))
                 .or_default()
                 .order
-                .insert(key.clone(), post.clone());
+                .insert(key.clone());
             for (feed, spelling) in self.memberships(&post) {
                 let members = self.feeds.entry(feed).or_default();
-                members.order.insert(key.clone(), post.clone());
+                members.order.insert(key.clone());
                 *members.spellings.entry(spelling).or_default() += 1;
             }
         }
@@ -198,7 +211,7 @@ impl Index {
             for at in timed_instants(&post) {
                 self.timed.remove(&(at, post.source.clone()));
             }
-            let key = SortKey::of(&post);
+            let key = Member(post.clone());
             let mut feeds = vec![(FeedKey::global(&post.lang), None)];
             feeds.extend(
                 self.memberships(&post)
@@ -228,6 +241,39 @@ impl Index {
         Some(post)
     }
 
+    /// Puts `post` in the place of the version of it the index holds, in every feed, without
+    /// marking any feed changed: for a copy that differs only in what is kept in memory (its
+    /// body, see [`Post::without_body`]), never for a new reading of the file. Returns
+    /// whether the index held that post.
+    pub fn replace_quietly(&mut self, post: Arc<Post>) -> bool {
+        let Some(slot) = self.posts.get_mut(&post.source) else {
+            return false;
+        };
+        *slot = post.clone();
+        if !post.draft {
+            for feed in self.feeds_of(&post) {
+                if let Some(members) = self.feeds.get_mut(&feed) {
+                    // Equal by date, id and path: it takes the place of the old version.
+                    if members.order.contains(&Member(post.clone())) {
+                        members.order.replace(Member(post.clone()));
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Every feed a non-draft `post` is a member of: its language's global feed and its
+    /// term feeds (whether or not it is among their newest items).
+    pub fn feeds_of(&self, post: &Post) -> Vec<FeedKey> {
+        if post.draft {
+            return Vec::new();
+        }
+        let mut out = vec![FeedKey::global(&post.lang)];
+        out.extend(self.memberships(post).into_iter().map(|(k, _)| k));
+        out
+    }
+
     /// Notes that every feed `post` is (or was) in must be looked at again.
     fn mark_feeds_of(&mut self, post: &Post) {
         if post.draft {
@@ -251,6 +297,11 @@ impl Index {
         for post in claimants {
             self.mark_feeds_of(&post);
         }
+    }
+
+    /// The feeds whose members changed since the last [`Index::take_changed`], kept.
+    pub fn changed(&self) -> &BTreeSet<FeedKey> {
+        &self.changed
     }
 
     /// The feeds whose members changed since the last call (see [`Index::feeds_changing`]
@@ -336,7 +387,8 @@ impl Index {
         };
         members
             .order
-            .values()
+            .iter()
+            .map(|m| &m.0)
             .filter(|p| p.is_live_at(now) && self.owns_id(p))
             .take(limit)
             .cloned()

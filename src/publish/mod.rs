@@ -126,6 +126,17 @@ impl Publisher {
             .collect();
     }
 
+    /// The posts the feed `key` was last rendered with, newest first (none when it is not
+    /// served): the site keeps the bodies of these.
+    pub fn items_of(&self, key: &FeedKey) -> &[Arc<Post>] {
+        self.feeds.get(key).map_or(&[], |r| &r.items)
+    }
+
+    /// How many items a feed holds at most (`items_per_feed`).
+    pub fn items_per_feed(&self) -> usize {
+        self.items_per_feed
+    }
+
     /// What changed since the last call: for the state store.
     pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)

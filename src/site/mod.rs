@@ -2,6 +2,15 @@
 //! it was read, the publisher's rendered feeds, and the served snapshot. It applies changes,
 //! re-reads only the files that changed, re-renders only the feeds whose items changed, and
 //! swaps in the next snapshot; requests never wait for it and never see a half-built state.
+//!
+//! Memory follows the feeds, not the corpus: every post's metadata (dates, terms, ids) is
+//! kept, but its body only while some feed holds it. A post in no feed is kept as
+//! [`Post::without_body`]; when it enters a feed (a newer post went, expired or moved, or it
+//! came due), its file is read again through [`Source::load`] before the feed is rendered,
+//! and only then. That read is the ordinary apply path: a file that changed meanwhile is
+//! the change it is. One that cannot be read again (unreadable, broken, being written) is
+//! never shown without its content: it is left out of the feeds and reported as that file's
+//! problem until it can be read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -17,7 +26,8 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::{ContentSettings, Diagnostic};
 use crate::ids::Ids;
-use crate::index::Index;
+use crate::index::{FeedKey, Index};
+use crate::post::Post;
 use crate::publish::{PublishStats, Publisher};
 use crate::snapshot::SharedSnapshot;
 use crate::snapshot::Snapshot;
@@ -97,7 +107,16 @@ pub struct Site {
     /// Warnings about ids (a published post given a new one), by source path: kept apart
     /// from the parser's, which each read of the file replaces.
     id_warnings: BTreeMap<String, Diagnostic>,
+    /// Posts that may have a body no feed holds (just read, or in a feed that is looked at
+    /// again): after the next publish, those no feed holds lose it.
+    unsettled: BTreeSet<String>,
+    /// Files read again because their post entered a feed without its body in memory.
+    rereads: u64,
 }
+
+/// Files read (and parsed) at once while loading: the bodies of one batch are dropped
+/// before the next is read, so that the whole corpus is never in memory at once.
+const LOAD_BATCH: usize = 2048;
 
 impl Site {
     /// Reads the whole content directory and publishes the first snapshot.
@@ -141,7 +160,7 @@ impl Site {
         )?;
         source.ignore = settings.content.ignore_files.clone();
         source.static_dir = settings.hugo_site.as_ref().map(|site| site.join("static"));
-        let loaded = source.load_all();
+        let listing = source.list();
         let mut site = Site {
             source,
             index: Index::with_languages(
@@ -157,9 +176,9 @@ impl Site {
             stamps: BTreeMap::new(),
             problems: BTreeMap::new(),
             unreadable_files: BTreeSet::new(),
-            read_errors: AtomicU64::new(loaded.unreadable.len() as u64),
-            unlisted: loaded.unreadable,
-            tree_problems: loaded.problems,
+            read_errors: AtomicU64::new(listing.unreadable.len() as u64),
+            unlisted: listing.unreadable,
+            tree_problems: listing.problems,
             warnings: BTreeMap::new(),
             shared,
             hugo_data: settings.hugo_data.clone(),
@@ -169,6 +188,8 @@ impl Site {
             announcer,
             ids: Ids::default(),
             id_warnings: BTreeMap::new(),
+            unsettled: BTreeSet::new(),
+            rereads: 0,
         };
         let mut remembered = site.state.remembered();
         site.ids = Ids::new(
@@ -178,8 +199,12 @@ impl Site {
         );
         site.publisher.remember(remembered);
         site.publisher.seed(&site.shared.load());
-        for read in loaded.reads {
-            site.take(read);
+        for batch in listing.files.chunks(LOAD_BATCH) {
+            for read in site.source.load_many(batch) {
+                site.take(read);
+            }
+            // Nothing is published yet: no feed holds any of these bodies.
+            site.settle_bodies();
         }
         // Logged with every other warning once the whole load is known (log_problems).
         site.check_new_ids(false);
@@ -247,6 +272,7 @@ impl Site {
                     None => self.id_warnings.remove(&read.key),
                 };
                 self.index.insert(Arc::new(post));
+                self.unsettled.insert(read.key.clone());
                 Applied {
                     read: 1,
                     ..Applied::default()
@@ -570,8 +596,15 @@ impl Site {
     /// Re-renders what changed as of now and swaps in the next snapshot.
     pub fn publish(&mut self) -> PublishStats {
         let now = self.clock.now();
+        let due = self.fill_bodies(now);
+        // What these feeds held may leave them now: looked at once they are rendered.
+        for key in &due {
+            let held = self.publisher.items_of(key);
+            self.unsettled.extend(held.iter().map(|p| p.source.clone()));
+        }
         self.published_at = Some(now);
         let (snapshot, stats) = self.publisher.publish(&mut self.index, now);
+        self.settle_bodies();
         if let Some(dir) = &self.hugo_data {
             // The site's templates must see the feeds the server is about to serve.
             if let Err(e) = crate::output::write_feed_list(&snapshot, dir) {
@@ -587,6 +620,115 @@ impl Site {
         changes.ids = self.ids.take_changes();
         self.state.save(&changes);
         stats
+    }
+
+    /// The feeds the next publish looks at (as [`Publisher::publish`] picks them), after the
+    /// posts entering them got their bodies back: each post among their newest items that has
+    /// none is read again, and what those reads change is looked at in turn. Each round
+    /// leaves fewer posts without a body in the index, so it ends.
+    fn fill_bodies(&mut self, now: chrono::DateTime<chrono::FixedOffset>) -> BTreeSet<FeedKey> {
+        let mut due = self.index.changed().clone();
+        match self.published_at {
+            Some(last) if now >= last => due.extend(self.index.feeds_changing(last, now)),
+            _ => due.extend(self.index.feed_keys()),
+        }
+        let limit = self.publisher.items_per_feed();
+        loop {
+            let missing: BTreeSet<String> = due
+                .iter()
+                .flat_map(|key| self.index.items(key, now, limit))
+                .filter(|post| !post.body.is_kept())
+                .map(|post| post.source.clone())
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            let files: Vec<PathBuf> = missing.iter().map(PathBuf::from).collect();
+            self.rereads += files.len() as u64;
+            for read in self.source.load_many(&files) {
+                self.take_again(read);
+            }
+            due.extend(self.index.changed().iter().cloned());
+        }
+        self.check_new_ids(true);
+        due
+    }
+
+    /// Records a file read again for its body: an unchanged one quietly (it was reported
+    /// when first read), a changed one as any change. When the read brought no body (the
+    /// file cannot be read, is being written or is broken now), the post is left out of the
+    /// feeds rather than shown empty, and reported; it is read again at its next chance.
+    fn take_again(&mut self, read: Read) {
+        let key = read.key.clone();
+        let failure = match &read.outcome {
+            Outcome::Read {
+                result: Err(problem),
+                ..
+            }
+            | Outcome::Unreadable(problem) => Some(problem.message.clone()),
+            Outcome::Changing => Some("it changed while being read".to_string()),
+            _ => None,
+        };
+        let unchanged = matches!(&read.outcome, Outcome::Read { stamp, result: Ok(_) } if self.stamps.get(&key) == Some(stamp));
+        if unchanged {
+            // The same file: what was said about its id when it was read still holds (the
+            // id it got then is found again by its path, so assigning says nothing now).
+            let id_warning = self.id_warnings.remove(&key);
+            self.take(read);
+            if let Some(warning) = id_warning {
+                self.id_warnings.insert(key.clone(), warning);
+            }
+        } else {
+            self.take_and_log(read);
+        }
+        if self.index.get(&key).is_none_or(|p| p.body.is_kept()) {
+            return;
+        }
+        let reason = failure.unwrap_or_default();
+        let reason = reason.trim_end_matches("; its last good version stays published");
+        let problem = Diagnostic {
+            severity: crate::diagnostic::Severity::Error,
+            path: key.clone(),
+            line: None,
+            message: format!(
+                "it enters a feed, but its content (not kept in memory while it was in none) cannot be read again: {reason}; it is left out of the feeds until it can be read"
+            ),
+        };
+        tracing::warn!("{}", show(&self.source.root, &problem));
+        self.index.remove(&key);
+        // No stamp: stale, so its next event or the next rescan reads it again.
+        self.stamps.remove(&key);
+        self.problems.insert(key, problem);
+    }
+
+    /// Drops the body of each unsettled post that no rendered feed holds.
+    fn settle_bodies(&mut self) {
+        for source in std::mem::take(&mut self.unsettled) {
+            let Some(post) = self.index.get(&source) else {
+                continue;
+            };
+            if !post.body.is_kept() || self.is_held(post) {
+                continue;
+            }
+            let bare = Arc::new(post.without_body());
+            self.index.replace_quietly(bare);
+        }
+    }
+
+    /// Whether some rendered feed holds this very post (not another version of its file).
+    fn is_held(&self, post: &Arc<Post>) -> bool {
+        self.index.feeds_of(post).iter().any(|key| {
+            self.publisher
+                .items_of(key)
+                .iter()
+                .any(|held| Arc::ptr_eq(held, post))
+        })
+    }
+
+    /// How many files were read again because their post entered a feed without its body
+    /// in memory, since the site was loaded.
+    pub fn rereads(&self) -> u64 {
+        self.rereads
     }
 
     /// What this site shares with the process: a reload's new site takes these over.

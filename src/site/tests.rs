@@ -253,3 +253,171 @@ fn a_rename_while_serving_keeps_the_id_with_an_alias_and_is_warned_about_without
     assert_eq!(site.index.get("blog/a.md").unwrap().id, alpha_id);
     assert!(site.warnings().is_empty(), "{:?}", site.warnings());
 }
+
+/// A post of day `day` of 2020 in category `cat`, whose body names it.
+fn dated(title: &str, day: u32, cat: &str) -> String {
+    format!("---\ntitle: {title:?}\ndate: 2020-01-{day:02}\ncategories: [{cat}]\n---\nThe body of {title}.\n")
+}
+
+fn served(site: &Site, path: &str) -> String {
+    let snapshot = site.snapshot();
+    String::from_utf8(snapshot.get(path).unwrap().identity.body.to_vec()).unwrap()
+}
+
+/// Posts 1..=n, one a day, all in category `c`, with 2 items per feed: posts n and n-1 are
+/// in the feeds, the others in none.
+fn full_feeds(dir: &Path, n: u32) -> Site {
+    for day in 1..=n {
+        write(
+            dir,
+            &format!("post/p{day:02}.md"),
+            &dated(&format!("P{day}"), day, "c"),
+        );
+    }
+    let mut site = site_in(dir, "items_per_feed: 2\n");
+    site.publish();
+    site
+}
+
+#[test]
+fn a_post_outside_every_feed_holds_no_body_and_one_in_a_feed_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = full_feeds(dir.path(), 5);
+    for day in 1..=3 {
+        let post = site.index.get(&format!("post/p{day:02}.md")).unwrap();
+        assert!(post.body.markdown.is_empty(), "p{day} is in no feed");
+        assert_eq!(post.summary, None);
+        // What the index and the ids need is all there.
+        assert_eq!(post.title, format!("P{day}"));
+        assert_eq!(post.terms("categories"), ["c"]);
+    }
+    for day in 4..=5 {
+        let post = site.index.get(&format!("post/p{day:02}.md")).unwrap();
+        assert!(post.body.markdown.contains(&format!("The body of P{day}.")));
+    }
+    assert_eq!(
+        site.rereads(),
+        2,
+        "the newest two were read again for the first publish"
+    );
+}
+
+#[test]
+fn deleting_the_newest_post_of_a_full_feed_brings_the_next_one_in_with_its_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = full_feeds(dir.path(), 5);
+    assert!(site
+        .index
+        .get("post/p03.md")
+        .unwrap()
+        .body
+        .markdown
+        .is_empty());
+    assert!(!served(&site, "/rss.xml").contains("The body of P3."));
+    let newest = dir.path().join("content/post/p05.md");
+    std::fs::remove_file(&newest).unwrap();
+    site.apply_paths(&BTreeSet::from([newest]));
+    site.publish();
+    for path in [
+        "/rss.xml",
+        "/atom.xml",
+        "/feed.json",
+        "/categories/c/rss.xml",
+    ] {
+        let feed = served(&site, path);
+        assert!(feed.contains("The body of P3."), "{path}: {feed}");
+        assert!(feed.contains("The body of P4."), "{path}: {feed}");
+        assert!(!feed.contains("P5"), "{path}: {feed}");
+    }
+    // The same bytes as a site that never had p05.
+    let fresh = tempfile::tempdir().unwrap();
+    let again = full_feeds(fresh.path(), 4);
+    for path in [
+        "/rss.xml",
+        "/atom.xml",
+        "/feed.json",
+        "/categories/c/atom.xml",
+    ] {
+        assert_eq!(
+            served(&site, path).replace(fresh.path().to_str().unwrap(), ""),
+            served(&again, path).replace(fresh.path().to_str().unwrap(), ""),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn only_posts_entering_a_feed_are_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = full_feeds(dir.path(), 30);
+    let start = site.rereads();
+    // Edits of posts in no feed, and of one in the feeds: nothing to read again.
+    for day in [1, 7, 12, 30] {
+        let path = write(
+            dir.path(),
+            &format!("post/p{day:02}.md"),
+            &dated(&format!("P{day} edited"), day, "c"),
+        );
+        site.apply_paths(&BTreeSet::from([path]));
+        site.publish();
+    }
+    assert_eq!(site.rereads(), start);
+    // An edited old post keeps no body once published (it is in no feed).
+    assert!(site
+        .index
+        .get("post/p07.md")
+        .unwrap()
+        .body
+        .markdown
+        .is_empty());
+    // Deleting the newest brings one post into two feeds (global and `c`): one read.
+    let newest = dir.path().join("content/post/p30.md");
+    std::fs::remove_file(&newest).unwrap();
+    site.apply_paths(&BTreeSet::from([newest]));
+    site.publish();
+    assert_eq!(site.rereads(), start + 1);
+    // Deleting ten at once brings at most the two new newest in.
+    let mut gone = BTreeSet::new();
+    for day in 19..=29 {
+        let path = dir.path().join(format!("content/post/p{day:02}.md"));
+        std::fs::remove_file(&path).unwrap();
+        gone.insert(path);
+    }
+    site.apply_paths(&gone);
+    site.publish();
+    assert_eq!(site.rereads(), start + 3);
+    assert!(served(&site, "/rss.xml").contains("The body of P18."));
+}
+
+#[test]
+fn a_post_entering_a_feed_that_cannot_be_read_again_is_left_out_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = full_feeds(dir.path(), 5);
+    site.source
+        .hooks
+        .open_errors
+        .lock()
+        .unwrap()
+        .insert("post/p03.md".into(), libc::EACCES);
+    let newest = dir.path().join("content/post/p05.md");
+    std::fs::remove_file(&newest).unwrap();
+    site.apply_paths(&BTreeSet::from([newest]));
+    site.publish();
+    // Never an item without its content: the next one (P2) takes its place.
+    let rss = served(&site, "/rss.xml");
+    assert!(!rss.contains("P3"), "{rss}");
+    assert!(rss.contains("The body of P2."), "{rss}");
+    let problems = site.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "post/p03.md");
+    assert!(
+        problems[0].message.contains("left out of the feeds"),
+        "{problems:?}"
+    );
+    // Readable again: its next chance (a rescan) brings it back, with its content.
+    site.source.hooks.open_errors.lock().unwrap().clear();
+    site.rescan();
+    site.publish();
+    assert!(served(&site, "/rss.xml").contains("The body of P3."));
+    assert_eq!(site.problem_count(), 0);
+}
