@@ -112,6 +112,8 @@ pub struct Site {
     unsettled: BTreeSet<String>,
     /// Files read again because their post entered a feed without its body in memory.
     rereads: u64,
+    /// Known paths looked at to find what a vanished path held (see [`Site::keys_examined`]).
+    examined: std::cell::Cell<u64>,
 }
 
 /// Files read (and parsed) at once while loading: the bodies of one batch are dropped
@@ -190,6 +192,7 @@ impl Site {
             id_warnings: BTreeMap::new(),
             unsettled: BTreeSet::new(),
             rereads: 0,
+            examined: std::cell::Cell::new(0),
         };
         let mut remembered = site.state.remembered();
         site.ids = Ids::new(
@@ -303,8 +306,8 @@ impl Site {
     /// file "vanished" with it: that is no reason to unpublish anything, so those reads are
     /// dropped (one stat per batch, not per file); the owner rescans when it comes back.
     fn take_all(&mut self, reads: Vec<Read>) -> Applied {
-        let root_gone =
-            reads.iter().any(|r| matches!(r.outcome, Outcome::Gone)) && !self.source.root.is_dir();
+        let root_gone = reads.iter().any(|r| matches!(r.outcome, Outcome::Gone))
+            && !self.source.root_is_there();
         let mut applied = Applied::default();
         for read in reads {
             if !(root_gone && matches!(read.outcome, Outcome::Gone)) {
@@ -406,8 +409,8 @@ impl Site {
                 self.source.forget_bundle(dir);
                 bundles.insert(dir.to_owned());
             }
-            match std::fs::metadata(path) {
-                Ok(meta) if meta.is_dir() => {
+            match self.source.is_folder(rel) {
+                Ok(true) => {
                     // A new or moved-in folder: files may have been written before its watch
                     // existed, so walk it.
                     self.compare_folder(rel, &mut changed, &mut gone);
@@ -433,7 +436,7 @@ impl Site {
         for dir in bundles {
             self.compare_folder(&dir, &mut changed, &mut gone);
         }
-        if !self.source.root.is_dir() {
+        if !self.source.root_is_there() {
             // The whole directory went away while we looked: that is not every post being
             // deleted. Keep serving what we have; the owner waits for it to come back.
             return Applied::default();
@@ -473,7 +476,7 @@ impl Site {
             return Applied::default();
         }
         let listing = self.source.list();
-        if !self.source.root.is_dir() {
+        if !self.source.root_is_there() {
             return Applied::default();
         }
         self.tree_problems = listing.problems;
@@ -588,6 +591,7 @@ impl Site {
     fn keys_under(&self, key: &str) -> Vec<String> {
         let mut keys = under(&self.stamps, key);
         keys.extend(under(&self.problems, key));
+        self.examined.set(self.examined.get() + keys.len() as u64);
         keys.sort_unstable();
         keys.dedup();
         keys
@@ -727,6 +731,13 @@ impl Site {
 
     /// How many files were read again because their post entered a feed without its body
     /// in memory, since the site was loaded.
+    /// How many known paths were looked at, so far, to find what vanished paths held: a
+    /// range query looks only at the paths it returns, so an editor's save (whose backup
+    /// and probe files vanish) costs nothing here however big the site.
+    pub fn keys_examined(&self) -> u64 {
+        self.examined.get()
+    }
+
     pub fn rereads(&self) -> u64 {
         self.rereads
     }

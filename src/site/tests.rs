@@ -421,3 +421,53 @@ fn a_post_entering_a_feed_that_cannot_be_read_again_is_left_out_and_reported() {
     assert!(served(&site, "/rss.xml").contains("The body of P3."));
     assert_eq!(site.problem_count(), 0);
 }
+
+/// Saves `rel` the way vim does by default on Linux: probe file `4913` created and removed,
+/// the post renamed to its backup `rel~`, the new text written to `rel`, the backup removed.
+/// Returns every path the kernel reports for it.
+fn vim_save(dir: &Path, rel: &str, text: &str) -> BTreeSet<PathBuf> {
+    let content = dir.join("content");
+    let post = content.join(rel);
+    let folder = post.parent().unwrap().to_owned();
+    let probe = folder.join("4913");
+    let backup = content.join(format!("{rel}~"));
+    std::fs::write(&probe, "").unwrap();
+    std::fs::remove_file(&probe).unwrap();
+    std::fs::rename(&post, &backup).unwrap();
+    std::fs::write(&post, text).unwrap();
+    std::fs::remove_file(&backup).unwrap();
+    BTreeSet::from([probe, backup, post])
+}
+
+#[test]
+fn a_vim_style_save_reads_one_file_and_looks_at_no_other_known_path_whatever_the_size() {
+    let mut costs = Vec::new();
+    for n in [20, 2_000] {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..n {
+            write(
+                dir.path(),
+                &format!("post/p{i:05}.md"),
+                &post(&format!("Post {i}")),
+            );
+        }
+        let mut site = site_in(dir.path(), "");
+        assert_eq!(site.index.len(), n);
+        let (examined, rereads) = (site.keys_examined(), site.rereads());
+        let paths = vim_save(dir.path(), "post/p00007.md", &post("Post 7, edited"));
+        let applied = site.apply_paths(&paths);
+        site.publish();
+        assert_eq!(
+            title(&site, "post/p00007.md").as_deref(),
+            Some("Post 7, edited")
+        );
+        assert_eq!(site.index.len(), n, "the save removed nothing");
+        assert_eq!((applied.read, applied.removed, applied.failed), (1, 0, 0));
+        costs.push((site.keys_examined() - examined, site.rereads() - rereads));
+    }
+    assert_eq!(
+        costs,
+        [(0, 0), (0, 0)],
+        "(known paths looked at, files re-read) per save"
+    );
+}

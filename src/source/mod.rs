@@ -571,6 +571,17 @@ impl Source {
         }
     }
 
+    /// Whether the tree being read (where the configured path last led) is still there.
+    pub fn root_is_there(&self) -> bool {
+        self.root.is_dir()
+    }
+
+    /// Whether `rel` is a folder now (`Ok(false)`: something else); the error when it is
+    /// gone or cannot be looked at.
+    pub fn is_folder(&self, rel: &Path) -> std::io::Result<bool> {
+        std::fs::metadata(self.root.join(rel)).map(|meta| meta.is_dir())
+    }
+
     /// The stamp of a post file now; `None` when it is gone (or is not a regular file), or
     /// cannot be stat'ed (which makes it stale, so it is read and the error reported).
     pub fn stamp(&self, rel: &Path) -> Option<Stamp> {
