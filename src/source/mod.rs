@@ -698,19 +698,33 @@ impl Source {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(files.len().max(1));
-        let chunk = files.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|rel| self.load(rel)).collect::<Vec<_>>())
+        // Small batches taken in turn, not one fixed share per thread: on a busy machine a
+        // thread that is descheduled would otherwise hold up the whole load with its share.
+        const BATCH: usize = 64;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut batches: Vec<(usize, Vec<Read>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(part) = files.chunks(BATCH).nth(i) else {
+                                return done;
+                            };
+                            done.push((i, part.iter().map(|rel| self.load(rel)).collect()));
+                        }
+                    })
                 })
                 .collect();
             handles
                 .into_iter()
                 .flat_map(|h| h.join().expect("parser thread panicked"))
                 .collect()
-        })
+        });
+        // In the order of `files`, whichever thread read them.
+        batches.sort_unstable_by_key(|(i, _)| *i);
+        batches.into_iter().flat_map(|(_, reads)| reads).collect()
     }
 
     /// Lists and reads the whole tree.
@@ -759,10 +773,13 @@ fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    let mut bytes = Vec::new();
+    // Sized once (and one byte more, so the read that finds the end needs no growth):
+    // growing from empty cost a copy and a read call per doubling.
+    let mut bytes = Vec::with_capacity(meta.len().min(cap).saturating_add(1) as usize);
     file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Err(std::io::Error::other(format!(
