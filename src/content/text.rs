@@ -58,9 +58,11 @@ pub(crate) fn strip_controls_cow(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(s.chars().filter(|&c| is_allowed(c)).collect())
 }
 
-/// [`strip_controls`] of an owned string: `s` itself when it has nothing to remove.
-pub(crate) fn strip_controls_owned(s: String) -> String {
+/// [`strip_controls`] of an owned string: `s` itself when it has nothing to remove, cut to
+/// its length as the copy it replaces was (the result is often kept as long as its post).
+pub(crate) fn strip_controls_owned(mut s: String) -> String {
     if !may_hold_controls(&s, true) {
+        s.shrink_to_fit();
         return s;
     }
     s.chars().filter(|&c| is_allowed(c)).collect()
