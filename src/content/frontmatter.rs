@@ -693,24 +693,74 @@ mod tests {
             "# comment\n\na: 1\n\nlist:\n\n  - x\n  - 'y'\n  - \"z\"\nb: 012\nc: 1.5\nd: .nan\ne: .INF\nf: ~\ng: NULL\nh: False\ni: 18446744073709551615\nj: nan\nk: inf\nl: +12\nm: 0o17\nn: 1e3\no: 1_000\np: 0b101\n",
         ];
         let tricky = [
-            "a: b: c\n", "a: b #c\n", "a: b:\n", "a:b\n", "a : b\n", "a: -1\n", "a: - x\n",
-            "a: |\n  x\n", "a: >\n  x\n", "a: &x y\nb: *x\n", "a: !t y\n", "a: x\n  more\n",
-            "a: x\n\n  more\n", "a: x\nb: y\na: z\n", "n:\n  k: 1\n  k: 2\n",
-            "true: x\n", "null: x\n", "a: 'it''s'\n", "a: \"x\\ty\"\n", "a: \"x\" y\n",
-            "a: [x, [y]]\n", "a: [x, ]\n", "a: [x: y]\n", "a: {x: y}\n", "a: 1\n...\n",
-            "a:\n  - x\n  - y: z\n", "a:\n  - x\n - y\n", "a:\n  k: v\n    deeper: w\n",
-            "a:\n  k:\n    - x\n", "a:\n- x\n  - y\n", "a:\n  # c\n  - x\n", "a: x\n# c\n  - y\n",
-            "a:\tx\n", "a: x\t\n", "a: é\u{2028}b\n", "clé: x\n", "-a: x\n", "%YAML 1.2\na: x\n",
-            "a: 340282366920938463463374607431768211455\n", "a: -9223372036854775809\n",
-            "a: -0x10\n", "a: -.inf\n", "a: 0x-1\n", "a: +-1\n", "a: 00\n", "a: 0.\n", "a: .5\n", "a: 5.\n",
-            "a: @x\n", "a: `x\n", "a: %x\n", "a: ,x\n", "a: ?x\n", "a: :x\n", "a: ~x\n",
-            "# only a comment\n", "\n", "- a\n- b\n", "a:\n- x\n-\n", "a:\n  -\n",
+            "a: b: c\n",
+            "a: b #c\n",
+            "a: b:\n",
+            "a:b\n",
+            "a : b\n",
+            "a: -1\n",
+            "a: - x\n",
+            "a: |\n  x\n",
+            "a: >\n  x\n",
+            "a: &x y\nb: *x\n",
+            "a: !t y\n",
+            "a: x\n  more\n",
+            "a: x\n\n  more\n",
+            "a: x\nb: y\na: z\n",
+            "n:\n  k: 1\n  k: 2\n",
+            "true: x\n",
+            "null: x\n",
+            "a: 'it''s'\n",
+            "a: \"x\\ty\"\n",
+            "a: \"x\" y\n",
+            "a: [x, [y]]\n",
+            "a: [x, ]\n",
+            "a: [x: y]\n",
+            "a: {x: y}\n",
+            "a: 1\n...\n",
+            "a:\n  - x\n  - y: z\n",
+            "a:\n  - x\n - y\n",
+            "a:\n  k: v\n    deeper: w\n",
+            "a:\n  k:\n    - x\n",
+            "a:\n- x\n  - y\n",
+            "a:\n  # c\n  - x\n",
+            "a: x\n# c\n  - y\n",
+            "a:\tx\n",
+            "a: x\t\n",
+            "a: é\u{2028}b\n",
+            "clé: x\n",
+            "-a: x\n",
+            "%YAML 1.2\na: x\n",
+            "a: 340282366920938463463374607431768211455\n",
+            "a: -9223372036854775809\n",
+            "a: -0x10\n",
+            "a: -.inf\n",
+            "a: 0x-1\n",
+            "a: +-1\n",
+            "a: 00\n",
+            "a: 0.\n",
+            "a: .5\n",
+            "a: 5.\n",
+            "a: @x\n",
+            "a: `x\n",
+            "a: %x\n",
+            "a: ,x\n",
+            "a: ?x\n",
+            "a: :x\n",
+            "a: ~x\n",
+            "# only a comment\n",
+            "\n",
+            "- a\n- b\n",
+            "a:\n- x\n-\n",
+            "a:\n  -\n",
         ];
         let check = |text: &str| -> bool {
             let tree = decode_yaml_tree(&yaml_split(text));
             match simple::parse(text) {
                 Some(fast) => {
-                    let tree = tree.unwrap_or_else(|e| panic!("{text:?}: fast read what serde_yaml refuses: {e:?}"));
+                    let tree = tree.unwrap_or_else(|e| {
+                        panic!("{text:?}: fast read what serde_yaml refuses: {e:?}")
+                    });
                     assert_eq!(format!("{fast:?}"), format!("{tree:?}"), "{text:?}");
                     true
                 }
@@ -722,8 +772,15 @@ mod tests {
         }
         // Lines it reads, each with a key of its own.
         let good = [
-            "k: v\n", "l:\n- a\n- 1\n", "m:\n  x: 1\n  y: [b]\n", "# c\n", "\n", "t: [a, b]\n",
-            "n: 0x1F\n", "e:\n", "q: \"x\"\n",
+            "k: v\n",
+            "l:\n- a\n- 1\n",
+            "m:\n  x: 1\n  y: [b]\n",
+            "# c\n",
+            "\n",
+            "t: [a, b]\n",
+            "n: 0x1F\n",
+            "e:\n",
+            "q: \"x\"\n",
         ];
         for text in tricky {
             check(text);
