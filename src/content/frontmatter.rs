@@ -785,6 +785,9 @@ mod tests {
         for text in tricky {
             check(text);
         }
+        let long_key = format!("{}: x\n", "k".repeat(1100));
+        assert!(decode_yaml_tree(&yaml_split(&long_key)).is_err());
+        assert!(!check(&long_key));
         // Pairs and triples, so that each kind of line meets neighbours of every kind.
         for a in tricky.iter().chain(&good) {
             for b in tricky.iter().chain(&good) {

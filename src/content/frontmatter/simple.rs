@@ -64,7 +64,8 @@ fn split_key(line: &str) -> Option<(&str, &str)> {
         .bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))?;
     let key = &line[..end];
-    if is_null(key) || parse_bool(key).is_some() {
+    // libyaml refuses an implicit key longer than 1024 characters.
+    if key.len() > 1000 || is_null(key) || parse_bool(key).is_some() {
         return None;
     }
     let rest = line[end..].strip_prefix(':')?;
