@@ -183,8 +183,9 @@ pub async fn serve_with(
                 None if !reserved => ops.websub_for(&req).cloned(),
                 _ => None,
             };
+            // `Ok`: the response; `Err`: the hub's, still to come.
             let ready = match hub {
-                Some(_) => None,
+                Some(hub) => Err((hub, ops.clone())),
                 None => {
                     let (response, route) = match answer {
                         Some(answer) => answer,
@@ -199,21 +200,19 @@ pub async fn serve_with(
                         }
                     };
                     count(&ops, route, &response);
-                    Some(response)
+                    Ok(response)
                 }
             };
-            let ops = hub.as_ref().map(|_| ops.clone());
             async move {
-                let response = match (ready, hub, ops) {
-                    (Some(response), _, _) => response,
+                let response = match ready {
+                    Ok(response) => response,
                     // The hub reads a (bounded) body: the only route that awaits.
-                    (None, Some(hub), Some(ops)) => {
+                    Err((hub, ops)) => {
                         debug!(%peer, method = %req.method(), "websub request");
                         let response = hub.handle(req, peer.ip()).await;
                         count(&ops, crate::metrics::Route::WebSub, &response);
                         response
                     }
-                    (None, _, _) => unreachable!("a request is answered here or by the hub"),
                 };
                 Ok::<_, Infallible>(response)
             }
