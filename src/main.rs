@@ -318,6 +318,8 @@ fn check(settings: &Settings) -> anyhow::Result<ExitCode> {
         problems.len(),
         warnings.len()
     );
+    // As in `build`: left to the OS at exit.
+    std::mem::forget(site);
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -330,6 +332,9 @@ fn build(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
     let files = output::write(&site.snapshot(), out)
         .with_context(|| format!("cannot write the feeds to {}", out.display()))?;
     println!("wrote {files} files to {}", out.display());
+    // The process ends here: the OS takes the memory back at once, where freeing every
+    // post one by one took a tenth of a 10,000-post build (perf).
+    std::mem::forget(site);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+mod simple;
+
 /// A front-matter value, independent of the format it was written in. Dates stay strings
 /// (TOML datetimes are rendered back to their RFC 3339 text) for [`super::dates`] to read.
 #[derive(Debug, Clone, PartialEq)]
@@ -283,6 +285,22 @@ fn decode_yaml(split: &Split<'_>) -> Result<Value, Problem> {
             format!("YAML front matter: nested more than {MAX_FLOW_DEPTH} levels deep"),
         ));
     }
+    // Most front matter is a few `key: value` lines and lists, read here without libyaml.
+    if let Some(v) = simple::parse(split.text) {
+        return Ok(v);
+    }
+    // Straight into our `Value`: building serde_yaml's tree first and converting it cost a
+    // third of the YAML time. Any error (rare: a broken file) is reported by the tree path,
+    // so that messages and lines stay exactly serde_yaml's.
+    if let Ok(Direct(v)) = serde_yaml::from_str::<Direct>(split.text) {
+        return Ok(v);
+    }
+    decode_yaml_tree(split)
+}
+
+/// The reference path: serde_yaml's own `Value`, converted. [`Direct`] must give the same
+/// value whenever it succeeds (a unit test compares them).
+fn decode_yaml_tree(split: &Split<'_>) -> Result<Value, Problem> {
     let v: serde_yaml::Value = serde_yaml::from_str(split.text).map_err(|e| {
         let line = e
             .location()
@@ -293,6 +311,103 @@ fn decode_yaml(split: &Split<'_>) -> Result<Value, Problem> {
         )
     })?;
     Ok(from_yaml(v))
+}
+
+/// A [`Value`] deserialized from YAML without serde_yaml's tree: the same visits its
+/// `Value` accepts (and no others), mapped as [`from_yaml`] maps them. Keys stay
+/// serde_yaml values, to refuse duplicates exactly as its `Mapping` does.
+struct Direct(Value);
+
+impl<'de> serde::Deserialize<'de> for Direct {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DirectVisitor).map(Direct)
+    }
+}
+
+struct DirectVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DirectVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+        Ok(match i64::try_from(u) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Float(u as f64),
+        })
+    }
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::Str(s.to_owned()))
+    }
+    fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::Str(s))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(DirectVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Direct(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom("duplicate entry"));
+            }
+            let Direct(v) = map.next_value()?;
+            if let Some(k) = yaml_key_text(&key) {
+                out.entry(k.to_lowercase()).or_insert(v);
+            }
+            seen.insert(key);
+        }
+        Ok(Value::Map(out))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        use serde::de::VariantAccess;
+        let (tag, contents) = data.variant::<String>()?;
+        if tag.is_empty() {
+            return Err(serde::de::Error::custom("empty YAML tag"));
+        }
+        // A tag is dropped, as `from_yaml` drops it.
+        contents.newtype_variant::<Direct>().map(|Direct(v)| v)
+    }
+}
+
+/// `from_yaml(key).scalar_text()`, without consuming the key.
+fn yaml_key_text(key: &serde_yaml::Value) -> Option<String> {
+    use serde_yaml::Value as Y;
+    match key {
+        Y::Null | Y::Sequence(_) | Y::Mapping(_) => None,
+        Y::Bool(b) => Some(b.to_string()),
+        Y::Number(n) => Some(match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => n.as_f64().unwrap_or(f64::NAN).to_string(),
+        }),
+        Y::String(s) => Some(s.clone()),
+        Y::Tagged(t) => yaml_key_text(&t.value),
+    }
 }
 
 fn from_yaml(v: serde_yaml::Value) -> Value {
@@ -500,6 +615,195 @@ mod tests {
             "{".repeat(100)
         );
         assert!(parse(&quoted).is_ok());
+    }
+
+    /// The direct YAML path gives exactly what the tree path gives, or fails where it fails
+    /// (and then the tree path's error is the one reported).
+    #[test]
+    fn direct_yaml_agrees_with_the_tree_path() {
+        let cases = [
+            "title: Hi\ndate: 2019-03-12T13:35:48Z\ntags: [a, b]\n",
+            "Title: x\nTITLE: y\npublishDate: 2020-01-01\n",
+            "n: 12\nneg: -3\nbig: 18446744073709551615\nhuge: 99999999999999999999999\nf: 1.5\ne: 1e3\nnan: .nan\ninf: -.inf\nhex: 0x1F\noct: 0o17\n",
+            "b: true\nc: yes\nd: ~\ne: null\nf:\ng: ''\n",
+            "1: one\ntrue: t\n1.5: f\n~: nothing\n[a, b]: list\n{x: 1}: map\n? complex\n: v\n",
+            "t: !custom value\nl: !!str 12\nm: !tag {a: 1}\ns: !seq [1, 2]\n!k key: tagged key\n",
+            "a: &anchor {x: 1, y: [1, 2]}\nb: *anchor\nc: &s text\nd: *s\n",
+            "<<: {a: 1}\nb: 2\n",
+            "nested:\n  Deep:\n    deeper: [1, {k: v}]\n  list:\n    - a\n    - b: c\n",
+            "text: |\n  line one\n  line two\nfolded: >\n  a\n  b\n",
+            "dup: 1\ndup: 2\n",
+            "nested: {a: 1, a: 2}\n",
+            "'1': a\n1: b\n",
+            "k: \"a\"\n\"k\": b\n",
+            "empty_tag: ! x\n",
+            "- a\n- b\n",
+            "just a string\n",
+            "# only a comment\n",
+            "a: 1\n---\nb: 2\n",
+            "a: [1, 2\nb: c\n",
+            "bad: : :\n  - x\n",
+            "a: *unknown\n",
+            "a:\tb\n\tc: d\n",
+        ];
+        for text in cases {
+            let split = Split {
+                format: Format::Yaml,
+                text,
+                open_line: 1,
+                first_line: 2,
+                body: "",
+            };
+            let direct = serde_yaml::from_str::<Direct>(text).map(|Direct(v)| v);
+            let tree = decode_yaml_tree(&split);
+            match (&direct, &tree) {
+                (Ok(d), Ok(t)) => assert_eq!(format!("{d:?}"), format!("{t:?}"), "{text}"),
+                (Err(_), Err(_)) => {}
+                // Failing where the tree succeeds would still be right (the tree is then
+                // used), only slow; accepting what the tree refuses would be wrong.
+                (Err(_), Ok(_)) => panic!("{text}: direct failed where the tree did not"),
+                (Ok(d), Err(e)) => panic!("{text}: direct accepted {d:?}, tree refused: {e:?}"),
+            }
+            // Debug, not ==: `.nan` is not equal to itself.
+            assert_eq!(
+                format!("{:?}", decode_yaml(&split)),
+                format!("{tree:?}"),
+                "{text}"
+            );
+        }
+    }
+
+    fn yaml_split(text: &str) -> Split<'_> {
+        Split {
+            format: Format::Yaml,
+            text,
+            open_line: 1,
+            first_line: 2,
+            body: "",
+        }
+    }
+
+    /// What the fast path reads, it reads as serde_yaml does; what it is unsure of, it
+    /// leaves to serde_yaml. `Some` is asserted where it must read (else it helps no one).
+    #[test]
+    fn simple_yaml_reads_exactly_what_serde_yaml_reads() {
+        let must_read = [
+            "title: 7 Ways to Address Health Systems & More <Updated>\ndate: 2019-03-17T10:24:03Z\ncategories:\n- wearables\n- value-based care\ndescription: Into way? She cost, even [if] before {model}!\ndropmark.editURL: http://x.example/369269/33850036#frag\nsocialScore: 5\nsocialScoreSimulated: true\nsource:\n  name: Dropmark\n  apiendpoint: https://netspective.dropmark.com/369269.json\n",
+            "Title: x\nTITLE: y\ntags: [a, b c, 12, 0x1F]\nempty: []\nnothing:\nq1: \"a: b # c\"\nq2: 'it is # not: a comment'\n",
+            "# comment\n\na: 1\n\nlist:\n\n  - x\n  - 'y'\n  - \"z\"\nb: 012\nc: 1.5\nd: .nan\ne: .INF\nf: ~\ng: NULL\nh: False\ni: 18446744073709551615\nj: nan\nk: inf\nl: +12\nm: 0o17\nn: 1e3\no: 1_000\np: 0b101\n",
+        ];
+        let tricky = [
+            "a: b: c\n",
+            "a: b #c\n",
+            "a: b:\n",
+            "a:b\n",
+            "a : b\n",
+            "a: -1\n",
+            "a: - x\n",
+            "a: |\n  x\n",
+            "a: >\n  x\n",
+            "a: &x y\nb: *x\n",
+            "a: !t y\n",
+            "a: x\n  more\n",
+            "a: x\n\n  more\n",
+            "a: x\nb: y\na: z\n",
+            "n:\n  k: 1\n  k: 2\n",
+            "true: x\n",
+            "null: x\n",
+            "a: 'it''s'\n",
+            "a: \"x\\ty\"\n",
+            "a: \"x\" y\n",
+            "a: [x, [y]]\n",
+            "a: [x, ]\n",
+            "a: [x: y]\n",
+            "a: {x: y}\n",
+            "a: 1\n...\n",
+            "a:\n  - x\n  - y: z\n",
+            "a:\n  - x\n - y\n",
+            "a:\n  k: v\n    deeper: w\n",
+            "a:\n  k:\n    - x\n",
+            "a:\n- x\n  - y\n",
+            "a:\n  # c\n  - x\n",
+            "a: x\n# c\n  - y\n",
+            "a:\tx\n",
+            "a: x\t\n",
+            "a: é\u{2028}b\n",
+            "clé: x\n",
+            "-a: x\n",
+            "%YAML 1.2\na: x\n",
+            "a: 340282366920938463463374607431768211455\n",
+            "a: -9223372036854775809\n",
+            "a: -0x10\n",
+            "a: -.inf\n",
+            "a: 0x-1\n",
+            "a: +-1\n",
+            "a: 00\n",
+            "a: 0.\n",
+            "a: .5\n",
+            "a: 5.\n",
+            "a: @x\n",
+            "a: `x\n",
+            "a: %x\n",
+            "a: ,x\n",
+            "a: ?x\n",
+            "a: :x\n",
+            "a: ~x\n",
+            "# only a comment\n",
+            "\n",
+            "- a\n- b\n",
+            "a:\n- x\n-\n",
+            "a:\n  -\n",
+        ];
+        let check = |text: &str| -> bool {
+            let tree = decode_yaml_tree(&yaml_split(text));
+            match simple::parse(text) {
+                Some(fast) => {
+                    let tree = tree.unwrap_or_else(|e| {
+                        panic!("{text:?}: fast read what serde_yaml refuses: {e:?}")
+                    });
+                    assert_eq!(format!("{fast:?}"), format!("{tree:?}"), "{text:?}");
+                    true
+                }
+                None => false,
+            }
+        };
+        for text in must_read {
+            assert!(check(text), "{text:?}: the fast path should read this");
+        }
+        // Lines it reads, each with a key of its own.
+        let good = [
+            "k: v\n",
+            "l:\n- a\n- 1\n",
+            "m:\n  x: 1\n  y: [b]\n",
+            "# c\n",
+            "\n",
+            "t: [a, b]\n",
+            "n: 0x1F\n",
+            "e:\n",
+            "q: \"x\"\n",
+        ];
+        for text in tricky {
+            check(text);
+        }
+        let long_key = format!("{}: x\n", "k".repeat(1100));
+        assert!(decode_yaml_tree(&yaml_split(&long_key)).is_err());
+        assert!(!check(&long_key));
+        // Pairs and triples, so that each kind of line meets neighbours of every kind.
+        for a in tricky.iter().chain(&good) {
+            for b in tricky.iter().chain(&good) {
+                check(&format!("{a}{b}"));
+                for c in good {
+                    check(&format!("{a}{c}{b}"));
+                }
+            }
+        }
+        for a in good {
+            for b in good.iter().filter(|&&b| b != a) {
+                let text = format!("{a}{b}");
+                let has_key = text.contains(':');
+                assert_eq!(check(&text), has_key, "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub(crate) fn sanitize(html: &str, base_url: &str) -> String {
     let previous = BASE.with(|b| b.replace(base));
     let clean = SANITIZER.clean(&html).to_string();
     BASE.with(|b| b.replace(previous));
-    text::strip_controls(&clean)
+    text::strip_controls_owned(clean)
 }
 
 /// A body → sanitized HTML with every URL absolute. Empty input gives an empty string.

@@ -325,7 +325,7 @@ fn parse_inner(
     let text = mojibake(text, settings.repair_mojibake, |line, message| {
         warnings.push(err(Some(line), message))
     });
-    let text = text::strip_controls(&text);
+    let text = text::strip_controls_owned(text);
     if settings.pages_need_no_front_matter && frontmatter::is_absent_or_empty(&text) {
         // Hugo publishes such a file as a page without a date: not a post, not a problem.
         return Ok(None);
@@ -578,7 +578,7 @@ fn parse_inner(
         image,
         image_meta,
         body: Body::new(
-            text::strip_controls(&expanded.markdown),
+            text::strip_controls_owned(expanded.markdown),
             expanded.fragments,
             settings.render,
             permalink.to_string(),
@@ -749,7 +749,7 @@ fn body_summary(
     is_html: bool,
     settings: &ContentSettings,
 ) -> Option<String> {
-    let markdown = text::strip_controls(&expanded.markdown);
+    let markdown = text::strip_controls_cow(&expanded.markdown);
     let plain_of = |src: &str| {
         let html = if is_html {
             markdown::substitute(src, &expanded.fragments, true)

@@ -94,6 +94,12 @@ pub(crate) fn scan(text: &str, repair: bool) -> Scan {
         lines: Vec::new(),
         damaged_lines: 0,
     };
+    // Every damaged sequence starts with a character from U+00C2 to U+00F4 (the Latin-1
+    // reading of a UTF-8 lead byte), whose UTF-8 starts with byte C3: text without that
+    // byte (all ASCII text, most other text) has nothing to find.
+    if !bytes.contains(&0xC3) {
+        return scan;
+    }
     let mut out = repair.then(|| String::with_capacity(text.len()));
     // `out` holds the repaired `text[..copied]`.
     let mut copied = 0;
@@ -103,12 +109,15 @@ pub(crate) fn scan(text: &str, repair: bool) -> Scan {
     // End of the last damaged sequence that gave a letter of another script than Latin.
     let mut foreign_until = usize::MAX;
     while i < bytes.len() {
-        if bytes[i].is_ascii() {
-            // No damaged sequence starts with ASCII.
-            if bytes[i] == b'\n' {
-                line += 1;
-            }
-            i += 1;
+        if bytes[i] != 0xC3 {
+            // No damaged sequence starts anywhere else (see above): on to the next C3
+            // byte, which always starts a character, counting the lines passed.
+            let next = bytes[i..]
+                .iter()
+                .position(|&b| b == 0xC3)
+                .map_or(bytes.len(), |p| i + p);
+            line += bytes[i..next].iter().filter(|&&b| b == b'\n').count();
+            i = next;
             continue;
         }
         let seq = sequence_at(text, i).filter(|&(meant, len)| {
@@ -261,6 +270,16 @@ mod tests {
         // A lone one is left alone.
         let fixed = scan("x Î± y", true).repaired;
         assert!(fixed.is_none());
+    }
+
+    #[test]
+    fn lines_are_counted_across_text_without_damage() {
+        let text = "日本\n— “x”\nplain\n\ncafé\nÃ©t\u{e9}\n\nâ€” x";
+        let found = scan(text, false).found;
+        assert_eq!(
+            found.iter().map(|f| (f.line, f.meant)).collect::<Vec<_>>(),
+            [(6, 'é'), (8, '—')]
+        );
     }
 
     #[test]

@@ -19,19 +19,51 @@ fn is_allowed(c: char) -> bool {
 /// U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`).
 fn may_hold_controls(s: &str, c1: bool) -> bool {
     let bytes = s.as_bytes();
-    bytes.iter().enumerate().any(|(i, &b)| match b {
+    // Screened a block at a time without branches (the compiler vectorizes it); only a
+    // block holding a byte that may start one is looked at byte by byte.
+    const BLOCK: usize = 64;
+    let suspect = |b: u8| {
+        (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+            | (b == 0x7f)
+            | (c1 & (b == 0xc2))
+            | (b == 0xef)
+    };
+    bytes.chunks(BLOCK).enumerate().any(|(n, block)| {
+        block.iter().fold(false, |acc, &b| acc | suspect(b))
+            && (n * BLOCK..n * BLOCK + block.len()).any(|i| control_at(bytes, i, c1))
+    })
+}
+
+/// Whether a character [`may_hold_controls`] looks for starts at byte `i`.
+fn control_at(bytes: &[u8], i: usize, c1: bool) -> bool {
+    match bytes[i] {
         b'\t' | b'\n' | b'\r' => false,
         0..=0x1f | 0x7f => true,
         0xc2 => c1 && matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
         0xef => bytes.get(i + 1) == Some(&0xbf) && matches!(bytes.get(i + 2), Some(0xbe | 0xbf)),
         _ => false,
-    })
+    }
 }
 
 /// Removes C0/C1 control characters (except tab, LF, CR), DEL and U+FFFE/U+FFFF.
 pub(crate) fn strip_controls(s: &str) -> String {
+    strip_controls_cow(s).into_owned()
+}
+
+/// [`strip_controls`], borrowing `s` when it has nothing to remove (most text).
+pub(crate) fn strip_controls_cow(s: &str) -> std::borrow::Cow<'_, str> {
     if !may_hold_controls(s, true) {
-        return s.to_string();
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().filter(|&c| is_allowed(c)).collect())
+}
+
+/// [`strip_controls`] of an owned string: `s` itself when it has nothing to remove, cut to
+/// its length as the copy it replaces was (the result is often kept as long as its post).
+pub(crate) fn strip_controls_owned(mut s: String) -> String {
+    if !may_hold_controls(&s, true) {
+        s.shrink_to_fit();
+        return s;
     }
     s.chars().filter(|&c| is_allowed(c)).collect()
 }
@@ -49,7 +81,7 @@ pub(crate) fn strip_controls_keep_c1(s: &str) -> String {
 /// Trims and collapses every run of whitespace (including newlines and no-break spaces
 /// at the ends) to one ASCII space, after removing control characters.
 pub(crate) fn one_line(s: &str) -> String {
-    let cleaned = strip_controls(s);
+    let cleaned = strip_controls_cow(s);
     let mut out = String::with_capacity(cleaned.len());
     for word in cleaned.split_whitespace() {
         if !out.is_empty() {
@@ -301,6 +333,28 @@ mod tests {
             assert_eq!(strip_controls(&text), text, "{c:?}");
         }
         assert_eq!(strip_controls_keep_c1("a\u{85}b\u{1}"), "a\u{85}b");
+        // Scanned in blocks: a control at every offset around a block's edges is found,
+        // also one whose bytes straddle two blocks.
+        for at in 0..140 {
+            for c in ['\u{1}', '\u{7f}', '\u{85}', '\u{ffff}'] {
+                let text = format!("{}{c}{}", "x".repeat(at), "y".repeat(3));
+                assert_eq!(
+                    strip_controls(&text),
+                    format!("{}yyy", "x".repeat(at)),
+                    "{at} {c:?}"
+                );
+                assert_eq!(
+                    strip_controls_owned(text.clone()),
+                    strip_controls(&text),
+                    "{at}"
+                );
+            }
+            let clean = format!("{}é\u{a0}\u{fffd}\n\t", "x".repeat(at));
+            assert!(matches!(
+                strip_controls_cow(&clean),
+                std::borrow::Cow::Borrowed(_)
+            ));
+        }
     }
 
     #[test]

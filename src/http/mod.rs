@@ -177,21 +177,21 @@ pub async fn serve_with(
         let snapshot = snapshot.clone();
         let ops = ops.clone();
         let service = service_fn(move |req: Request<Incoming>| {
-            let snapshot = snapshot.clone();
-            let ops = ops.clone();
-            async move {
-                let (response, route) = match ops.respond(&req) {
-                    Some(answer) => answer,
-                    None if reserved => (respond::busy(), crate::metrics::Route::Other),
-                    None => match ops.websub_for(&req).cloned() {
-                        // The hub reads a (bounded) body: the only route that awaits.
-                        Some(hub) => {
-                            debug!(%peer, method = %req.method(), "websub request");
-                            (
-                                hub.handle(req, peer.ip()).await,
-                                crate::metrics::Route::WebSub,
-                            )
-                        }
+            // Answered here, before the future, unless the hub must read a body: the
+            // future then owns only the response, and a request clones none of the
+            // connection's shared handles (two contended reference counts fewer).
+            let answer = ops.respond(&req);
+            let hub = match answer {
+                None if !reserved => ops.websub_for(&req).cloned(),
+                _ => None,
+            };
+            // `Ok`: the response; `Err`: the hub's, still to come.
+            let ready = match hub {
+                Some(hub) => Err((hub, ops.clone())),
+                None => {
+                    let (response, route) = match answer {
+                        Some(answer) => answer,
+                        None if reserved => (respond::busy(), crate::metrics::Route::Other),
                         None => {
                             // One load per request: the whole response comes from this one snapshot.
                             let current = snapshot.load();
@@ -201,11 +201,22 @@ pub async fn serve_with(
                             debug!(%peer, method = %req.method(), uri = %req.uri(), status = answer.0.status().as_u16(), "request");
                             answer
                         }
-                    },
+                    };
+                    count(&ops, route, &response);
+                    Ok(response)
+                }
+            };
+            async move {
+                let response = match ready {
+                    Ok(response) => response,
+                    // The hub reads a (bounded) body: the only route that awaits.
+                    Err((hub, ops)) => {
+                        debug!(%peer, method = %req.method(), "websub request");
+                        let response = hub.handle(req, peer.ip()).await;
+                        count(&ops, crate::metrics::Route::WebSub, &response);
+                        response
+                    }
                 };
-                let body_bytes = response.body().size_hint().exact().unwrap_or(0);
-                ops.metrics
-                    .request(route, response.status().as_u16(), body_bytes);
                 Ok::<_, Infallible>(response)
             }
         });
@@ -238,6 +249,13 @@ pub async fn serve_with(
     }
     tasks.shutdown().await;
     Ok(())
+}
+
+/// Counts one answered request in the metrics.
+fn count(ops: &Ops, route: crate::metrics::Route, response: &hyper::Response<respond::Body>) {
+    let body_bytes = response.body().size_hint().exact().unwrap_or(0);
+    ops.metrics
+        .request(route, response.status().as_u16(), body_bytes);
 }
 
 /// Errors that concern only the one connection being accepted, not the listener.

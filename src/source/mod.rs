@@ -709,19 +709,49 @@ impl Source {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(files.len().max(1));
-        let chunk = files.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|rel| self.load(rel)).collect::<Vec<_>>())
+        // Small batches taken in turn, not one fixed share per thread: on a busy machine a
+        // thread that is descheduled would otherwise hold up the whole load with its share.
+        const BATCH: usize = 64;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        // Each thread keeps its reads in one vector (and the batches it took, ascending):
+        // a vector per batch left the heap fragmented by tens of megabytes at 100,000 posts.
+        let parts: Vec<(Vec<usize>, Vec<Read>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (mut taken, mut reads) = (Vec::new(), Vec::new());
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(part) = files.chunks(BATCH).nth(i) else {
+                                return (taken, reads);
+                            };
+                            taken.push(i);
+                            reads.extend(part.iter().map(|rel| self.load(rel)));
+                        }
+                    })
                 })
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().expect("parser thread panicked"))
+                .map(|h| h.join().expect("parser thread panicked"))
                 .collect()
-        })
+        });
+        // In the order of `files`, whichever thread read them.
+        let mut parts: Vec<_> = parts
+            .into_iter()
+            .map(|(taken, reads)| (taken.into_iter().peekable(), reads.into_iter()))
+            .collect();
+        let mut out = Vec::with_capacity(files.len());
+        for (i, part) in files.chunks(BATCH).enumerate() {
+            let t = parts
+                .iter_mut()
+                .position(|(taken, _)| taken.peek() == Some(&i))
+                .expect("every batch was taken by one thread");
+            let (taken, reads) = &mut parts[t];
+            taken.next();
+            out.extend(reads.by_ref().take(part.len()));
+        }
+        out
     }
 
     /// Lists and reads the whole tree.
@@ -770,10 +800,13 @@ fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    let mut bytes = Vec::new();
+    // Sized once (and one byte more, so the read that finds the end needs no growth):
+    // growing from empty cost a copy and a read call per doubling.
+    let mut bytes = Vec::with_capacity(meta.len().min(cap).saturating_add(1) as usize);
     file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Err(std::io::Error::other(format!(
