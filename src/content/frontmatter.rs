@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-mod simple;
-
 /// A front-matter value, independent of the format it was written in. Dates stay strings
 /// (TOML datetimes are rendered back to their RFC 3339 text) for [`super::dates`] to read.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,10 +282,6 @@ fn decode_yaml(split: &Split<'_>) -> Result<Value, Problem> {
             Some(split.first_line + i),
             format!("YAML front matter: nested more than {MAX_FLOW_DEPTH} levels deep"),
         ));
-    }
-    // Most front matter is a few `key: value` lines and lists, read here without libyaml.
-    if let Some(v) = simple::parse(split.text) {
-        return Ok(v);
     }
     // Straight into our `Value`: building serde_yaml's tree first and converting it cost a
     // third of the YAML time. Any error (rare: a broken file) is reported by the tree path,
@@ -670,139 +664,6 @@ mod tests {
                 format!("{tree:?}"),
                 "{text}"
             );
-        }
-    }
-
-    fn yaml_split(text: &str) -> Split<'_> {
-        Split {
-            format: Format::Yaml,
-            text,
-            open_line: 1,
-            first_line: 2,
-            body: "",
-        }
-    }
-
-    /// What the fast path reads, it reads as serde_yaml does; what it is unsure of, it
-    /// leaves to serde_yaml. `Some` is asserted where it must read (else it helps no one).
-    #[test]
-    fn simple_yaml_reads_exactly_what_serde_yaml_reads() {
-        let must_read = [
-            "title: 7 Ways to Address Health Systems & More <Updated>\ndate: 2019-03-17T10:24:03Z\ncategories:\n- wearables\n- value-based care\ndescription: Into way? She cost, even [if] before {model}!\ndropmark.editURL: http://x.example/369269/33850036#frag\nsocialScore: 5\nsocialScoreSimulated: true\nsource:\n  name: Dropmark\n  apiendpoint: https://netspective.dropmark.com/369269.json\n",
-            "Title: x\nTITLE: y\ntags: [a, b c, 12, 0x1F]\nempty: []\nnothing:\nq1: \"a: b # c\"\nq2: 'it is # not: a comment'\n",
-            "# comment\n\na: 1\n\nlist:\n\n  - x\n  - 'y'\n  - \"z\"\nb: 012\nc: 1.5\nd: .nan\ne: .INF\nf: ~\ng: NULL\nh: False\ni: 18446744073709551615\nj: nan\nk: inf\nl: +12\nm: 0o17\nn: 1e3\no: 1_000\np: 0b101\n",
-        ];
-        let tricky = [
-            "a: b: c\n",
-            "a: b #c\n",
-            "a: b:\n",
-            "a:b\n",
-            "a : b\n",
-            "a: -1\n",
-            "a: - x\n",
-            "a: |\n  x\n",
-            "a: >\n  x\n",
-            "a: &x y\nb: *x\n",
-            "a: !t y\n",
-            "a: x\n  more\n",
-            "a: x\n\n  more\n",
-            "a: x\nb: y\na: z\n",
-            "n:\n  k: 1\n  k: 2\n",
-            "true: x\n",
-            "null: x\n",
-            "a: 'it''s'\n",
-            "a: \"x\\ty\"\n",
-            "a: \"x\" y\n",
-            "a: [x, [y]]\n",
-            "a: [x, ]\n",
-            "a: [x: y]\n",
-            "a: {x: y}\n",
-            "a: 1\n...\n",
-            "a:\n  - x\n  - y: z\n",
-            "a:\n  - x\n - y\n",
-            "a:\n  k: v\n    deeper: w\n",
-            "a:\n  k:\n    - x\n",
-            "a:\n- x\n  - y\n",
-            "a:\n  # c\n  - x\n",
-            "a: x\n# c\n  - y\n",
-            "a:\tx\n",
-            "a: x\t\n",
-            "a: é\u{2028}b\n",
-            "clé: x\n",
-            "-a: x\n",
-            "%YAML 1.2\na: x\n",
-            "a: 340282366920938463463374607431768211455\n",
-            "a: -9223372036854775809\n",
-            "a: -0x10\n",
-            "a: -.inf\n",
-            "a: 0x-1\n",
-            "a: +-1\n",
-            "a: 00\n",
-            "a: 0.\n",
-            "a: .5\n",
-            "a: 5.\n",
-            "a: @x\n",
-            "a: `x\n",
-            "a: %x\n",
-            "a: ,x\n",
-            "a: ?x\n",
-            "a: :x\n",
-            "a: ~x\n",
-            "# only a comment\n",
-            "\n",
-            "- a\n- b\n",
-            "a:\n- x\n-\n",
-            "a:\n  -\n",
-        ];
-        let check = |text: &str| -> bool {
-            let tree = decode_yaml_tree(&yaml_split(text));
-            match simple::parse(text) {
-                Some(fast) => {
-                    let tree = tree.unwrap_or_else(|e| {
-                        panic!("{text:?}: fast read what serde_yaml refuses: {e:?}")
-                    });
-                    assert_eq!(format!("{fast:?}"), format!("{tree:?}"), "{text:?}");
-                    true
-                }
-                None => false,
-            }
-        };
-        for text in must_read {
-            assert!(check(text), "{text:?}: the fast path should read this");
-        }
-        // Lines it reads, each with a key of its own.
-        let good = [
-            "k: v\n",
-            "l:\n- a\n- 1\n",
-            "m:\n  x: 1\n  y: [b]\n",
-            "# c\n",
-            "\n",
-            "t: [a, b]\n",
-            "n: 0x1F\n",
-            "e:\n",
-            "q: \"x\"\n",
-        ];
-        for text in tricky {
-            check(text);
-        }
-        let long_key = format!("{}: x\n", "k".repeat(1100));
-        assert!(decode_yaml_tree(&yaml_split(&long_key)).is_err());
-        assert!(!check(&long_key));
-        // Pairs and triples, so that each kind of line meets neighbours of every kind.
-        for a in tricky.iter().chain(&good) {
-            for b in tricky.iter().chain(&good) {
-                check(&format!("{a}{b}"));
-                for c in good {
-                    check(&format!("{a}{c}{b}"));
-                }
-            }
-        }
-        for a in good {
-            for b in good.iter().filter(|&&b| b != a) {
-                let text = format!("{a}{b}");
-                let has_key = text.contains(':');
-                assert_eq!(check(&text), has_key, "{text:?}");
-            }
         }
     }
 

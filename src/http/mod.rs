@@ -185,36 +185,43 @@ pub async fn serve_with(
                 None if !reserved => ops.websub_for(&req).cloned(),
                 _ => None,
             };
-            // `Ok`: the response; `Err`: the hub's, still to come.
+            // `Ok`: the response; `Err`: one still to come (the hub's, or one whose coding
+            // must be made first).
             let ready = match hub {
-                Some(hub) => Err((hub, ops.clone())),
-                None => {
-                    let (response, route) = match answer {
-                        Some(answer) => answer,
-                        None if reserved => (respond::busy(), crate::metrics::Route::Other),
-                        None => {
-                            // One load per request: the whole response comes from this one snapshot.
-                            let current = snapshot.load();
-                            coding::make_wanted(&req, &current).await;
-                            let answer =
-                                respond::respond_classified(&req, &current, SystemTime::now());
-                            debug!(%peer, method = %req.method(), uri = %req.uri(), status = answer.0.status().as_u16(), "request");
-                            answer
+                Some(hub) => Err(Later::Hub(hub, ops.clone())),
+                None => match answer {
+                    Some((response, route)) => {
+                        count(&ops, route, &response);
+                        Ok(response)
+                    }
+                    None if reserved => {
+                        let response = respond::busy();
+                        count(&ops, crate::metrics::Route::Other, &response);
+                        Ok(response)
+                    }
+                    None => {
+                        // One load per request: the whole response comes from this one snapshot.
+                        let current = snapshot.load_full();
+                        match coding::to_make(&req, &current) {
+                            Some(make) => Err(Later::Coding(make, current, ops.clone())),
+                            None => Ok(answer_from(&req, &current, &ops, peer)),
                         }
-                    };
-                    count(&ops, route, &response);
-                    Ok(response)
-                }
+                    }
+                },
             };
             async move {
                 let response = match ready {
                     Ok(response) => response,
-                    // The hub reads a (bounded) body: the only route that awaits.
-                    Err((hub, ops)) => {
+                    // The hub reads a (bounded) body.
+                    Err(Later::Hub(hub, ops)) => {
                         debug!(%peer, method = %req.method(), "websub request");
                         let response = hub.handle(req, peer.ip()).await;
                         count(&ops, crate::metrics::Route::WebSub, &response);
                         response
+                    }
+                    Err(Later::Coding(make, current, ops)) => {
+                        make.run().await;
+                        answer_from(&req, &current, &ops, peer)
                     }
                 };
                 Ok::<_, Infallible>(response)
@@ -249,6 +256,27 @@ pub async fn serve_with(
     }
     tasks.shutdown().await;
     Ok(())
+}
+
+/// A response that cannot be made before the request's future runs.
+enum Later {
+    /// The WebSub hub's: it reads the request body.
+    Hub(Arc<crate::websub::Hub>, Arc<Ops>),
+    /// The snapshot's, once the coding it will be sent in is made.
+    Coding(coding::Make, Arc<crate::snapshot::Snapshot>, Arc<Ops>),
+}
+
+/// The snapshot's response to `req`, counted and logged.
+fn answer_from<B>(
+    req: &Request<B>,
+    current: &crate::snapshot::Snapshot,
+    ops: &Ops,
+    peer: std::net::SocketAddr,
+) -> hyper::Response<respond::Body> {
+    let (response, route) = respond::respond_classified(req, current, SystemTime::now());
+    debug!(%peer, method = %req.method(), uri = %req.uri(), status = response.status().as_u16(), "request");
+    count(ops, route, &response);
+    response
 }
 
 /// Counts one answered request in the metrics.
