@@ -206,8 +206,7 @@ impl Site {
             for read in site.source.load_many(batch) {
                 site.take(read);
             }
-            // Nothing is published yet: no feed holds any of these bodies.
-            site.settle_bodies();
+            site.settle_loaded_bodies();
         }
         // Logged with every other warning once the whole load is known (log_problems).
         site.check_new_ids(false);
@@ -705,6 +704,37 @@ impl Site {
         self.problems.insert(key, problem);
     }
 
+    /// While loading (nothing rendered yet): drops the body of each post just read that is
+    /// not among the newest of any of its feeds now. Loading only adds posts, which push
+    /// others down, so a post dropped here can never be among the newest when the load ends
+    /// and is not read again; one kept here is looked at again after the first publish.
+    fn settle_loaded_bodies(&mut self) {
+        let now = self.clock.now();
+        let limit = self.publisher.items_per_feed();
+        let mut newest: BTreeMap<FeedKey, Vec<Arc<Post>>> = BTreeMap::new();
+        let mut kept = BTreeSet::new();
+        for source in std::mem::take(&mut self.unsettled) {
+            let Some(post) = self.index.get(&source).cloned() else {
+                continue;
+            };
+            if !post.body.is_kept() {
+                continue;
+            }
+            let in_a_feed = self.index.feeds_of(&post).into_iter().any(|key| {
+                let items = newest
+                    .entry(key)
+                    .or_insert_with_key(|key| self.index.items(key, now, limit));
+                items.iter().any(|held| Arc::ptr_eq(held, &post))
+            });
+            if in_a_feed {
+                kept.insert(source);
+            } else {
+                self.index.replace_quietly(Arc::new(post.without_body()));
+            }
+        }
+        self.unsettled = kept;
+    }
+
     /// Drops the body of each unsettled post that no rendered feed holds.
     fn settle_bodies(&mut self) {
         for source in std::mem::take(&mut self.unsettled) {
@@ -729,8 +759,6 @@ impl Site {
         })
     }
 
-    /// How many files were read again because their post entered a feed without its body
-    /// in memory, since the site was loaded.
     /// How many known paths were looked at, so far, to find what vanished paths held: a
     /// range query looks only at the paths it returns, so an editor's save (whose backup
     /// and probe files vanish) costs nothing here however big the site.
@@ -738,6 +766,8 @@ impl Site {
         self.examined.get()
     }
 
+    /// How many files were read again because their post entered a feed without its body
+    /// in memory, since the site was loaded.
     pub fn rereads(&self) -> u64 {
         self.rereads
     }
