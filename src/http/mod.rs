@@ -5,7 +5,7 @@
 //! - [`respond`]: one request + one snapshot → one response (methods, routing, headers).
 //! - [`conditional`]: `If-None-Match` / `If-Modified-Since` evaluation.
 //! - [`negotiate`]: `Accept-Encoding` → which precomputed encoding to send.
-//! - [`coding`]: that encoding made first when the background compressor has not yet.
+//! - [`coding`]: a coding asked for before the background compressor made it is made soon.
 //! - [`idle`]: closing connections on which no bytes move for `keep_alive_timeout`.
 //! - [`ops`]: the health and metrics endpoints, answered beside the snapshot.
 //!
@@ -185,10 +185,9 @@ pub async fn serve_with(
                 None if !reserved => ops.websub_for(&req).cloned(),
                 _ => None,
             };
-            // `Ok`: the response; `Err`: one still to come (the hub's, or one whose coding
-            // must be made first).
+            // `Ok`: the response; `Err`: the hub's, still to come.
             let ready = match hub {
-                Some(hub) => Err(Later::Hub(hub, ops.clone())),
+                Some(hub) => Err((hub, ops.clone())),
                 None => match answer {
                     Some((response, route)) => {
                         count(&ops, route, &response);
@@ -201,27 +200,21 @@ pub async fn serve_with(
                     }
                     None => {
                         // One load per request: the whole response comes from this one snapshot.
-                        let current = snapshot.load_full();
-                        match coding::to_make(&req, &current) {
-                            Some(make) => Err(Later::Coding(make, current, ops.clone())),
-                            None => Ok(answer_from(&req, &current, &ops, peer)),
-                        }
+                        let current = snapshot.load();
+                        coding::request_missing(&req, &current);
+                        Ok(answer_from(&req, &current, &ops, peer))
                     }
                 },
             };
             async move {
                 let response = match ready {
                     Ok(response) => response,
-                    // The hub reads a (bounded) body.
-                    Err(Later::Hub(hub, ops)) => {
+                    // The hub reads a (bounded) body: the only route that awaits.
+                    Err((hub, ops)) => {
                         debug!(%peer, method = %req.method(), "websub request");
                         let response = hub.handle(req, peer.ip()).await;
                         count(&ops, crate::metrics::Route::WebSub, &response);
                         response
-                    }
-                    Err(Later::Coding(make, current, ops)) => {
-                        make.run().await;
-                        answer_from(&req, &current, &ops, peer)
                     }
                 };
                 Ok::<_, Infallible>(response)
@@ -256,14 +249,6 @@ pub async fn serve_with(
     }
     tasks.shutdown().await;
     Ok(())
-}
-
-/// A response that cannot be made before the request's future runs.
-enum Later {
-    /// The WebSub hub's: it reads the request body.
-    Hub(Arc<crate::websub::Hub>, Arc<Ops>),
-    /// The snapshot's, once the coding it will be sent in is made.
-    Coding(coding::Make, Arc<crate::snapshot::Snapshot>, Arc<Ops>),
 }
 
 /// The snapshot's response to `req`, counted and logged.

@@ -96,20 +96,20 @@ impl Coding {
 /// about twice the rendering, brotli ten times): the publisher serves the identity bytes at
 /// once, and background threads make gzip, then brotli, with CPU nothing else wants.
 ///
-/// A request asking for a coding still to be made has it made first ([`Resource::make`],
-/// off the async runtime, once per version however many ask), so only the codings
-/// readers ask for are made while the CPU is busy. The bytes never change once set
-/// ([`Late::get`]), so a served body and its ETag always belong together, and a coding
-/// never disappears once offered. Dereferencing (`herald build`, tests) makes the bytes on
+/// Requests never wait: [`Resource::representation`] offers a coding only once its bytes
+/// exist ([`Late::get`]). The first request for a coding still to be made gets another
+/// coding and has this one made at normal priority ([`Resource::request`], once per
+/// version however many ask), so while the CPU is busy only the codings readers ask for
+/// are made, and soon. The bytes never change once set, so a served body and its ETag
+/// always belong together, and a coding never disappears once offered. Dereferencing (`herald build`, tests) makes the bytes on
 /// the calling thread if nobody has yet, or waits for the thread making them.
 pub struct Late {
     source: Bytes,
     coding: Coding,
     cell: OnceLock<Representation>,
-    /// Requests asking for this coding make it one at a time (the first makes it, the
-    /// others find it made). The background threads never take it: a request never waits
-    /// for a thread at the lowest priority.
-    asked: std::sync::Mutex<()>,
+    /// Set once a request has asked for this coding to be made (see [`Resource::request`]):
+    /// later requests do not ask again.
+    asked: std::sync::atomic::AtomicBool,
 }
 
 impl Late {
@@ -118,7 +118,7 @@ impl Late {
             source,
             coding,
             cell: OnceLock::new(),
-            asked: std::sync::Mutex::new(()),
+            asked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -129,7 +129,7 @@ impl Late {
             source: Bytes::new(),
             coding,
             cell: OnceLock::from(made),
-            asked: std::sync::Mutex::new(()),
+            asked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -139,7 +139,7 @@ impl Late {
             source: Bytes::new(),
             coding,
             cell: OnceLock::from(made),
-            asked: std::sync::Mutex::new(()),
+            asked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -153,18 +153,10 @@ impl Late {
         self.cell.get_or_init(|| self.coding.compress(&self.source))
     }
 
-    /// Makes the bytes for a request: once among requests, without waiting for a
-    /// background thread that may be making them too (whichever finishes first sets them;
-    /// both make the same bytes).
-    fn make_for_request(&self) {
-        if self.cell.get().is_some() {
-            return;
-        }
-        let _turn = self
-            .asked
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.make_unshared();
+    /// Whether this is the first request to ask for the bytes while they are still to be
+    /// made (only that one has them made).
+    fn first_to_ask(&self) -> bool {
+        self.cell.get().is_none() && !self.asked.swap(true, std::sync::atomic::Ordering::AcqRel)
     }
 
     /// Makes the bytes unless they exist, holding no lock anyone else waits on.
@@ -273,16 +265,9 @@ impl Resource {
     }
 
     /// What the background compressor does: makes `encoding` unless it exists, without
-    /// holding up a request that makes it meanwhile.
+    /// holding up a request that has it made meanwhile.
     pub(crate) fn make_in_background(&self, encoding: Encoding) {
-        let late = match encoding {
-            Encoding::Identity => None,
-            Encoding::Gzip => self.gzip.as_ref(),
-            Encoding::Brotli => self.brotli.as_ref(),
-        };
-        if let Some(late) = late {
-            late.make_unshared();
-        }
+        self.make(encoding);
     }
 
     /// Makes every representation that is still pending (gzip first).
@@ -387,17 +372,27 @@ impl Resource {
         }
     }
 
-    /// Makes the representation for `encoding` now if it is still to be made, on this
-    /// thread (it blocks for the compression: call it off the async runtime). Several
-    /// callers at once make it once; the others wait for that one.
+    /// A reader asked for `encoding`, which is still to be made: returns whether this is the
+    /// first such request (the caller then has it made with [`Resource::make`], at normal
+    /// priority, instead of waiting for the background threads).
+    pub fn request(&self, encoding: Encoding) -> bool {
+        self.late(encoding).is_some_and(Late::first_to_ask)
+    }
+
+    /// Makes the representation for `encoding` unless it exists, on this thread (it blocks
+    /// for the compression: call it off the async runtime). Holds no lock a request or the
+    /// background threads wait on; whoever finishes first sets the bytes (the same bytes).
     pub fn make(&self, encoding: Encoding) {
-        let late = match encoding {
+        if let Some(late) = self.late(encoding) {
+            late.make_unshared();
+        }
+    }
+
+    fn late(&self, encoding: Encoding) -> Option<&Late> {
+        match encoding {
             Encoding::Identity => None,
             Encoding::Gzip => self.gzip.as_ref(),
             Encoding::Brotli => self.brotli.as_ref(),
-        };
-        if let Some(late) = late {
-            late.make_for_request();
         }
     }
 
