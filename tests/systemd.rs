@@ -9,61 +9,14 @@
 mod support;
 
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use support::notify::Notify;
 use support::{request, start, Server, Site, BIN};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// The service manager's end of `NOTIFY_SOCKET`.
-struct Notify {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    socket: UnixDatagram,
-    /// Every datagram received so far, in order.
-    seen: Vec<String>,
-}
-
-impl Notify {
-    fn new() -> Notify {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notify.sock");
-        let socket = UnixDatagram::bind(&path).unwrap();
-        Notify {
-            _dir: dir,
-            path,
-            socket,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Receives datagrams until one has the line `line`; returns that datagram.
-    fn wait_for(&mut self, line: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "no {line:?} from herald within {DEADLINE:?}; got {:?}",
-                self.seen
-            );
-            self.socket.set_read_timeout(Some(left)).unwrap();
-            let Ok(n) = self.socket.recv(&mut buf) else {
-                continue;
-            };
-            let message = String::from_utf8(buf[..n].to_vec()).unwrap();
-            self.seen.push(message.clone());
-            if message.lines().any(|l| l == line) {
-                return message;
-            }
-        }
-    }
-}
 
 /// `herald serve` on an ephemeral port, talking to `notify`.
 fn serve(site: &Site, notify: &Notify, env: &[(&str, &str)]) -> Server {

@@ -10,7 +10,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
@@ -18,63 +17,11 @@ use std::time::{Duration, Instant};
 
 use redb::ReadableTable;
 
+use support::notify::Notify;
 use support::recorder::Recorder;
 use support::{eventually, request, Site, BIN};
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The service manager's end of `NOTIFY_SOCKET`.
-struct Notify {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    socket: UnixDatagram,
-}
-
-impl Notify {
-    fn new() -> Notify {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notify.sock");
-        let socket = UnixDatagram::bind(&path).unwrap();
-        Notify {
-            _dir: dir,
-            path,
-            socket,
-        }
-    }
-
-    /// Every datagram received within `wait`.
-    fn received(&self, wait: Duration) -> Vec<String> {
-        let deadline = Instant::now() + wait;
-        let mut seen = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return seen;
-            }
-            self.socket.set_read_timeout(Some(left)).unwrap();
-            if let Ok(n) = self.socket.recv(&mut buf) {
-                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            }
-        }
-    }
-
-    fn wait_for_ready(&self) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no READY=1 within {DEADLINE:?}");
-            self.socket.set_read_timeout(Some(left)).unwrap();
-            if let Ok(n) = self.socket.recv(&mut buf) {
-                let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if message.lines().any(|l| l == "READY=1") {
-                    return message;
-                }
-            }
-        }
-    }
-}
 
 /// A running `herald serve` whose stdout lines and stderr (a file) the test reads.
 struct Running {
@@ -241,10 +188,10 @@ fn small_site(extra: &str) -> Site {
 
 /// A first, cold run that stores its snapshot; returns what it served.
 fn first_run(site: &Site) -> (Vec<String>, BTreeMap<(String, &'static str), Seen>) {
-    let notify = Notify::new();
+    let mut notify = Notify::new();
     let mut server = serve(site, &notify, false, "first");
     let paths = server.wait_serving();
-    notify.wait_for_ready();
+    notify.wait_for("READY=1");
     // Until the compressed codings are made, a client may get identity for gzip.
     let served = eventually(DEADLINE, || {
         let seen = look(&server, &paths);
@@ -266,9 +213,9 @@ fn a_restart_serves_the_stored_feeds_byte_for_byte_and_is_ready_before_the_conte
     let site = small_site("");
     let (paths, before) = first_run(&site);
 
-    let notify = Notify::new();
+    let mut notify = Notify::new();
     let mut server = serve(&site, &notify, true, "warm");
-    let ready = notify.wait_for_ready();
+    let ready = notify.wait_for("READY=1");
     assert!(ready.contains("loading the content"), "{ready:?}");
     assert_eq!(server.wait_serving(), paths);
     // The load is held: everything below is served from the stored snapshot.
@@ -318,9 +265,9 @@ fn an_edit_made_while_down_is_served_once_the_content_loads_and_is_announced() {
     .unwrap();
     site.write("post/p0.md", &post("Post 0, edited", "One", "2024-01-01"));
 
-    let notify = Notify::new();
+    let mut notify = Notify::new();
     let mut server = serve(&site, &notify, true, "edited");
-    notify.wait_for_ready();
+    notify.wait_for("READY=1");
     server.wait_serving();
     let rss = server.get("/rss.xml", &[]);
     assert!(
@@ -374,9 +321,9 @@ fn an_edit_made_while_down_is_served_once_the_content_loads_and_is_announced() {
 fn sigterm_while_a_warm_start_loads_the_content_exits_at_once() {
     let site = small_site("");
     first_run(&site);
-    let notify = Notify::new();
+    let mut notify = Notify::new();
     let mut server = serve(&site, &notify, true, "stopped");
-    notify.wait_for_ready();
+    notify.wait_for("READY=1");
     server.wait_serving();
     assert_eq!(server.get("/rss.xml", &[]).status, 200);
     // The load is held for good: only the signal can end this.
@@ -392,7 +339,7 @@ fn sigterm_while_a_warm_start_loads_the_content_exits_at_once() {
 /// A held start that must be cold: no READY and nothing served while the load is held;
 /// once released, the content's feeds. Returns its log.
 fn cold_start(site: &Site, run: &str) -> (Running, String) {
-    let notify = Notify::new();
+    let mut notify = Notify::new();
     let mut server = serve(site, &notify, true, run);
     let early = notify.received(Duration::from_millis(1500));
     assert!(
@@ -405,7 +352,7 @@ fn cold_start(site: &Site, run: &str) -> (Running, String) {
         "serving before the content was loaded"
     );
     std::fs::write(release(site), b"").unwrap();
-    notify.wait_for_ready();
+    notify.wait_for("READY=1");
     server.wait_serving();
     let log = server.log();
     (server, log)
@@ -445,9 +392,9 @@ fn other_output_settings_or_a_damaged_store_start_cold() {
     assert!(log.contains("stored snapshot cannot be used"), "{log}");
     assert_eq!(server.get("/rss.xml", &[]).status, 200);
     server.stop();
-    let notify = Notify::new();
+    let mut notify = Notify::new();
     let mut server = serve(&site, &notify, true, "warm-again");
-    notify.wait_for_ready();
+    notify.wait_for("READY=1");
     server.wait_serving();
     assert!(server.get("/rss.xml", &[]).text().contains("Renamed Site"));
     drop(server);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod notify;
 pub mod recorder;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
