@@ -31,7 +31,7 @@ impl Compressor {
                 while let Ok(batch) = rx.recv() {
                     // Checked just before each: a burst of rebuilds supersedes most of them.
                     for resource in batch.iter().filter_map(Weak::upgrade) {
-                        resource.make_in_background(super::Encoding::Gzip);
+                        resource.make(super::Encoding::Gzip);
                         let _ = to_brotli.send(Arc::downgrade(&resource));
                     }
                 }
@@ -42,7 +42,7 @@ impl Compressor {
                 lower_priority(BROTLI_NICE);
                 while let Ok(resource) = brotli_rx.recv() {
                     if let Some(resource) = resource.upgrade() {
-                        resource.make_in_background(super::Encoding::Brotli);
+                        resource.make(super::Encoding::Brotli);
                     }
                 }
             });

@@ -264,12 +264,6 @@ impl Resource {
         }
     }
 
-    /// What the background compressor does: makes `encoding` unless it exists, without
-    /// holding up a request that has it made meanwhile.
-    pub(crate) fn make_in_background(&self, encoding: Encoding) {
-        self.make(encoding);
-    }
-
     /// Makes every representation that is still pending (gzip first).
     pub fn finish(&self) {
         self.finish_gzip();
