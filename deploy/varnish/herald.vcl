@@ -1,4 +1,5 @@
-# Varnish in front of Herald replicas: round-robin over healthy `herald serve` instances,
+# Varnish in front of Herald replicas: each URL goes to a healthy `herald serve` instance
+# chosen by consistent hashing (a retry goes to the next replica, never the same one),
 # health probes on /healthz, PURGE from loopback (Herald's `purge:` sends it), and grace so
 # that a cached feed is still served while every replica is down (stale-if-error).
 #
@@ -49,9 +50,14 @@ acl herald_purgers {
 }
 
 sub vcl_init {
-    new herald = directors.round_robin();
+    # The shard director, not round robin: its `alt` picks the next replica on a retry, so a
+    # replica that has just stopped (before the probes have seen it) costs one retry, never
+    # a 503. With round robin, requests in flight move the turn on between a request's tries,
+    # and all of them could land on the stopped replica.
+    new herald = directors.shard();
     herald.add_backend(herald_1);
     herald.add_backend(herald_2);
+    herald.reconfigure();
 }
 
 sub vcl_recv {
@@ -81,6 +87,7 @@ sub vcl_recv {
     unset req.http.Authorization;
     # Serve a stale copy for a short while when a replica is up (it is refreshed in the
     # background), for a day when none is (see beresp.grace below).
+    set req.backend_hint = herald.backend(by=URL);
     if (std.healthy(req.backend_hint)) {
         set req.grace = 10s;
     }
@@ -88,8 +95,8 @@ sub vcl_recv {
 }
 
 sub vcl_backend_fetch {
-    # Chosen here, so that a retry goes to the next replica.
-    set bereq.backend = herald.backend();
+    # Chosen here, so that retry N goes to the N-th other replica for this URL.
+    set bereq.backend = herald.backend(by=URL, alt=bereq.retries, resolve=NOW);
 }
 
 sub vcl_backend_response {
