@@ -157,7 +157,7 @@ pub async fn run(
             }
             _ = sleep(due) => {
                 let started = Instant::now();
-                let stats = site.publish();
+                let (stats, _) = site.publish();
                 if stats.rendered > 0 {
                     tracing::info!(rendered = stats.rendered, feeds = stats.feeds, elapsed_us = started.elapsed().as_micros() as u64, "scheduled or expiring posts changed the feeds");
                     systemd::status(&report(&site, &metrics, started.elapsed()));
@@ -246,7 +246,7 @@ fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
         }
         None => site.apply_paths(&batch.paths),
     };
-    let stats = site.publish();
+    let (stats, served) = site.publish();
     if applied != Applied::default() || stats.rendered > 0 {
         tracing::info!(
             files_read = applied.read,
@@ -255,6 +255,7 @@ fn rebuild(site: &mut Site, batch: Batch, metrics: &Metrics) {
             feeds_rendered = stats.rendered,
             feeds = stats.feeds,
             posts = site.index.len(),
+            served_after_us = served.duration_since(started).as_micros() as u64,
             elapsed_us = started.elapsed().as_micros() as u64,
             "rebuilt"
         );

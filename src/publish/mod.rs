@@ -15,6 +15,7 @@ use crate::layout::{self, FEED_LIST_PATH, INDEX_PATH, OPML_PATH};
 use crate::post::Post;
 use crate::snapshot::{Compressor, Moves, Resource, Snapshot};
 use crate::state::{self, Changes, KnownFeed, Remembered, Validator};
+use rayon::prelude::*;
 
 /// A feed as last rendered: what it was made from, and the resulting resources.
 struct Rendered {
@@ -378,9 +379,9 @@ impl Publisher {
         )
     }
 
-    /// Renders feeds on every core: Markdown, sanitizing and compression dominate the cost.
-    /// The unit of work is one format of one feed, so that the few feeds an edit touches
-    /// (the global one and the post's categories, three formats each) spread evenly.
+    /// Renders feeds on every core (rayon's pool: an edit spawns no thread). The unit of
+    /// work is one format of one feed, or its page, so that the few feeds an edit touches
+    /// (the global one and the post's categories) spread evenly.
     fn render_all(
         &self,
         todo: Vec<(FeedKey, FeedInfo, Vec<Arc<Post>>)>,
@@ -389,12 +390,12 @@ impl Publisher {
         if todo.is_empty() {
             return Vec::new();
         }
+        // Each feed's formats, then its page (cheap beside the feeds: titles, dates and
+        // summaries, no bodies).
+        let per_feed = Format::ALL.len() + 1;
         let tasks: Vec<(usize, usize)> = (0..todo.len())
-            .flat_map(|feed| (0..Format::ALL.len()).map(move |format| (feed, format)))
+            .flat_map(|feed| (0..per_feed).map(move |kind| (feed, kind)))
             .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(tasks.len());
         // A feed's surrogate keys are the same in every format: made once per feed.
         let surrogate: Vec<(String, String)> = todo
             .iter()
@@ -402,48 +403,24 @@ impl Publisher {
                 keys::headers(&keys::for_feed(info, items.iter().map(|p| &**p)))
             })
             .collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, usize, (String, Arc<Resource>))> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&(feed, format)) = tasks.get(i) else {
-                                break;
-                            };
-                            let (_, info, items) = &todo[feed];
-                            let resource = self.render_one(
-                                Format::ALL[format],
-                                info,
-                                items,
-                                &surrogate[feed],
-                                previous,
-                            );
-                            done.push((feed, format, resource));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("render thread panicked"))
-                .collect()
-        });
-        done.sort_by_key(|&(feed, format, _)| (feed, format));
-        let mut done = done.into_iter().peekable();
+        // In the order of `tasks` (feed, then format, then page), whichever thread made each.
+        let done: Vec<Option<(String, Arc<Resource>)>> = tasks
+            .par_iter()
+            .map(|&(feed, kind)| {
+                let (_, info, items) = &todo[feed];
+                match Format::ALL.get(kind) {
+                    Some(&format) => {
+                        Some(self.render_one(format, info, items, &surrogate[feed], previous))
+                    }
+                    None => self.render_page(info, items),
+                }
+            })
+            .collect();
+        let mut done = done.into_iter();
         let mut out: Vec<(FeedKey, Rendered)> = todo
             .into_iter()
-            .enumerate()
-            .map(|(feed, (key, info, items))| {
-                let mut resources = Vec::with_capacity(Format::ALL.len() + 1);
-                while let Some((_, _, resource)) = done.next_if(|d| d.0 == feed) {
-                    resources.push(resource);
-                }
-                // Cheap beside the feeds (titles, dates and summaries; no bodies): made here.
-                resources.extend(self.render_page(&info, &items));
+            .map(|(key, info, items)| {
+                let resources = done.by_ref().take(per_feed).flatten().collect();
                 (
                     key,
                     Rendered {

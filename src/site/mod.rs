@@ -12,7 +12,7 @@
 //! never shown without its content: it is left out of the feeds and reported as that file's
 //! problem until it can be read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,7 +135,7 @@ impl Site {
     pub fn load_into(settings: &Settings, handles: Handles) -> Result<Site, SourceError> {
         let started = Instant::now();
         let mut site = Site::read(settings, handles)?;
-        let stats = site.publish();
+        let (stats, _) = site.publish();
         tracing::info!(
             posts = site.index.len(),
             problems = site.problems.len(),
@@ -596,17 +596,33 @@ impl Site {
         keys
     }
 
-    /// Re-renders what changed as of now and swaps in the next snapshot.
-    pub fn publish(&mut self) -> PublishStats {
+    /// Re-renders what changed as of now and swaps in the next snapshot. Returns what was
+    /// rendered and the moment readers started getting the new snapshot.
+    pub fn publish(&mut self) -> (PublishStats, Instant) {
         let now = self.clock.now();
         let due = self.fill_bodies(now);
-        // What these feeds held may leave them now: looked at once they are rendered.
-        for key in &due {
-            let held = self.publisher.items_of(key);
-            self.unsettled.extend(held.iter().map(|p| p.source.clone()));
-        }
+        // What these feeds held may leave them now: the ones that did are looked at once
+        // the feeds are rendered (an edit moves one post, not the feed's fifty).
+        let held_before: Vec<(&FeedKey, Vec<Arc<Post>>)> = due
+            .iter()
+            .map(|key| (key, self.publisher.items_of(key).to_vec()))
+            .collect();
         self.published_at = Some(now);
         let (snapshot, stats) = self.publisher.publish(&mut self.index, now);
+        for (key, before) in held_before {
+            let after: HashSet<*const Post> = self
+                .publisher
+                .items_of(key)
+                .iter()
+                .map(Arc::as_ptr)
+                .collect();
+            self.unsettled.extend(
+                before
+                    .iter()
+                    .filter(|post| !after.contains(&Arc::as_ptr(post)))
+                    .map(|post| post.source.clone()),
+            );
+        }
         self.settle_bodies();
         if let Some(dir) = &self.hugo_data {
             // The site's templates must see the feeds the server is about to serve.
@@ -616,13 +632,14 @@ impl Site {
         }
         let snapshot = Arc::new(snapshot);
         self.shared.store(snapshot.clone());
+        let served = Instant::now();
         self.announcer
             .announce(&snapshot, &self.publisher.take_changed_paths());
         // After serving: a slow disk delays no edit.
         let mut changes = self.publisher.take_changes();
         changes.ids = self.ids.take_changes();
         self.state.save(&changes);
-        stats
+        (stats, served)
     }
 
     /// The feeds the next publish looks at (as [`Publisher::publish`] picks them), after the

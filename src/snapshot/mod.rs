@@ -513,24 +513,12 @@ impl Snapshot {
     }
 }
 
-/// Makes the pending representations of `resources`, on every core. Taken from the end of
-/// the list, so a background compressor working from the front meets these threads halfway.
+/// Makes the pending representations of `resources`, on every core (rayon's pool). Taken
+/// from the end of the list, so a background compressor working from the front meets these
+/// threads halfway.
 pub fn finish_all(resources: &[&Arc<Resource>]) {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(resources.len());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(r) = resources.len().checked_sub(i + 1).map(|k| resources[k]) else {
-                    break;
-                };
-                r.finish();
-            });
-        }
-    });
+    use rayon::prelude::*;
+    resources.par_iter().rev().for_each(|r| r.finish());
 }
 
 #[cfg(test)]

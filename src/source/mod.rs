@@ -51,6 +51,8 @@ pub struct Source {
     /// Whether each folder holds a leaf bundle's `index.*` file, looked up once per folder
     /// (a folder of 10,000 posts is not listed again for each edit in it).
     bundles: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, bool>>>,
+    /// How many folders were listed to learn whether they are leaf bundles.
+    bundle_lookups: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Fault injection for unit tests: errors that opening a file returns, and a hook run
     /// between reading a file and checking that it did not change meanwhile.
     #[cfg(test)]
@@ -230,6 +232,7 @@ impl Source {
             static_dir: None,
             cascades: Default::default(),
             bundles: Default::default(),
+            bundle_lookups: Default::default(),
             #[cfg(test)]
             hooks: Default::default(),
         })
@@ -288,6 +291,13 @@ impl Source {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// How many folders were listed, so far, to learn whether they are leaf bundles: a walk
+    /// tells that of every folder it lists, so an edit after it lists none.
+    pub fn bundle_lookups(&self) -> u64 {
+        self.bundle_lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Forgets whether `rel_dir` is a leaf bundle: an `index.*` file in it came or went.
@@ -391,6 +401,8 @@ impl Source {
         if let Some(holds) = cached {
             return holds;
         }
+        self.bundle_lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Ok(entries) = std::fs::read_dir(self.root.join(rel_dir)) else {
             // Not cached: a folder that cannot be listed now is looked at again next time.
             return false;
@@ -485,6 +497,8 @@ impl Source {
                 }
                 true
             });
+        // Every folder listed, to remember which are leaf bundles (see below).
+        let mut folders: Vec<PathBuf> = Vec::new();
         for entry in walker {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -493,6 +507,12 @@ impl Source {
                     continue;
                 }
             };
+            if entry.file_type().is_dir() {
+                if let Ok(rel) = entry.path().strip_prefix(&self.root) {
+                    folders.push(rel.to_owned());
+                }
+                continue;
+            }
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -533,6 +553,18 @@ impl Source {
                 .any(|a| bundles.contains(a) && !(is_index && own.as_deref() == Some(a)))
         });
         let mut unreadable = unreadable.into_inner();
+        // The folders this walk listed whole that are not leaf bundles (sections and the
+        // like, few but big): the next edit in a folder of 100,000 posts then does not list
+        // it again to learn that. Bundles, one per post on some sites, are small to list and
+        // are looked up when asked.
+        {
+            let mut known = self.bundles.lock().unwrap_or_else(|e| e.into_inner());
+            for folder in folders {
+                if !bundles.contains(&folder) && !unreadable.contains_key(&source_key(&folder)) {
+                    known.insert(folder, false);
+                }
+            }
+        }
         if !self.root.is_dir() {
             // The root went away during the walk: whatever was not seen is unknown, not gone.
             unreadable.insert(String::new(), "the content directory vanished".into());
@@ -704,54 +736,15 @@ impl Source {
         None
     }
 
-    /// Reads and parses many files, on every core. The result is in the order of `files`.
+    /// Reads and parses many files, on every core (rayon's pool, so an edit's one file
+    /// spawns no thread). The result is in the order of `files`, written in place: no
+    /// vector per batch to leave the heap fragmented at 100,000 posts.
     pub fn load_many(&self, files: &[PathBuf]) -> Vec<Read> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(files.len().max(1));
-        // Small batches taken in turn, not one fixed share per thread: on a busy machine a
-        // thread that is descheduled would otherwise hold up the whole load with its share.
-        const BATCH: usize = 64;
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        // Each thread keeps its reads in one vector (and the batches it took, ascending):
-        // a vector per batch left the heap fragmented by tens of megabytes at 100,000 posts.
-        let parts: Vec<(Vec<usize>, Vec<Read>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let (mut taken, mut reads) = (Vec::new(), Vec::new());
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(part) = files.chunks(BATCH).nth(i) else {
-                                return (taken, reads);
-                            };
-                            taken.push(i);
-                            reads.extend(part.iter().map(|rel| self.load(rel)));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("parser thread panicked"))
-                .collect()
-        });
-        // In the order of `files`, whichever thread read them.
-        let mut parts: Vec<_> = parts
-            .into_iter()
-            .map(|(taken, reads)| (taken.into_iter().peekable(), reads.into_iter()))
-            .collect();
-        let mut out = Vec::with_capacity(files.len());
-        for (i, part) in files.chunks(BATCH).enumerate() {
-            let t = parts
-                .iter_mut()
-                .position(|(taken, _)| taken.peek() == Some(&i))
-                .expect("every batch was taken by one thread");
-            let (taken, reads) = &mut parts[t];
-            taken.next();
-            out.extend(reads.by_ref().take(part.len()));
+        use rayon::prelude::*;
+        if files.len() == 1 {
+            return vec![self.load(&files[0])];
         }
-        out
+        files.par_iter().map(|rel| self.load(rel)).collect()
     }
 
     /// Lists and reads the whole tree.

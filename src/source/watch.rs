@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
@@ -77,6 +78,19 @@ impl Events {
             return Some(lost);
         }
         self.rx.recv().await
+    }
+
+    /// The next hint if one is waiting, without waiting: `Pending` when none is yet,
+    /// `Ready(None)` once the watcher is gone (as [`Events::recv`] would say).
+    pub fn try_next(&mut self) -> Poll<Option<Change>> {
+        if let Some(lost) = self.lost() {
+            return Poll::Ready(Some(lost));
+        }
+        match self.rx.try_recv() {
+            Ok(change) => Poll::Ready(Some(change)),
+            Err(mpsc::error::TryRecvError::Empty) => Poll::Pending,
+            Err(mpsc::error::TryRecvError::Disconnected) => Poll::Ready(None),
+        }
     }
 
     /// A queue fed by hand, for tests of what consumes events.
