@@ -49,26 +49,53 @@ pub struct IdChanges {
     pub paths: Vec<(String, Option<String>)>,
 }
 
-/// Every id ever published and how to find it again. Each id is one shared string,
-/// however many maps name it: a site of 100,000 posts keeps 100,000 of them.
+/// A [`KnownItem`] as the ids keep it in memory: each string shared with the maps that name
+/// it (its path with `paths`, a permalink that is the id with the id, its other URLs with
+/// `urls`), so that an item costs pointers, not copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    source: Arc<str>,
+    title: Box<str>,
+    permalinks: Box<[Arc<str>]>,
+    aliases: Box<[Arc<str>]>,
+}
+
+impl Known {
+    /// The record the state keeps.
+    fn to_item(&self) -> KnownItem {
+        KnownItem {
+            source: self.source.to_string(),
+            title: self.title.to_string(),
+            permalinks: self.permalinks.iter().map(|p| p.to_string()).collect(),
+            aliases: self.aliases.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+}
+
+/// Every id ever published and how to find it again. Each id, path and URL is one shared
+/// string, however many maps name it: a site of 100,000 posts keeps 100,000 of each.
 #[derive(Debug, Default)]
 pub struct Ids {
-    items: BTreeMap<Arc<str>, KnownItem>,
+    items: BTreeMap<Arc<str>, Known>,
     /// Content path → id.
-    paths: BTreeMap<String, Arc<str>>,
+    paths: BTreeMap<Arc<str>, Arc<str>>,
     /// Every URL an item was known by (its permalinks and aliases, but not its id, which
     /// `items` finds) → its id.
-    urls: BTreeMap<String, Arc<str>>,
+    urls: BTreeMap<Arc<str>, Arc<str>>,
     /// Ids whose post has not been read since the start, or whose file went: what a post
     /// that lost its id may have been. Deleted posts stay here, so it grows with deletions
     /// only.
     orphans: BTreeSet<Arc<str>>,
     /// Posts (by content path) given an id never published before, since the last
     /// [`Ids::take_fresh`].
-    fresh: BTreeSet<String>,
-    changes: IdChanges,
-    /// Whether [`Ids::take_changes`] has a taker (a state that is written): without one, a
-    /// first start of a big site would copy every item for nothing.
+    fresh: BTreeSet<Arc<str>>,
+    /// Ids whose item changed since the last [`Ids::take_changes`]: the records are made
+    /// when they are taken, so a first start of a big site keeps no second copy of each.
+    changed_items: BTreeSet<Arc<str>>,
+    /// Content paths whose id changed (`None`: the path no longer names one), likewise.
+    changed_paths: BTreeMap<Arc<str>, Option<Arc<str>>>,
+    /// Whether [`Ids::take_changes`] has a taker (a state that is written): without one,
+    /// nothing is noted.
     keep_changes: bool,
 }
 
@@ -80,33 +107,52 @@ impl Ids {
         paths: BTreeMap<String, String>,
         keep_changes: bool,
     ) -> Ids {
-        let items: BTreeMap<Arc<str>, KnownItem> = items
-            .into_iter()
-            .map(|(id, item)| (Arc::from(id), item))
-            .collect();
         let mut ids = Ids {
             keep_changes,
             ..Ids::default()
         };
-        ids.paths = paths
-            .into_iter()
-            .filter_map(|(path, id)| {
-                let (id, _) = items.get_key_value(id.as_str())?;
-                Some((path, id.clone()))
-            })
-            .collect();
-        for (id, item) in &items {
-            ids.index_urls(id, item);
+        for (id, item) in items {
+            let id: Arc<str> = Arc::from(id);
+            let known = Known {
+                source: Arc::from(item.source),
+                title: item.title.into(),
+                permalinks: item.permalinks.iter().map(|p| ids.url(&id, p)).collect(),
+                aliases: item.aliases.iter().map(|a| ids.url(&id, a)).collect(),
+            };
+            ids.index_urls(&id, &known);
+            ids.items.insert(id, known);
         }
-        ids.orphans = items.keys().cloned().collect();
-        ids.items = items;
+        for (path, id) in paths {
+            let Some((id, item)) = ids.items.get_key_value(id.as_str()) else {
+                continue;
+            };
+            let path = if *item.source == *path {
+                item.source.clone()
+            } else {
+                Arc::from(path)
+            };
+            ids.paths.insert(path, id.clone());
+        }
+        ids.orphans = ids.items.keys().cloned().collect();
         ids
     }
 
-    fn index_urls(&mut self, id: &Arc<str>, item: &KnownItem) {
+    /// The shared string for `url`, a URL of the item `id`: the id itself, or the one
+    /// `urls` already holds, else a new one.
+    fn url(&self, id: &Arc<str>, url: &str) -> Arc<str> {
+        if **id == *url {
+            return id.clone();
+        }
+        match self.urls.get_key_value(url) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::from(url),
+        }
+    }
+
+    fn index_urls(&mut self, id: &Arc<str>, item: &Known) {
         // A URL that is an id is found in `items` (and wins there): the usual permalink id
         // costs no entry here.
-        for url in item.permalinks.iter().chain(&item.aliases) {
+        for url in item.permalinks.iter().chain(item.aliases.iter()) {
             if **id != **url && !self.urls.contains_key(url) {
                 self.urls.insert(url.clone(), id.clone());
             }
@@ -126,8 +172,9 @@ impl Ids {
     /// it, unless the post is a draft (never published). A warning when the front matter's
     /// `id:` replaces the id the post was published under.
     pub fn assign(&mut self, post: &mut Post) -> Option<Diagnostic> {
-        let by_path = self.paths.get(&post.source).cloned();
+        let by_path = self.paths.get(post.source.as_str()).cloned();
         let mut warning = None;
+        let mut fresh = false;
         if post.id_from == IdFrom::FrontMatter {
             // Back to an id readers know (as a warning advised) is no change to warn about.
             let known = self.items.contains_key(post.id.as_str());
@@ -151,10 +198,15 @@ impl Ids {
         } else if let Some(old) = self.find(std::slice::from_ref(&post.permalink)) {
             post.id = old.to_string();
         } else if !self.items.contains_key(post.id.as_str()) && !post.draft {
-            self.fresh.insert(post.source.clone());
+            fresh = true;
         }
         if !post.draft {
             self.record(post);
+        }
+        if fresh {
+            // Recorded: the path is the one `paths` holds.
+            let source = self.path(&post.source, None);
+            self.fresh.insert(source);
         }
         warning
     }
@@ -166,9 +218,21 @@ impl Ids {
             self.items
                 .get_key_value(url.as_str())
                 .map(|(id, _)| id)
-                .or_else(|| self.urls.get(url))
+                .or_else(|| self.urls.get(url.as_str()))
                 .cloned()
         })
+    }
+
+    /// The shared string for the content path `source`: the one `paths` (or the item
+    /// `before`) already holds, else a new one.
+    fn path(&self, source: &str, before: Option<&Known>) -> Arc<str> {
+        if let Some((shared, _)) = self.paths.get_key_value(source) {
+            return shared.clone();
+        }
+        match before {
+            Some(item) if *item.source == *source => item.source.clone(),
+            _ => Arc::from(source),
+        }
     }
 
     /// Remembers that `post` is published under its id.
@@ -178,42 +242,61 @@ impl Ids {
             None => (Arc::from(post.id.as_str()), None),
         };
         self.orphans.remove(&id);
-        let mut item = before.cloned().unwrap_or_else(|| KnownItem {
-            source: post.source.clone(),
-            title: String::new(),
-            permalinks: Vec::new(),
-            aliases: Vec::new(),
-        });
-        let old_source = std::mem::replace(&mut item.source, post.source.clone());
-        item.title.clone_from(&post.title);
-        if !item.permalinks.contains(&post.permalink) {
-            if item.permalinks.len() >= MAX_PERMALINKS {
-                // Keep the first (where it was first published) and the latest.
-                item.permalinks.remove(1);
+        let source = self.path(&post.source, before);
+        let permalinks: Box<[Arc<str>]> = match before {
+            Some(b) if b.permalinks.iter().any(|p| **p == *post.permalink) => b.permalinks.clone(),
+            _ => {
+                let mut permalinks = before.map_or_else(Vec::new, |b| b.permalinks.to_vec());
+                if permalinks.len() >= MAX_PERMALINKS {
+                    // Keep the first (where it was first published) and the latest.
+                    permalinks.remove(1);
+                }
+                permalinks.push(self.url(&id, &post.permalink));
+                permalinks.into()
             }
-            item.permalinks.push(post.permalink.clone());
-        }
-        item.aliases.clone_from(&post.aliases);
+        };
+        let aliases: Box<[Arc<str>]> = match before {
+            Some(b)
+                if b.aliases
+                    .iter()
+                    .map(|a| &**a)
+                    .eq(post.aliases.iter().map(|a| a.as_str())) =>
+            {
+                b.aliases.clone()
+            }
+            _ => post.aliases.iter().map(|a| self.url(&id, a)).collect(),
+        };
+        let title: Box<str> = match before {
+            Some(b) if *b.title == *post.title => b.title.clone(),
+            _ => post.title.as_str().into(),
+        };
+        let old_source = before.map(|b| b.source.clone());
+        let item = Known {
+            source: source.clone(),
+            title,
+            permalinks,
+            aliases,
+        };
         if before != Some(&item) {
             self.index_urls(&id, &item);
             if self.keep_changes {
-                self.changes.items.push((post.id.clone(), item.clone()));
+                self.changed_items.insert(id.clone());
             }
             self.items.insert(id.clone(), item);
         }
         // The post moved: its old path no longer names it (a new post there is another one).
-        if old_source != post.source && self.paths.get(&old_source) == Some(&id) {
-            self.paths.remove(&old_source);
-            if self.keep_changes {
-                self.changes.paths.push((old_source, None));
+        if let Some(old_source) = old_source.filter(|old| **old != *post.source) {
+            if self.paths.get(&old_source) == Some(&id) {
+                self.paths.remove(&old_source);
+                if self.keep_changes {
+                    self.changed_paths.insert(old_source, None);
+                }
             }
         }
-        if self.paths.get(&post.source) != Some(&id) {
-            self.paths.insert(post.source.clone(), id);
+        if self.paths.get(&source) != Some(&id) {
+            self.paths.insert(source.clone(), id.clone());
             if self.keep_changes {
-                self.changes
-                    .paths
-                    .push((post.source.clone(), Some(post.id.clone())));
+                self.changed_paths.insert(source, Some(id));
             }
         }
     }
@@ -226,7 +309,7 @@ impl Ids {
     }
 
     /// The posts given a brand-new id since the last call.
-    pub fn take_fresh(&mut self) -> BTreeSet<String> {
+    pub fn take_fresh(&mut self) -> BTreeSet<Arc<str>> {
         std::mem::take(&mut self.fresh)
     }
 
@@ -250,7 +333,7 @@ impl Ids {
             if present(&item.source) {
                 continue;
             }
-            by_title.entry(item.title.as_str()).or_insert(id);
+            by_title.entry(&item.title).or_insert(id);
             by_name.entry(file_name(&item.source)).or_insert(id);
         }
         posts
@@ -280,9 +363,17 @@ impl Ids {
             .collect()
     }
 
-    /// What changed since the last call: for the state store.
+    /// What changed since the last call, as the state store writes it.
     pub fn take_changes(&mut self) -> IdChanges {
-        std::mem::take(&mut self.changes)
+        let items = std::mem::take(&mut self.changed_items)
+            .into_iter()
+            .filter_map(|id| Some((id.to_string(), self.items.get(&id)?.to_item())))
+            .collect();
+        let paths = std::mem::take(&mut self.changed_paths)
+            .into_iter()
+            .map(|(path, id)| (path.to_string(), id.map(|id| id.to_string())))
+            .collect();
+        IdChanges { items, paths }
     }
 }
 
@@ -373,7 +464,7 @@ mod tests {
             format!("{BASE}blog/a/"),
             "nothing says it is the same post"
         );
-        assert_eq!(ids.take_fresh(), BTreeSet::from(["blog/a.md".to_string()]));
+        assert_eq!(ids.take_fresh(), BTreeSet::from([Arc::from("blog/a.md")]));
         let warnings = ids.moved_warnings(&[&moved], |s| s == "blog/a.md");
         let warning = &warnings[0];
         assert_eq!(warning.path, "blog/a.md");
@@ -408,6 +499,37 @@ mod tests {
         explicit.id = format!("{BASE}post/a/");
         assert_eq!(ids.assign(&mut explicit), None);
         assert_eq!(explicit.id, format!("{BASE}post/a/"));
+    }
+
+    #[test]
+    fn the_changes_are_the_last_record_of_each_id_and_path() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        ids.assign(&mut post("post/a.md", "post/a", "A"));
+        let mut moved = post("blog/a.md", "blog/a", "A, moved");
+        moved.aliases = vec![format!("{BASE}post/a/")];
+        ids.assign(&mut moved);
+        let id = format!("{BASE}post/a/");
+        assert_eq!(
+            ids.take_changes(),
+            IdChanges {
+                items: vec![(
+                    id.clone(),
+                    KnownItem {
+                        source: "blog/a.md".into(),
+                        title: "A, moved".into(),
+                        permalinks: vec![id.clone(), format!("{BASE}blog/a/")],
+                        aliases: vec![id.clone()],
+                    }
+                )],
+                paths: vec![
+                    ("blog/a.md".into(), Some(id.clone())),
+                    ("post/a.md".into(), None)
+                ],
+            }
+        );
+        // Read again unchanged: nothing to write.
+        ids.assign(&mut moved);
+        assert_eq!(ids.take_changes(), IdChanges::default());
     }
 
     #[test]
