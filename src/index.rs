@@ -611,7 +611,7 @@ mod tests {
             );
         }
         Arc::new(Post {
-            taxonomies,
+            taxonomies: taxonomies.into(),
             ..Post::for_test(
                 source,
                 &format!("https://e.org/{source}"),
