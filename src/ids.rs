@@ -24,59 +24,88 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::post::{IdFrom, Post};
 
-/// One id ever published, and the post that had it last.
+/// One id ever published, and the post that had it last. Its strings are shared with the
+/// maps of [`Ids`] that name them (its path with `paths`, a permalink that is the id with
+/// the id, its other URLs with `urls`): an item costs pointers, not copies, and so does
+/// handing it to the state. Stored as JSON of [`ItemRecord`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ItemRecord", into = "ItemRecord")]
 pub struct KnownItem {
     /// Content path of the post, `/`-separated.
-    pub source: String,
+    pub source: Arc<str>,
     /// Its title: how a moved post that lost its id is recognised, for the warning.
-    pub title: String,
+    pub title: Arc<str>,
     /// Permalinks it was published at, the first one first (at most [`MAX_PERMALINKS`]).
-    pub permalinks: Vec<String>,
+    pub permalinks: Box<[Arc<str>]>,
     /// Its `aliases:`, absolute.
-    pub aliases: Vec<String>,
+    pub aliases: Box<[Arc<str>]>,
+}
+
+/// A [`KnownItem`] as the state stores it (its JSON): made for one item at a time, when it
+/// is written or read.
+#[derive(Serialize, Deserialize)]
+struct ItemRecord {
+    source: String,
+    title: String,
+    permalinks: Vec<String>,
+    aliases: Vec<String>,
+}
+
+impl From<ItemRecord> for KnownItem {
+    fn from(record: ItemRecord) -> KnownItem {
+        KnownItem {
+            source: record.source.into(),
+            title: record.title.into(),
+            permalinks: record.permalinks.into_iter().map(Arc::from).collect(),
+            aliases: record.aliases.into_iter().map(Arc::from).collect(),
+        }
+    }
+}
+
+impl From<KnownItem> for ItemRecord {
+    fn from(item: KnownItem) -> ItemRecord {
+        ItemRecord {
+            source: item.source.to_string(),
+            title: item.title.to_string(),
+            permalinks: item.permalinks.iter().map(|p| p.to_string()).collect(),
+            aliases: item.aliases.iter().map(|a| a.to_string()).collect(),
+        }
+    }
 }
 
 /// Permalinks kept per item: the first and the latest ones, enough for any real history.
 const MAX_PERMALINKS: usize = 8;
 
+/// An id or a content path handed to the state: the string the ids hold, shared.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> SharedStr {
+        SharedStr(Arc::from(s))
+    }
+}
+
 /// What changed since [`Ids::take_changes`], for the state store.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IdChanges {
     /// Id → item, written over the old record.
-    pub items: Vec<(String, KnownItem)>,
+    pub items: Vec<(SharedStr, KnownItem)>,
     /// Content path → the id published for it; `None` removes the path (its post moved).
-    pub paths: Vec<(String, Option<String>)>,
-}
-
-/// A [`KnownItem`] as the ids keep it in memory: each string shared with the maps that name
-/// it (its path with `paths`, a permalink that is the id with the id, its other URLs with
-/// `urls`), so that an item costs pointers, not copies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Known {
-    source: Arc<str>,
-    title: Box<str>,
-    permalinks: Box<[Arc<str>]>,
-    aliases: Box<[Arc<str>]>,
-}
-
-impl Known {
-    /// The record the state keeps.
-    fn to_item(&self) -> KnownItem {
-        KnownItem {
-            source: self.source.to_string(),
-            title: self.title.to_string(),
-            permalinks: self.permalinks.iter().map(|p| p.to_string()).collect(),
-            aliases: self.aliases.iter().map(|a| a.to_string()).collect(),
-        }
-    }
+    pub paths: Vec<(SharedStr, Option<SharedStr>)>,
 }
 
 /// Every id ever published and how to find it again. Each id, path and URL is one shared
 /// string, however many maps name it: a site of 100,000 posts keeps 100,000 of each.
 #[derive(Debug, Default)]
 pub struct Ids {
-    items: BTreeMap<Arc<str>, Known>,
+    items: BTreeMap<Arc<str>, KnownItem>,
     /// Content path → id.
     paths: BTreeMap<Arc<str>, Arc<str>>,
     /// Every URL an item was known by (its permalinks and aliases, but not its id, which
@@ -113,11 +142,10 @@ impl Ids {
         };
         for (id, item) in items {
             let id: Arc<str> = Arc::from(id);
-            let known = Known {
-                source: Arc::from(item.source),
-                title: item.title.into(),
+            let known = KnownItem {
                 permalinks: item.permalinks.iter().map(|p| ids.url(&id, p)).collect(),
                 aliases: item.aliases.iter().map(|a| ids.url(&id, a)).collect(),
+                ..item
             };
             ids.index_urls(&id, &known);
             ids.items.insert(id, known);
@@ -149,7 +177,7 @@ impl Ids {
         }
     }
 
-    fn index_urls(&mut self, id: &Arc<str>, item: &Known) {
+    fn index_urls(&mut self, id: &Arc<str>, item: &KnownItem) {
         // A URL that is an id is found in `items` (and wins there): the usual permalink id
         // costs no entry here.
         for url in item.permalinks.iter().chain(item.aliases.iter()) {
@@ -225,7 +253,7 @@ impl Ids {
 
     /// The shared string for the content path `source`: the one `paths` (or the item
     /// `before`) already holds, else a new one.
-    fn path(&self, source: &str, before: Option<&Known>) -> Arc<str> {
+    fn path(&self, source: &str, before: Option<&KnownItem>) -> Arc<str> {
         if let Some((shared, _)) = self.paths.get_key_value(source) {
             return shared.clone();
         }
@@ -266,12 +294,12 @@ impl Ids {
             }
             _ => post.aliases.iter().map(|a| self.url(&id, a)).collect(),
         };
-        let title: Box<str> = match before {
+        let title: Arc<str> = match before {
             Some(b) if *b.title == *post.title => b.title.clone(),
             _ => post.title.as_str().into(),
         };
         let old_source = before.map(|b| b.source.clone());
-        let item = Known {
+        let item = KnownItem {
             source: source.clone(),
             title,
             permalinks,
@@ -363,15 +391,19 @@ impl Ids {
             .collect()
     }
 
-    /// What changed since the last call, as the state store writes it.
+    /// What changed since the last call, for the state store: shared strings, copied only
+    /// one item at a time as each is written.
     pub fn take_changes(&mut self) -> IdChanges {
         let items = std::mem::take(&mut self.changed_items)
             .into_iter()
-            .filter_map(|id| Some((id.to_string(), self.items.get(&id)?.to_item())))
+            .filter_map(|id| {
+                let item = self.items.get(&id)?.clone();
+                Some((SharedStr(id), item))
+            })
             .collect();
         let paths = std::mem::take(&mut self.changed_paths)
             .into_iter()
-            .map(|(path, id)| (path.to_string(), id.map(|id| id.to_string())))
+            .map(|(path, id)| (SharedStr(path), id.map(SharedStr)))
             .collect();
         IdChanges { items, paths }
     }
@@ -416,11 +448,16 @@ mod tests {
     ) -> Ids {
         let (mut items, mut paths) = before;
         let changes = ids.take_changes();
-        items.extend(changes.items);
+        items.extend(
+            changes
+                .items
+                .into_iter()
+                .map(|(id, item)| (id.as_str().to_owned(), item)),
+        );
         for (path, id) in changes.paths {
             match id {
-                Some(id) => paths.insert(path, id),
-                None => paths.remove(&path),
+                Some(id) => paths.insert(path.as_str().to_owned(), id.as_str().to_owned()),
+                None => paths.remove(path.as_str()),
             };
         }
         Ids::new(items, paths, true)
@@ -513,16 +550,16 @@ mod tests {
             ids.take_changes(),
             IdChanges {
                 items: vec![(
-                    id.clone(),
+                    id.as_str().into(),
                     KnownItem {
                         source: "blog/a.md".into(),
                         title: "A, moved".into(),
-                        permalinks: vec![id.clone(), format!("{BASE}blog/a/")],
-                        aliases: vec![id.clone()],
+                        permalinks: [id.as_str().into(), format!("{BASE}blog/a/").into()].into(),
+                        aliases: [id.as_str().into()].into(),
                     }
                 )],
                 paths: vec![
-                    ("blog/a.md".into(), Some(id.clone())),
+                    ("blog/a.md".into(), Some(id.as_str().into())),
                     ("post/a.md".into(), None)
                 ],
             }
@@ -530,6 +567,22 @@ mod tests {
         // Read again unchanged: nothing to write.
         ids.assign(&mut moved);
         assert_eq!(ids.take_changes(), IdChanges::default());
+    }
+
+    #[test]
+    fn an_item_is_stored_as_the_same_json_as_before_its_strings_were_shared() {
+        let item = KnownItem {
+            source: "post/a.md".into(),
+            title: "A \"quoted\" title".into(),
+            permalinks: [Arc::from("https://e.org/a/"), Arc::from("https://e.org/b/")].into(),
+            aliases: Box::new([]),
+        };
+        let json = serde_json::to_string(&item).unwrap();
+        assert_eq!(
+            json,
+            r#"{"source":"post/a.md","title":"A \"quoted\" title","permalinks":["https://e.org/a/","https://e.org/b/"],"aliases":[]}"#
+        );
+        assert_eq!(serde_json::from_str::<KnownItem>(&json).unwrap(), item);
     }
 
     #[test]
