@@ -203,7 +203,8 @@ impl Post {
             .collect()
     }
 
-    /// The same post without its body (nor its summary, which only items show): what the
+    /// The same post without its body, nor what else only its items show (its summary,
+    /// authors and featured image) or only assigning its id reads (its aliases): what the
     /// index keeps of a post that is in no feed. Its file is read again before a feed
     /// shows it.
     pub fn without_body(&self) -> Post {
@@ -211,7 +212,7 @@ impl Post {
             source: self.source.clone(),
             id: self.id.clone(),
             id_from: self.id_from,
-            aliases: self.aliases.clone(),
+            aliases: Vec::new(),
             title: self.title.clone(),
             lang: self.lang.clone(),
             permalink: self.permalink.clone(),
@@ -223,9 +224,9 @@ impl Post {
             draft: self.draft,
             summary: None,
             taxonomies: self.taxonomies.clone(),
-            authors: self.authors.clone(),
-            image: self.image.clone(),
-            image_meta: self.image_meta.clone(),
+            authors: Vec::new(),
+            image: None,
+            image_meta: ImageMeta::default(),
             body: Body::dropped(),
         }
     }
