@@ -203,10 +203,10 @@ impl Post {
             .collect()
     }
 
-    /// The same post without its body, nor what else only its items show (its summary,
-    /// authors and featured image) or only assigning its id reads (its aliases): what the
-    /// index keeps of a post that is in no feed. Its file is read again before a feed
-    /// shows it.
+    /// The same post without its body, nor what else only its items show (its links,
+    /// summary, authors and featured image) or only assigning its id reads (its aliases):
+    /// what the index keeps of a post that is in no feed, enough to place it in its feeds
+    /// and to recognise it. Its file is read again before a feed shows it.
     pub fn without_body(&self) -> Post {
         Post {
             source: self.source.clone(),
@@ -215,8 +215,8 @@ impl Post {
             aliases: Vec::new(),
             title: self.title.clone(),
             lang: self.lang.clone(),
-            permalink: self.permalink.clone(),
-            external_url: self.external_url.clone(),
+            permalink: String::new(),
+            external_url: None,
             published: self.published,
             live_from: self.live_from,
             updated: self.updated,
