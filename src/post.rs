@@ -65,7 +65,10 @@ pub struct Post {
 /// hold, in one allocation per level instead of a map node (about half a kilobyte) per post.
 /// Built once per reading of the file and never changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Taxonomies(Box<[(Box<str>, Box<[String]>)]>);
+pub struct Taxonomies(Box<[Taxonomy]>);
+
+/// One taxonomy's name and the post's terms in it.
+type Taxonomy = (Box<str>, Box<[String]>);
 
 impl Taxonomies {
     /// The terms of `taxonomy`, when the post has any.
