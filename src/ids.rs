@@ -24,51 +24,107 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::post::{IdFrom, Post};
 
-/// One id ever published, and the post that had it last.
+/// One id ever published, and the post that had it last. Its strings are shared with the
+/// maps of [`Ids`] that name them (its path with `paths`, a permalink that is the id with
+/// the id, its other URLs with `urls`): an item costs pointers, not copies, and so does
+/// handing it to the state. Stored as JSON of [`ItemRecord`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ItemRecord", into = "ItemRecord")]
 pub struct KnownItem {
     /// Content path of the post, `/`-separated.
-    pub source: String,
+    pub source: Arc<str>,
     /// Its title: how a moved post that lost its id is recognised, for the warning.
-    pub title: String,
+    pub title: Arc<str>,
     /// Permalinks it was published at, the first one first (at most [`MAX_PERMALINKS`]).
-    pub permalinks: Vec<String>,
+    pub permalinks: Box<[Arc<str>]>,
     /// Its `aliases:`, absolute.
-    pub aliases: Vec<String>,
+    pub aliases: Box<[Arc<str>]>,
+}
+
+/// A [`KnownItem`] as the state stores it (its JSON): made for one item at a time, when it
+/// is written or read.
+#[derive(Serialize, Deserialize)]
+struct ItemRecord {
+    source: String,
+    title: String,
+    permalinks: Vec<String>,
+    aliases: Vec<String>,
+}
+
+impl From<ItemRecord> for KnownItem {
+    fn from(record: ItemRecord) -> KnownItem {
+        KnownItem {
+            source: record.source.into(),
+            title: record.title.into(),
+            permalinks: record.permalinks.into_iter().map(Arc::from).collect(),
+            aliases: record.aliases.into_iter().map(Arc::from).collect(),
+        }
+    }
+}
+
+impl From<KnownItem> for ItemRecord {
+    fn from(item: KnownItem) -> ItemRecord {
+        ItemRecord {
+            source: item.source.to_string(),
+            title: item.title.to_string(),
+            permalinks: item.permalinks.iter().map(|p| p.to_string()).collect(),
+            aliases: item.aliases.iter().map(|a| a.to_string()).collect(),
+        }
+    }
 }
 
 /// Permalinks kept per item: the first and the latest ones, enough for any real history.
 const MAX_PERMALINKS: usize = 8;
 
+/// An id or a content path handed to the state: the string the ids hold, shared.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> SharedStr {
+        SharedStr(Arc::from(s))
+    }
+}
+
 /// What changed since [`Ids::take_changes`], for the state store.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IdChanges {
     /// Id → item, written over the old record.
-    pub items: Vec<(String, KnownItem)>,
+    pub items: Vec<(SharedStr, KnownItem)>,
     /// Content path → the id published for it; `None` removes the path (its post moved).
-    pub paths: Vec<(String, Option<String>)>,
+    pub paths: Vec<(SharedStr, Option<SharedStr>)>,
 }
 
-/// Every id ever published and how to find it again. Each id is one shared string,
-/// however many maps name it: a site of 100,000 posts keeps 100,000 of them.
+/// Every id ever published and how to find it again. Each id, path and URL is one shared
+/// string, however many maps name it: a site of 100,000 posts keeps 100,000 of each.
 #[derive(Debug, Default)]
 pub struct Ids {
     items: BTreeMap<Arc<str>, KnownItem>,
     /// Content path → id.
-    paths: BTreeMap<String, Arc<str>>,
+    paths: BTreeMap<Arc<str>, Arc<str>>,
     /// Every URL an item was known by (its permalinks and aliases, but not its id, which
     /// `items` finds) → its id.
-    urls: BTreeMap<String, Arc<str>>,
+    urls: BTreeMap<Arc<str>, Arc<str>>,
     /// Ids whose post has not been read since the start, or whose file went: what a post
     /// that lost its id may have been. Deleted posts stay here, so it grows with deletions
     /// only.
     orphans: BTreeSet<Arc<str>>,
     /// Posts (by content path) given an id never published before, since the last
     /// [`Ids::take_fresh`].
-    fresh: BTreeSet<String>,
-    changes: IdChanges,
-    /// Whether [`Ids::take_changes`] has a taker (a state that is written): without one, a
-    /// first start of a big site would copy every item for nothing.
+    fresh: BTreeSet<Arc<str>>,
+    /// Ids whose item changed since the last [`Ids::take_changes`]: the records are made
+    /// when they are taken, so a first start of a big site keeps no second copy of each.
+    changed_items: BTreeSet<Arc<str>>,
+    /// Content paths whose id changed (`None`: the path no longer names one), likewise.
+    changed_paths: BTreeMap<Arc<str>, Option<Arc<str>>>,
+    /// Whether [`Ids::take_changes`] has a taker (a state that is written): without one,
+    /// nothing is noted.
     keep_changes: bool,
 }
 
@@ -80,33 +136,51 @@ impl Ids {
         paths: BTreeMap<String, String>,
         keep_changes: bool,
     ) -> Ids {
-        let items: BTreeMap<Arc<str>, KnownItem> = items
-            .into_iter()
-            .map(|(id, item)| (Arc::from(id), item))
-            .collect();
         let mut ids = Ids {
             keep_changes,
             ..Ids::default()
         };
-        ids.paths = paths
-            .into_iter()
-            .filter_map(|(path, id)| {
-                let (id, _) = items.get_key_value(id.as_str())?;
-                Some((path, id.clone()))
-            })
-            .collect();
-        for (id, item) in &items {
-            ids.index_urls(id, item);
+        for (id, item) in items {
+            let id: Arc<str> = Arc::from(id);
+            let known = KnownItem {
+                permalinks: item.permalinks.iter().map(|p| ids.url(&id, p)).collect(),
+                aliases: item.aliases.iter().map(|a| ids.url(&id, a)).collect(),
+                ..item
+            };
+            ids.index_urls(&id, &known);
+            ids.items.insert(id, known);
         }
-        ids.orphans = items.keys().cloned().collect();
-        ids.items = items;
+        for (path, id) in paths {
+            let Some((id, item)) = ids.items.get_key_value(id.as_str()) else {
+                continue;
+            };
+            let path = if *item.source == *path {
+                item.source.clone()
+            } else {
+                Arc::from(path)
+            };
+            ids.paths.insert(path, id.clone());
+        }
+        ids.orphans = ids.items.keys().cloned().collect();
         ids
+    }
+
+    /// The shared string for `url`, a URL of the item `id`: the id itself, or the one
+    /// `urls` already holds, else a new one.
+    fn url(&self, id: &Arc<str>, url: &str) -> Arc<str> {
+        if **id == *url {
+            return id.clone();
+        }
+        match self.urls.get_key_value(url) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::from(url),
+        }
     }
 
     fn index_urls(&mut self, id: &Arc<str>, item: &KnownItem) {
         // A URL that is an id is found in `items` (and wins there): the usual permalink id
         // costs no entry here.
-        for url in item.permalinks.iter().chain(&item.aliases) {
+        for url in item.permalinks.iter().chain(item.aliases.iter()) {
             if **id != **url && !self.urls.contains_key(url) {
                 self.urls.insert(url.clone(), id.clone());
             }
@@ -126,8 +200,9 @@ impl Ids {
     /// it, unless the post is a draft (never published). A warning when the front matter's
     /// `id:` replaces the id the post was published under.
     pub fn assign(&mut self, post: &mut Post) -> Option<Diagnostic> {
-        let by_path = self.paths.get(&post.source).cloned();
+        let by_path = self.paths.get(post.source.as_str()).cloned();
         let mut warning = None;
+        let mut fresh = false;
         if post.id_from == IdFrom::FrontMatter {
             // Back to an id readers know (as a warning advised) is no change to warn about.
             let known = self.items.contains_key(post.id.as_str());
@@ -151,10 +226,15 @@ impl Ids {
         } else if let Some(old) = self.find(std::slice::from_ref(&post.permalink)) {
             post.id = old.to_string();
         } else if !self.items.contains_key(post.id.as_str()) && !post.draft {
-            self.fresh.insert(post.source.clone());
+            fresh = true;
         }
         if !post.draft {
             self.record(post);
+        }
+        if fresh {
+            // Recorded: the path is the one `paths` holds.
+            let source = self.path(&post.source, None);
+            self.fresh.insert(source);
         }
         warning
     }
@@ -166,9 +246,21 @@ impl Ids {
             self.items
                 .get_key_value(url.as_str())
                 .map(|(id, _)| id)
-                .or_else(|| self.urls.get(url))
+                .or_else(|| self.urls.get(url.as_str()))
                 .cloned()
         })
+    }
+
+    /// The shared string for the content path `source`: the one `paths` (or the item
+    /// `before`) already holds, else a new one.
+    fn path(&self, source: &str, before: Option<&KnownItem>) -> Arc<str> {
+        if let Some((shared, _)) = self.paths.get_key_value(source) {
+            return shared.clone();
+        }
+        match before {
+            Some(item) if *item.source == *source => item.source.clone(),
+            _ => Arc::from(source),
+        }
     }
 
     /// Remembers that `post` is published under its id.
@@ -178,42 +270,61 @@ impl Ids {
             None => (Arc::from(post.id.as_str()), None),
         };
         self.orphans.remove(&id);
-        let mut item = before.cloned().unwrap_or_else(|| KnownItem {
-            source: post.source.clone(),
-            title: String::new(),
-            permalinks: Vec::new(),
-            aliases: Vec::new(),
-        });
-        let old_source = std::mem::replace(&mut item.source, post.source.clone());
-        item.title.clone_from(&post.title);
-        if !item.permalinks.contains(&post.permalink) {
-            if item.permalinks.len() >= MAX_PERMALINKS {
-                // Keep the first (where it was first published) and the latest.
-                item.permalinks.remove(1);
+        let source = self.path(&post.source, before);
+        let permalinks: Box<[Arc<str>]> = match before {
+            Some(b) if b.permalinks.iter().any(|p| **p == *post.permalink) => b.permalinks.clone(),
+            _ => {
+                let mut permalinks = before.map_or_else(Vec::new, |b| b.permalinks.to_vec());
+                if permalinks.len() >= MAX_PERMALINKS {
+                    // Keep the first (where it was first published) and the latest.
+                    permalinks.remove(1);
+                }
+                permalinks.push(self.url(&id, &post.permalink));
+                permalinks.into()
             }
-            item.permalinks.push(post.permalink.clone());
-        }
-        item.aliases.clone_from(&post.aliases);
+        };
+        let aliases: Box<[Arc<str>]> = match before {
+            Some(b)
+                if b.aliases
+                    .iter()
+                    .map(|a| &**a)
+                    .eq(post.aliases.iter().map(|a| a.as_str())) =>
+            {
+                b.aliases.clone()
+            }
+            _ => post.aliases.iter().map(|a| self.url(&id, a)).collect(),
+        };
+        let title: Arc<str> = match before {
+            Some(b) if *b.title == *post.title => b.title.clone(),
+            _ => post.title.as_str().into(),
+        };
+        let old_source = before.map(|b| b.source.clone());
+        let item = KnownItem {
+            source: source.clone(),
+            title,
+            permalinks,
+            aliases,
+        };
         if before != Some(&item) {
             self.index_urls(&id, &item);
             if self.keep_changes {
-                self.changes.items.push((post.id.clone(), item.clone()));
+                self.changed_items.insert(id.clone());
             }
             self.items.insert(id.clone(), item);
         }
         // The post moved: its old path no longer names it (a new post there is another one).
-        if old_source != post.source && self.paths.get(&old_source) == Some(&id) {
-            self.paths.remove(&old_source);
-            if self.keep_changes {
-                self.changes.paths.push((old_source, None));
+        if let Some(old_source) = old_source.filter(|old| **old != *post.source) {
+            if self.paths.get(&old_source) == Some(&id) {
+                self.paths.remove(&old_source);
+                if self.keep_changes {
+                    self.changed_paths.insert(old_source, None);
+                }
             }
         }
-        if self.paths.get(&post.source) != Some(&id) {
-            self.paths.insert(post.source.clone(), id);
+        if self.paths.get(&source) != Some(&id) {
+            self.paths.insert(source.clone(), id.clone());
             if self.keep_changes {
-                self.changes
-                    .paths
-                    .push((post.source.clone(), Some(post.id.clone())));
+                self.changed_paths.insert(source, Some(id));
             }
         }
     }
@@ -226,7 +337,7 @@ impl Ids {
     }
 
     /// The posts given a brand-new id since the last call.
-    pub fn take_fresh(&mut self) -> BTreeSet<String> {
+    pub fn take_fresh(&mut self) -> BTreeSet<Arc<str>> {
         std::mem::take(&mut self.fresh)
     }
 
@@ -250,7 +361,7 @@ impl Ids {
             if present(&item.source) {
                 continue;
             }
-            by_title.entry(item.title.as_str()).or_insert(id);
+            by_title.entry(&item.title).or_insert(id);
             by_name.entry(file_name(&item.source)).or_insert(id);
         }
         posts
@@ -280,9 +391,21 @@ impl Ids {
             .collect()
     }
 
-    /// What changed since the last call: for the state store.
+    /// What changed since the last call, for the state store: shared strings, copied only
+    /// one item at a time as each is written.
     pub fn take_changes(&mut self) -> IdChanges {
-        std::mem::take(&mut self.changes)
+        let items = std::mem::take(&mut self.changed_items)
+            .into_iter()
+            .filter_map(|id| {
+                let item = self.items.get(&id)?.clone();
+                Some((SharedStr(id), item))
+            })
+            .collect();
+        let paths = std::mem::take(&mut self.changed_paths)
+            .into_iter()
+            .map(|(path, id)| (SharedStr(path), id.map(SharedStr)))
+            .collect();
+        IdChanges { items, paths }
     }
 }
 
@@ -325,11 +448,16 @@ mod tests {
     ) -> Ids {
         let (mut items, mut paths) = before;
         let changes = ids.take_changes();
-        items.extend(changes.items);
+        items.extend(
+            changes
+                .items
+                .into_iter()
+                .map(|(id, item)| (id.as_str().to_owned(), item)),
+        );
         for (path, id) in changes.paths {
             match id {
-                Some(id) => paths.insert(path, id),
-                None => paths.remove(&path),
+                Some(id) => paths.insert(path.as_str().to_owned(), id.as_str().to_owned()),
+                None => paths.remove(path.as_str()),
             };
         }
         Ids::new(items, paths, true)
@@ -373,7 +501,7 @@ mod tests {
             format!("{BASE}blog/a/"),
             "nothing says it is the same post"
         );
-        assert_eq!(ids.take_fresh(), BTreeSet::from(["blog/a.md".to_string()]));
+        assert_eq!(ids.take_fresh(), BTreeSet::from([Arc::from("blog/a.md")]));
         let warnings = ids.moved_warnings(&[&moved], |s| s == "blog/a.md");
         let warning = &warnings[0];
         assert_eq!(warning.path, "blog/a.md");
@@ -408,6 +536,53 @@ mod tests {
         explicit.id = format!("{BASE}post/a/");
         assert_eq!(ids.assign(&mut explicit), None);
         assert_eq!(explicit.id, format!("{BASE}post/a/"));
+    }
+
+    #[test]
+    fn the_changes_are_the_last_record_of_each_id_and_path() {
+        let mut ids = Ids::new(Default::default(), Default::default(), true);
+        ids.assign(&mut post("post/a.md", "post/a", "A"));
+        let mut moved = post("blog/a.md", "blog/a", "A, moved");
+        moved.aliases = vec![format!("{BASE}post/a/")];
+        ids.assign(&mut moved);
+        let id = format!("{BASE}post/a/");
+        assert_eq!(
+            ids.take_changes(),
+            IdChanges {
+                items: vec![(
+                    id.as_str().into(),
+                    KnownItem {
+                        source: "blog/a.md".into(),
+                        title: "A, moved".into(),
+                        permalinks: [id.as_str().into(), format!("{BASE}blog/a/").into()].into(),
+                        aliases: [id.as_str().into()].into(),
+                    }
+                )],
+                paths: vec![
+                    ("blog/a.md".into(), Some(id.as_str().into())),
+                    ("post/a.md".into(), None)
+                ],
+            }
+        );
+        // Read again unchanged: nothing to write.
+        ids.assign(&mut moved);
+        assert_eq!(ids.take_changes(), IdChanges::default());
+    }
+
+    #[test]
+    fn an_item_is_stored_as_the_same_json_as_before_its_strings_were_shared() {
+        let item = KnownItem {
+            source: "post/a.md".into(),
+            title: "A \"quoted\" title".into(),
+            permalinks: [Arc::from("https://e.org/a/"), Arc::from("https://e.org/b/")].into(),
+            aliases: Box::new([]),
+        };
+        let json = serde_json::to_string(&item).unwrap();
+        assert_eq!(
+            json,
+            r#"{"source":"post/a.md","title":"A \"quoted\" title","permalinks":["https://e.org/a/","https://e.org/b/"],"aliases":[]}"#
+        );
+        assert_eq!(serde_json::from_str::<KnownItem>(&json).unwrap(), item);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! adding or removing a post costs O(log n) per feed it is in, and listing a feed's newest
 //! items costs O(items) whatever the size of the site. It knows nothing of rendering or HTTP.
 
-use std::cmp::Reverse;
+use std::borrow::Borrow;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
@@ -73,13 +75,115 @@ impl PartialEq for Member {
 impl Eq for Member {}
 
 impl PartialOrd for Member {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for Member {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A post in the set of all posts, ordered and found by its source path: the set costs one
+/// pointer per post, not a copy of its path as a map key.
+#[derive(Debug, Clone)]
+struct BySource(Arc<Post>);
+
+impl Borrow<str> for BySource {
+    fn borrow(&self) -> &str {
+        &self.0.source
+    }
+}
+
+impl PartialEq for BySource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.source == other.0.source
+    }
+}
+
+impl Eq for BySource {}
+
+impl PartialOrd for BySource {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for BySource {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.source.cmp(&other.0.source)
+    }
+}
+
+/// A non-draft post's claim on its id, ordered by id then path: the claims on one id are
+/// neighbours, the first of them (by path) owns the id. One pointer per post, no copies
+/// of its id and path.
+#[derive(Debug, Clone)]
+struct Claim(Arc<Post>);
+
+impl Claim {
+    fn key(&self) -> (&str, &str) {
+        (&self.0.id, &self.0.source)
+    }
+}
+
+impl PartialEq for Claim {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Claim {}
+
+impl PartialOrd for Claim {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Claim {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// An instant at which a non-draft post comes due or expires, ordered by instant then path.
+/// `post` is `None` only in a search bound: it sorts before every post of its instant.
+#[derive(Debug, Clone)]
+struct Timed {
+    at: DateTime<FixedOffset>,
+    post: Option<Arc<Post>>,
+}
+
+impl Timed {
+    /// The bound a range of instants from `at` on starts at.
+    fn from(at: DateTime<FixedOffset>) -> Timed {
+        Timed { at, post: None }
+    }
+
+    fn key(&self) -> (DateTime<FixedOffset>, Option<&str>) {
+        (self.at, self.post.as_ref().map(|p| p.source.as_str()))
+    }
+}
+
+impl PartialEq for Timed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Timed {}
+
+impl PartialOrd for Timed {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timed {
+    fn cmp(&self, other: &Self) -> Ordering {
         self.key().cmp(&other.key())
     }
 }
@@ -103,17 +207,18 @@ pub struct DuplicateId {
 /// All posts of the site and the feeds they make.
 #[derive(Debug, Default)]
 pub struct Index {
-    posts: BTreeMap<String, Arc<Post>>,
+    /// Every post, by source path.
+    posts: BTreeSet<BySource>,
     feeds: BTreeMap<FeedKey, Members>,
-    /// Which non-draft sources claim each id; the first (by path) owns it.
-    ids: BTreeMap<String, BTreeSet<String>>,
+    /// Which non-draft posts claim each id; the first (by path) owns it.
+    claims: BTreeSet<Claim>,
     /// How many claims there are beyond the first of each id (the posts left out as
     /// duplicates). While there are none, every post owns its id and listing items needs no
     /// lookup by id.
     duplicates: usize,
     /// Instants at which a non-draft post comes due or expires, with its source, in order:
     /// the next timed change is found without visiting every post.
-    timed: BTreeSet<(DateTime<FixedOffset>, String)>,
+    timed: BTreeSet<Timed>,
     taxonomies: Vec<String>,
     /// Language codes whose global feed exists even while it has no post, default first.
     languages: Vec<String>,
@@ -147,11 +252,11 @@ impl Index {
     }
 
     pub fn get(&self, source: &str) -> Option<&Arc<Post>> {
-        self.posts.get(source)
+        self.posts.get(source).map(|p| &p.0)
     }
 
     pub fn sources(&self) -> impl Iterator<Item = &String> {
-        self.posts.keys()
+        self.posts.iter().map(|p| &p.0.source)
     }
 
     /// Adds or replaces the post at `post.source`; returns the previous version.
@@ -172,44 +277,41 @@ impl Index {
             }
         }
         if !post.draft {
-            let claims = self.ids.entry(post.id.clone()).or_default();
-            let inserted = claims.insert(post.source.clone());
-            let shared = claims.len() >= 2;
+            let inserted = self.claims.insert(Claim(post.clone()));
+            let shared = self.claimants(&post).nth(1).is_some();
             if inserted && shared {
                 self.duplicates += 1;
             }
             if shared {
                 // Which claimant owns the id may have changed: their feeds list other items.
-                self.mark_claimants(&post.id);
+                self.mark_claimants(&post);
             }
             for at in timed_instants(&post) {
-                self.timed.insert((at, post.source.clone()));
+                self.timed.insert(Timed {
+                    at,
+                    post: Some(post.clone()),
+                });
             }
         }
-        self.posts.insert(post.source.clone(), post);
+        self.posts.insert(BySource(post));
         old
     }
 
     /// Removes the post read from `source`; returns it.
     pub fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
-        let post = self.posts.remove(source)?;
+        let post = self.posts.take(source)?.0;
         self.mark_feeds_of(&post);
-        let mut still_shared = false;
-        if let Some(claims) = self.ids.get_mut(&post.id) {
-            if claims.remove(source) && !claims.is_empty() {
-                self.duplicates -= 1;
-                still_shared = true;
-            }
-            if claims.is_empty() {
-                self.ids.remove(&post.id);
-            }
-        }
-        if still_shared {
-            self.mark_claimants(&post.id);
+        if self.claims.remove(&Claim(post.clone())) && self.claimants(&post).next().is_some() {
+            self.duplicates -= 1;
+            // Which claimant owns the id may have changed: their feeds list other items.
+            self.mark_claimants(&post);
         }
         if !post.draft {
             for at in timed_instants(&post) {
-                self.timed.remove(&(at, post.source.clone()));
+                self.timed.remove(&Timed {
+                    at,
+                    post: Some(post.clone()),
+                });
             }
             let key = Member(post.clone());
             let mut feeds = vec![(FeedKey::global(&post.lang), None)];
@@ -246,11 +348,27 @@ impl Index {
     /// body, see [`Post::without_body`]), never for a new reading of the file. Returns
     /// whether the index held that post.
     pub fn replace_quietly(&mut self, post: Arc<Post>) -> bool {
-        let Some(slot) = self.posts.get_mut(&post.source) else {
+        // Every set holding the post gets the new version: an old one left anywhere would
+        // keep its body in memory.
+        if !self.posts.contains(post.source.as_str()) {
             return false;
-        };
-        *slot = post.clone();
+        }
+        self.posts.replace(BySource(post.clone()));
         if !post.draft {
+            // Equal by id and path, and by instant and path: they take the old one's place.
+            let claim = Claim(post.clone());
+            if self.claims.contains(&claim) {
+                self.claims.replace(claim);
+            }
+            for at in timed_instants(&post) {
+                let timed = Timed {
+                    at,
+                    post: Some(post.clone()),
+                };
+                if self.timed.contains(&timed) {
+                    self.timed.replace(timed);
+                }
+            }
             for feed in self.feeds_of(&post) {
                 if let Some(members) = self.feeds.get_mut(&feed) {
                     // Equal by date, id and path: it takes the place of the old version.
@@ -285,15 +403,28 @@ impl Index {
         }
     }
 
-    /// Marks the feeds of every post claiming `id`.
-    fn mark_claimants(&mut self, id: &str) {
-        let claimants: Vec<Arc<Post>> = self
-            .ids
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter_map(|source| self.posts.get(source).cloned())
+    /// The posts claiming `post`'s id (whether or not `post` itself does), by path.
+    fn claimants<'a>(&'a self, post: &'a Arc<Post>) -> impl Iterator<Item = &'a Arc<Post>> + 'a {
+        let probe = Claim(post.clone());
+        // Those before `post` by path, found backwards: almost always none.
+        let before: Vec<&Arc<Post>> = self
+            .claims
+            .range((Bound::Unbounded, Bound::Excluded(&probe)))
+            .rev()
+            .take_while(|c| c.0.id == post.id)
+            .map(|c| &c.0)
             .collect();
+        let from = self
+            .claims
+            .range((Bound::Included(&probe), Bound::Unbounded))
+            .take_while(move |c| c.0.id == post.id)
+            .map(|c| &c.0);
+        before.into_iter().rev().chain(from)
+    }
+
+    /// Marks the feeds of every post claiming `post`'s id.
+    fn mark_claimants(&mut self, post: &Arc<Post>) {
+        let claimants: Vec<Arc<Post>> = self.claimants(post).cloned().collect();
         for post in claimants {
             self.mark_feeds_of(&post);
         }
@@ -321,14 +452,14 @@ impl Index {
         if until <= after {
             return out;
         }
-        for (at, source) in self.timed.range((after, String::new())..) {
-            if *at > until {
+        for timed in self.timed.range(Timed::from(after)..) {
+            if timed.at > until {
                 break;
             }
-            if *at == after {
+            if timed.at == after {
                 continue;
             }
-            if let Some(post) = self.posts.get(source) {
+            if let Some(post) = &timed.post {
                 out.insert(FeedKey::global(&post.lang));
                 out.extend(self.memberships(post).into_iter().map(|(k, _)| k));
             }
@@ -395,14 +526,13 @@ impl Index {
             .collect()
     }
 
-    fn owns_id(&self, post: &Post) -> bool {
+    fn owns_id(&self, post: &Arc<Post>) -> bool {
         if self.duplicates == 0 {
             return true;
         }
-        self.ids
-            .get(&post.id)
-            .and_then(|c| c.first())
-            .is_none_or(|first| *first == post.source)
+        self.claimants(post)
+            .next()
+            .is_none_or(|first| first.source == post.source)
     }
 
     /// How many posts [`Index::duplicate_ids`] would list, without visiting every id.
@@ -413,15 +543,15 @@ impl Index {
     /// Posts kept out of the feeds because an earlier path already uses the same id.
     pub fn duplicate_ids(&self) -> Vec<DuplicateId> {
         let mut out = Vec::new();
-        for (id, claims) in &self.ids {
-            let mut it = claims.iter();
-            let Some(kept) = it.next() else { continue };
-            for source in it {
-                out.push(DuplicateId {
-                    source: source.clone(),
-                    id: id.clone(),
-                    kept: kept.clone(),
-                });
+        let mut kept: Option<&Post> = None;
+        for Claim(post) in &self.claims {
+            match kept {
+                Some(first) if first.id == post.id => out.push(DuplicateId {
+                    source: post.source.clone(),
+                    id: post.id.clone(),
+                    kept: first.source.clone(),
+                }),
+                _ => kept = Some(post),
             }
         }
         out
@@ -431,8 +561,8 @@ impl Index {
     /// (a future post comes due, or a post expires).
     pub fn next_change_after(&self, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
         self.timed
-            .range((now, String::new())..)
-            .map(|(at, _)| *at)
+            .range(Timed::from(now)..)
+            .map(|timed| timed.at)
             .find(|at| *at > now)
     }
 }
@@ -481,7 +611,7 @@ mod tests {
             );
         }
         Arc::new(Post {
-            taxonomies,
+            taxonomies: taxonomies.into(),
             ..Post::for_test(
                 source,
                 &format!("https://e.org/{source}"),
@@ -602,6 +732,24 @@ mod tests {
         index.remove("c.md");
         assert_eq!(index.duplicate_count(), 0);
         assert!(index.duplicate_ids().is_empty());
+    }
+
+    #[test]
+    fn a_quiet_replacement_leaves_no_reference_to_the_old_version() {
+        let mut index = Index::new(&["categories".into()]);
+        let mut old = post("a.md", "2020-01-01T00:00:00Z", &["Go"]);
+        Arc::get_mut(&mut old).unwrap().expires =
+            Some(DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap());
+        index.insert(old.clone());
+        index.take_changed();
+        let copy = Arc::new(old.without_body());
+        assert!(index.replace_quietly(copy.clone()));
+        // Held by the posts, the claims, two instants and two feeds before: by none now.
+        assert_eq!(Arc::strong_count(&old), 1);
+        assert!(Arc::ptr_eq(index.get("a.md").unwrap(), &copy));
+        assert!(index.take_changed().is_empty());
+        assert!(!index.replace_quietly(post("b.md", "2020-01-01T00:00:00Z", &[])));
+        assert!(index.get("b.md").is_none());
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct Post {
     pub summary: Option<String>,
     /// Taxonomy name (lower case, e.g. `categories`, `tags`) → terms as written (deduplicated
     /// case-insensitively, first spelling wins, order kept).
-    pub taxonomies: BTreeMap<String, Vec<String>>,
+    pub taxonomies: Taxonomies,
     /// Author names (`author`/`authors`).
     pub authors: Vec<String>,
     /// Absolute URL of the featured image.
@@ -59,6 +59,49 @@ pub struct Post {
     pub image_meta: ImageMeta,
     /// The body, rendered on demand.
     pub body: Body,
+}
+
+/// A post's terms by taxonomy, sorted by taxonomy name: what a `BTreeMap` of them would
+/// hold, in one allocation per level instead of a map node (about half a kilobyte) per post.
+/// Built once per reading of the file and never changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taxonomies(Box<[Taxonomy]>);
+
+/// One taxonomy's name and the post's terms in it.
+type Taxonomy = (Box<str>, Box<[String]>);
+
+impl Taxonomies {
+    /// The terms of `taxonomy`, when the post has any.
+    pub fn get(&self, taxonomy: &str) -> Option<&[String]> {
+        let at = self
+            .0
+            .binary_search_by(|(name, _)| (**name).cmp(taxonomy))
+            .ok()?;
+        Some(&self.0[at].1)
+    }
+
+    pub fn contains_key(&self, taxonomy: &str) -> bool {
+        self.get(taxonomy).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Each taxonomy with its terms, by taxonomy name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(name, terms)| (&**name, &**terms))
+    }
+}
+
+impl From<BTreeMap<String, Vec<String>>> for Taxonomies {
+    fn from(map: BTreeMap<String, Vec<String>>) -> Taxonomies {
+        Taxonomies(
+            map.into_iter()
+                .map(|(name, terms)| (name.into_boxed_str(), terms.into_boxed_slice()))
+                .collect(),
+        )
+    }
 }
 
 /// Where a post's id came from.
@@ -121,7 +164,7 @@ impl Post {
             expires: None,
             draft: false,
             summary: None,
-            taxonomies: BTreeMap::new(),
+            taxonomies: Taxonomies::default(),
             authors: Vec::new(),
             image: None,
             image_meta: Default::default(),
@@ -143,10 +186,7 @@ impl Post {
 
     /// Terms of one taxonomy (empty when the post has none).
     pub fn terms(&self, taxonomy: &str) -> &[String] {
-        self.taxonomies
-            .get(taxonomy)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.taxonomies.get(taxonomy).unwrap_or(&[])
     }
 
     /// Every term of every taxonomy, categories first: what an item lists as its categories.
@@ -166,19 +206,20 @@ impl Post {
             .collect()
     }
 
-    /// The same post without its body (nor its summary, which only items show): what the
-    /// index keeps of a post that is in no feed. Its file is read again before a feed
-    /// shows it.
+    /// The same post without its body, nor what else only its items show (its links,
+    /// summary, authors and featured image) or only assigning its id reads (its aliases):
+    /// what the index keeps of a post that is in no feed, enough to place it in its feeds
+    /// and to recognise it. Its file is read again before a feed shows it.
     pub fn without_body(&self) -> Post {
         Post {
             source: self.source.clone(),
             id: self.id.clone(),
             id_from: self.id_from,
-            aliases: self.aliases.clone(),
+            aliases: Vec::new(),
             title: self.title.clone(),
             lang: self.lang.clone(),
-            permalink: self.permalink.clone(),
-            external_url: self.external_url.clone(),
+            permalink: String::new(),
+            external_url: None,
             published: self.published,
             live_from: self.live_from,
             updated: self.updated,
@@ -186,9 +227,9 @@ impl Post {
             draft: self.draft,
             summary: None,
             taxonomies: self.taxonomies.clone(),
-            authors: self.authors.clone(),
-            image: self.image.clone(),
-            image_meta: self.image_meta.clone(),
+            authors: Vec::new(),
+            image: None,
+            image_meta: ImageMeta::default(),
             body: Body::dropped(),
         }
     }
@@ -212,12 +253,18 @@ pub struct RenderOptions {
 
 /// Turns a body into its HTML: given by the parser that made the body, so that the post
 /// (which every later step shares) depends on no other module.
-pub type Renderer = fn(&Body) -> String;
+pub type Renderer = fn(&KeptBody) -> String;
 
 /// A post body: its source (Markdown, or HTML for `.html` content files) with Hugo
 /// shortcodes expanded, plus what rendering it needs. Rendering happens on first use.
+/// One pointer in the post: most posts of a big site hold none ([`Body::dropped`]), and
+/// the rest is a few hundred bytes that only a post in a feed needs.
 #[derive(Debug)]
-pub struct Body {
+pub struct Body(Option<Box<KeptBody>>);
+
+/// A body in memory: what [`Body`] points at.
+#[derive(Debug)]
+pub struct KeptBody {
     /// Markdown (or HTML when `is_html`) with built-in shortcodes as placeholders.
     pub markdown: String,
     /// The HTML of those shortcodes, by placeholder number; put back before sanitizing.
@@ -232,8 +279,6 @@ pub struct Body {
     /// to `base_url`).
     pub max_item_bytes: usize,
     renderer: Renderer,
-    /// `false` for a body left out of memory ([`Body::dropped`]): it has nothing to show.
-    kept: bool,
     html: OnceLock<String>,
     /// This post as an item of each feed format, made once (see [`Body::item`]).
     items: [OnceLock<(u64, Arc<str>)>; 3],
@@ -249,7 +294,7 @@ impl Body {
         max_item_bytes: usize,
         renderer: Renderer,
     ) -> Self {
-        Body {
+        Body(Some(Box::new(KeptBody {
             markdown,
             fragments,
             render,
@@ -257,32 +302,25 @@ impl Body {
             is_html,
             max_item_bytes,
             renderer,
-            kept: true,
             html: OnceLock::new(),
             items: Default::default(),
-        }
+        })))
     }
 
     /// A body not kept in memory: that of a post in no feed. It must never be rendered:
     /// the site reads the post again before a feed holds it.
     pub fn dropped() -> Self {
-        Body {
-            markdown: String::new(),
-            fragments: Vec::new(),
-            render: RenderOptions::default(),
-            base_url: String::new(),
-            is_html: false,
-            max_item_bytes: 0,
-            renderer: |_| String::new(),
-            kept: false,
-            html: OnceLock::new(),
-            items: Default::default(),
-        }
+        Body(None)
     }
 
     /// Whether the body is in memory (see [`Body::dropped`]).
     pub fn is_kept(&self) -> bool {
-        self.kept
+        self.0.is_some()
+    }
+
+    /// The source as read (empty for a body not kept).
+    pub fn markdown(&self) -> &str {
+        self.0.as_ref().map_or("", |kept| &kept.markdown)
     }
 
     /// Sanitized HTML with absolute URLs, cut to `max_item_bytes`; empty when the body is
@@ -290,28 +328,28 @@ impl Body {
     /// A panic while rendering (a bug on some input) stays inside this post: its content is
     /// left out of the feeds (the item keeps its title, link and summary) and is logged.
     pub fn html(&self) -> &str {
-        self.html.get_or_init(|| {
-            if !self.kept {
-                // The site re-reads a post before a feed shows it: this is a bug, said aloud.
-                tracing::error!("a post without its body in memory was rendered (a bug in Herald: please report it)");
-                return String::new();
-            }
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (self.renderer)(self)
-            }))
-            .unwrap_or_else(|_| {
-                tracing::error!(
-                    page = %self.base_url,
-                    "rendering this post's content panicked (a bug in Herald: please report it); its content is left out of the feeds"
-                );
-                String::new()
-            })
+        let Some(kept) = &self.0 else {
+            // The site re-reads a post before a feed shows it: this is a bug, said aloud.
+            tracing::error!(
+                "a post without its body in memory was rendered (a bug in Herald: please report it)"
+            );
+            return "";
+        };
+        kept.html.get_or_init(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (kept.renderer)(kept)))
+                .unwrap_or_else(|_| {
+                    tracing::error!(
+                        page = %kept.base_url,
+                        "rendering this post's content panicked (a bug in Herald: please report it); its content is left out of the feeds"
+                    );
+                    String::new()
+                })
         })
     }
 
     /// A body whose HTML is already known (tests, and callers that cache rendered HTML).
     pub fn with_html(markdown: String, base_url: String, html: String) -> Self {
-        Body {
+        Body(Some(Box::new(KeptBody {
             markdown,
             fragments: Vec::new(),
             render: RenderOptions::default(),
@@ -319,14 +357,13 @@ impl Body {
             is_html: false,
             max_item_bytes: usize::MAX,
             renderer: |_| String::new(),
-            kept: true,
             html: OnceLock::from(html),
             items: Default::default(),
-        }
+        })))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.markdown.trim().is_empty()
+        self.markdown().trim().is_empty()
     }
 
     /// The post's serialized item in feed format number `slot`, made by `make` the first
@@ -334,7 +371,7 @@ impl Body {
     /// however often they change. `key` names what else the item depends on (the site's
     /// settings); a different key gets a fresh rendering, uncached.
     pub fn item(&self, slot: usize, key: u64, make: impl FnOnce() -> String) -> Arc<str> {
-        let Some(cell) = self.items.get(slot) else {
+        let Some(cell) = self.0.as_ref().and_then(|kept| kept.items.get(slot)) else {
             return Arc::from(make());
         };
         if let Some((cached_key, item)) = cell.get() {

@@ -113,7 +113,7 @@ impl P<'_> {
             expires: None,
             draft: false,
             summary: self.summary.map(Into::into),
-            taxonomies,
+            taxonomies: taxonomies.into(),
             authors: self.authors.iter().map(|s| s.to_string()).collect(),
             image: self.image.map(Into::into),
             image_meta: Default::default(),

@@ -36,7 +36,7 @@ pub use markdown::RenderOptions;
 pub use permalink::PermalinkRules;
 pub use shortcodes::ShortcodeRule;
 
-use crate::post::{Body, IdFrom, Post};
+use crate::post::{Body, IdFrom, KeptBody, Post, Taxonomies};
 use frontmatter::{Map, Value};
 
 /// What `parse` needs to know about the site.
@@ -640,7 +640,7 @@ pub fn render_html(markdown: &str, base_url: &str) -> String {
 }
 
 /// A body → sanitized HTML with every URL absolute, cut to its `max_item_bytes`.
-pub fn render_body(body: &Body) -> String {
+pub fn render_body(body: &KeptBody) -> String {
     // Unit tests prove that a renderer panic stays inside its post.
     #[cfg(test)]
     if body.markdown.starts_with(tests::PANIC_IN_RENDER) {
@@ -784,11 +784,7 @@ fn before_divider(markdown: &str) -> Option<&str> {
 
 /// `categories`, `tags` and the configured taxonomies; only non-empty lists are kept, each
 /// cut to [`MAX_TERMS_PER_TAXONOMY`] terms (`dropped(name, count)` hears about the rest).
-fn taxonomies(
-    fm: &Map,
-    configured: &[String],
-    mut dropped: impl FnMut(&str, usize),
-) -> BTreeMap<String, Vec<String>> {
+fn taxonomies(fm: &Map, configured: &[String], mut dropped: impl FnMut(&str, usize)) -> Taxonomies {
     let mut names: Vec<String> = vec!["categories".into(), "tags".into()];
     names.extend(configured.iter().map(|t| t.to_lowercase()));
     let mut out = BTreeMap::new();
@@ -807,5 +803,5 @@ fn taxonomies(
             }
         }
     }
-    out
+    Taxonomies::from(out)
 }

@@ -107,7 +107,7 @@ fn the_example_bookmark_post() {
         .ends_with("improved outcomes."));
     assert!(!p.draft);
     assert!(p.authors.is_empty());
-    assert!(p.body.markdown.starts_with("Pacemakers, insulin pumps"));
+    assert!(p.body.markdown().starts_with("Pacemakers, insulin pumps"));
     assert!(p.body.html().starts_with("<p>Pacemakers, insulin pumps"));
     assert_eq!(p.url(), p.external_url.as_deref().unwrap());
 }
@@ -116,7 +116,7 @@ fn the_example_bookmark_post() {
 fn bom_crlf_and_blank_lines_before_front_matter() {
     let p = post("\u{feff}\r\n\r\n---\r\ntitle: CRLF post\r\ndate: 2020-01-02\r\n---\r\nLine one\r\nLine two\r\n");
     assert_eq!(p.title, "CRLF post");
-    assert_eq!(p.body.markdown, "Line one\nLine two\n");
+    assert_eq!(p.body.markdown(), "Line one\nLine two\n");
 }
 
 #[test]
@@ -133,7 +133,7 @@ fn invalid_utf8_names_the_line() {
 #[test]
 fn dashes_in_the_body_belong_to_the_body() {
     let p = post("---\ntitle: x\ndate: 2020-01-01\n---\nabove\n\n---\n\nbelow\n");
-    assert_eq!(p.body.markdown, "above\n\n---\n\nbelow\n");
+    assert_eq!(p.body.markdown(), "above\n\n---\n\nbelow\n");
     assert!(p.body.html().contains("<hr>"));
 }
 
@@ -167,7 +167,7 @@ fn toml_and_json_front_matter() {
     let p = post("{\n  \"title\": \"Json\",\n  \"date\": \"2019-03-12\",\n  \"Tags\": [\"a\", \"b\"]\n}\nBody {x}\n");
     assert_eq!(p.title, "Json");
     assert_eq!(p.terms("tags"), ["a", "b"]);
-    assert_eq!(p.body.markdown, "Body {x}\n");
+    assert_eq!(p.body.markdown(), "Body {x}\n");
 }
 
 #[test]
@@ -389,7 +389,7 @@ fn control_characters_are_removed_everywhere() {
     let p = post("---\ntitle: \"Bad\\x13 \\0title\"\ndate: 2020-01-01\ndescription: \"sum\\x13mary\"\n---\nbo\u{0}dy\u{13} text\u{85}\n");
     assert_eq!(p.title, "Bad title");
     assert_eq!(p.summary.as_deref(), Some("summary"));
-    assert_eq!(p.body.markdown, "body text\n");
+    assert_eq!(p.body.markdown(), "body text\n");
     assert!(!p.body.html().chars().any(|c| c.is_control() && c != '\n'));
     // Raw control characters inside quoted YAML would make the YAML parser give up.
     let p =
@@ -470,7 +470,7 @@ fn leaf_bundles_and_hostile_slugs() {
 fn shortcodes_never_reach_the_feed() {
     let p = post("---\ntitle: T\ndate: 2020-01-01\n---\n{{< figure src=\"a.jpg\" >}}\n{{% note %}}Kept{{% /note %}}\n\n```\n{{< code-stays >}}\n```\n");
     assert_eq!(
-        p.body.markdown,
+        p.body.markdown(),
         "HERALDSHORTCODE0END\nKept\n\n```\n{{< code-stays >}}\n```\n"
     );
     let html = p.body.html();
@@ -535,7 +535,7 @@ fn mojibake_is_a_warning_and_repaired_only_when_asked() {
     let parsed = parse_with_warnings("post/m.md", src.as_bytes(), &repair);
     let post = parsed.result.unwrap().unwrap();
     assert_eq!(post.title, "Don’t");
-    assert_eq!(post.body.markdown, "litigation — all\n");
+    assert_eq!(post.body.markdown(), "litigation — all\n");
     assert_eq!(parsed.warnings.len(), 2);
     assert!(parsed.warnings[0].message.ends_with("repaired"));
 }
@@ -594,7 +594,7 @@ fn huge_titles_are_cut_and_long_term_lists_capped_with_a_warning() {
 fn lone_cr_line_endings_are_lines() {
     let p = post("---\rtitle: Old Mac\rdate: 2020-01-01\r---\rbody\rmore\r");
     assert_eq!(p.title, "Old Mac");
-    assert_eq!(p.body.markdown, "body\nmore\n");
+    assert_eq!(p.body.markdown(), "body\nmore\n");
 }
 
 #[test]

@@ -104,7 +104,14 @@ pub(super) fn render_as(
     } else {
         super::splice(&write(&atom), "<entry>", "</entry>", &entries)
     };
-    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n")
+    // Sized exactly (unlike `format!`): the document is kept as long as it is served,
+    // spare capacity included.
+    const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+    let mut out = String::with_capacity(DECLARATION.len() + body.len() + 1);
+    out.push_str(DECLARATION);
+    out.push_str(&body);
+    out.push('\n');
+    out
 }
 
 /// Which feed format slot of [`crate::post::Body::item`] Atom entries use.

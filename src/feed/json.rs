@@ -138,13 +138,19 @@ pub(super) fn render_as(
     // `items` is the last field: the document ends in `[]}`, where the items go.
     let open = head.len() - "]}".len();
     let key = super::site_key(site);
-    let mut out = String::with_capacity(head.len() + posts.len() * 1024);
+    let items: Vec<Arc<str>> = posts
+        .iter()
+        .map(|post| post.body.item(SLOT, key, || item_json(site, post)))
+        .collect();
+    // Sized exactly: the document is kept as long as it is served, spare capacity included.
+    let length = head.len() + items.iter().map(|i| i.len() + 1).sum::<usize>() + 1;
+    let mut out = String::with_capacity(length);
     out.push_str(&head[..open]);
-    for (i, post) in posts.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&post.body.item(SLOT, key, || item_json(site, post)));
+        out.push_str(item);
     }
     out.push_str(&head[open..]);
     out.push('\n');

@@ -250,7 +250,7 @@ mod tests {
                     external_url: (i == 2).then(|| "https://other.example/x".to_string()),
                     updated: (i == 3).then_some(date + chrono::Duration::hours(1)),
                     summary: (i != 1).then(|| format!("Summary {i} < > &")),
-                    taxonomies,
+                    taxonomies: taxonomies.into(),
                     authors: if i == 2 { vec!["Ana".into()] } else { vec![] },
                     image: (i == 3).then(|| format!("{BASE}img/{i}.png?a=1&b=2")),
                     ..post

@@ -51,7 +51,7 @@ fn post(source: &str, date: &str, title: &str, cats: &[&str]) -> Arc<Post> {
         cats.iter().map(|c| c.to_string()).collect(),
     );
     Arc::new(Post {
-        taxonomies,
+        taxonomies: taxonomies.into(),
         ..Post::for_test(
             source,
             &format!("https://e.org/{source}"),

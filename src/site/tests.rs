@@ -285,7 +285,7 @@ fn a_post_outside_every_feed_holds_no_body_and_one_in_a_feed_does() {
     let site = full_feeds(dir.path(), 5);
     for day in 1..=3 {
         let post = site.index.get(&format!("post/p{day:02}.md")).unwrap();
-        assert!(post.body.markdown.is_empty(), "p{day} is in no feed");
+        assert!(post.body.markdown().is_empty(), "p{day} is in no feed");
         assert_eq!(post.summary, None);
         // What the index and the ids need is all there.
         assert_eq!(post.title, format!("P{day}"));
@@ -293,7 +293,10 @@ fn a_post_outside_every_feed_holds_no_body_and_one_in_a_feed_does() {
     }
     for day in 4..=5 {
         let post = site.index.get(&format!("post/p{day:02}.md")).unwrap();
-        assert!(post.body.markdown.contains(&format!("The body of P{day}.")));
+        assert!(post
+            .body
+            .markdown()
+            .contains(&format!("The body of P{day}.")));
     }
     assert_eq!(
         site.rereads(),
@@ -311,7 +314,7 @@ fn deleting_the_newest_post_of_a_full_feed_brings_the_next_one_in_with_its_conte
         .get("post/p03.md")
         .unwrap()
         .body
-        .markdown
+        .markdown()
         .is_empty());
     assert!(!served(&site, "/rss.xml").contains("The body of P3."));
     let newest = dir.path().join("content/post/p05.md");
@@ -368,7 +371,7 @@ fn only_posts_entering_a_feed_are_read_again() {
         .get("post/p07.md")
         .unwrap()
         .body
-        .markdown
+        .markdown()
         .is_empty());
     // Deleting the newest brings one post into two feeds (global and `c`): one read.
     let newest = dir.path().join("content/post/p30.md");

@@ -82,7 +82,9 @@ impl Coding {
             Coding::Gzip => (compress_gzip(bytes), "-gz"),
             Coding::Brotli => (compress_brotli(bytes), "-br"),
         };
-        let z = z.expect("compressing into memory cannot fail");
+        let mut z = z.expect("compressing into memory cannot fail");
+        // Kept as long as it is served: without the spare capacity the output was sized with.
+        z.shrink_to_fit();
         Representation {
             etag: etag_for(&z, suffix),
             body: Bytes::from(z),
