@@ -506,12 +506,16 @@ class Callbacks:
                 self.reply()
 
         class Quiet(http.server.ThreadingHTTPServer):
+            # The listen backlog is set when the server is made: 1,000 subscribers' deliveries
+            # arrive at once, and the default of 5 dropped connections (seen as failed
+            # deliveries, retried seconds later), which measured this server, not Herald.
+            request_queue_size = 1024
+            daemon_threads = True
+
             def handle_error(self, request, client_address):
                 pass  # a client closing a kept-alive connection is not news
 
         self.server = Quiet(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
