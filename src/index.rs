@@ -54,6 +54,32 @@ impl FeedKey {
     }
 }
 
+/// Equality and order of a set entry by its `key()`: what the sets below sort by, with no
+/// copy of the key stored beside the post.
+macro_rules! ordered_by_key {
+    ($entry:ty) => {
+        impl PartialEq for $entry {
+            fn eq(&self, other: &Self) -> bool {
+                self.key() == other.key()
+            }
+        }
+
+        impl Eq for $entry {}
+
+        impl PartialOrd for $entry {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $entry {
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.key().cmp(&other.key())
+            }
+        }
+    };
+}
+
 /// A post as a member of a feed, ordered as items are: newest first, then by id, then by
 /// path, so that equal dates never depend on the order files were read in. It compares the
 /// post's own fields: a feed costs one pointer per member, not copies of its id and path.
@@ -66,25 +92,7 @@ impl Member {
     }
 }
 
-impl PartialEq for Member {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Member {}
-
-impl PartialOrd for Member {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Member {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
-    }
-}
+ordered_by_key!(Member);
 
 /// A post in the set of all posts, ordered and found by its source path: the set costs one
 /// pointer per post, not a copy of its path as a map key.
@@ -129,25 +137,7 @@ impl Claim {
     }
 }
 
-impl PartialEq for Claim {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Claim {}
-
-impl PartialOrd for Claim {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Claim {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
-    }
-}
+ordered_by_key!(Claim);
 
 /// An instant at which a non-draft post comes due or expires, ordered by instant then path.
 /// `post` is `None` only in a search bound: it sorts before every post of its instant.
@@ -168,25 +158,7 @@ impl Timed {
     }
 }
 
-impl PartialEq for Timed {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Timed {}
-
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Timed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
-    }
-}
+ordered_by_key!(Timed);
 
 /// One feed's members plus the spellings its term was written with (to choose a display name).
 /// Members are held by value, so listing a feed's items needs no lookup by path.
