@@ -516,8 +516,8 @@ impl Snapshot {
 }
 
 /// Makes the pending representations of `resources`, on every core (rayon's pool). Taken
-/// from the end of the list, so a background compressor working from the front meets these
-/// threads halfway.
+/// in reverse (rayon splits the reversed list between its threads), so a background
+/// compressor working from the front mostly meets work these threads have not started.
 pub fn finish_all(resources: &[&Arc<Resource>]) {
     use rayon::prelude::*;
     resources.par_iter().rev().for_each(|r| r.finish());

@@ -48,8 +48,9 @@ pub struct Source {
     pub static_dir: Option<PathBuf>,
     /// The `cascade` of each folder's section page (`_index.md`), read once per folder.
     cascades: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Arc<Cascade>>>>,
-    /// Whether each folder holds a leaf bundle's `index.*` file, looked up once per folder
-    /// (a folder of 10,000 posts is not listed again for each edit in it).
+    /// Whether each folder holds a leaf bundle's `index.*` file: learnt from the walks (for
+    /// folders that are not bundles) or looked up once per folder, so a folder of 10,000
+    /// posts is not listed again for each edit in it.
     bundles: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, bool>>>,
     /// How many folders were listed to learn whether they are leaf bundles.
     bundle_lookups: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -742,6 +743,7 @@ impl Source {
     pub fn load_many(&self, files: &[PathBuf]) -> Vec<Read> {
         use rayon::prelude::*;
         if files.len() == 1 {
+            // An edit's one file: read here, without a hop to the pool and back.
             return vec![self.load(&files[0])];
         }
         files.par_iter().map(|rel| self.load(rel)).collect()
